@@ -1,0 +1,233 @@
+//! Accounts and credentials: argon2id passwords, login sessions (cookie), API keys (bearer),
+//! login rate limiting, and the HS256 signing used for tokens.
+//!
+//! [`Accounts`] is the service the HTTP layer calls; it never sees HTTP types. Secrets are
+//! stored only as hashes (argon2id for passwords, SHA-256 for high-entropy tokens).
+
+pub mod jwt;
+pub mod model;
+pub mod password;
+pub mod ratelimit;
+pub mod signing_key;
+
+use crate::ids::{new_token, token_hash};
+use crate::store::users::NewUser;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use model::{ApiKeyInfo, Role, User};
+use ratelimit::LoginLimiter;
+use std::sync::Mutex;
+
+/// Errors of the accounts service.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("email or password is wrong")]
+    InvalidCredentials,
+    #[error("too many failed logins; try again in {0} seconds")]
+    RateLimited(u64),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("sign-up is disabled on this server")]
+    SignupDisabled,
+    #[error("not signed in, or the session has expired")]
+    Unauthenticated,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        AuthError::Store(e)
+    }
+}
+
+/// Validated input for a new account.
+pub struct Signup<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password: &'a str,
+    pub time_zone: &'a str,
+    pub role: Role,
+}
+
+/// The accounts service.
+pub struct Accounts {
+    store: Store,
+    limiter: Mutex<LoginLimiter>,
+    session_ttl: Duration,
+}
+
+impl Accounts {
+    pub fn new(store: Store, cfg: &crate::config::AuthConfig) -> Self {
+        Self {
+            store,
+            limiter: Mutex::new(LoginLimiter::new(
+                cfg.login_window_secs,
+                cfg.login_max_failures_per_account,
+                cfg.login_max_failures_per_ip,
+            )),
+            session_ttl: Duration::hours(i64::from(cfg.session_ttl_hours)),
+        }
+    }
+
+    /// How long a login session lasts.
+    pub fn session_ttl(&self) -> Duration {
+        self.session_ttl
+    }
+
+    /// Creates an account (the caller decides who may create which role).
+    pub async fn create_user(&self, s: &Signup<'_>, now: DateTime<Utc>) -> Result<User, AuthError> {
+        let email = crate::validate::email(s.email).map_err(AuthError::Invalid)?;
+        let name = crate::validate::name(s.name).map_err(AuthError::Invalid)?;
+        crate::validate::time_zone(s.time_zone).map_err(AuthError::Invalid)?;
+        password::check_policy(s.password).map_err(AuthError::Invalid)?;
+        let pw = s.password.to_string();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+            .await
+            .expect("password hashing does not panic");
+        let new = NewUser {
+            email: &email,
+            name: &name,
+            role: s.role,
+            password_hash: &hash,
+            time_zone: s.time_zone,
+        };
+        let user = match self.store.insert_user(&new, now).await {
+            Err(StoreError::Conflict(_)) => return Err(AuthError::EmailTaken),
+            other => other?,
+        };
+        self.store
+            .audit(
+                Some(user.id.as_str()),
+                "account_created",
+                None,
+                Some(s.role.as_str()),
+                now,
+            )
+            .await?;
+        Ok(user)
+    }
+
+    /// Checks credentials (rate-limited per account and IP) and opens a session.
+    /// Returns the user and the cookie value.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ip: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(User, String), AuthError> {
+        let account = email.trim().to_lowercase();
+        let t = now.timestamp();
+        let allowed = self
+            .limiter
+            .lock()
+            .expect("limiter lock")
+            .check(&account, ip, t);
+        if let Err(wait) = allowed {
+            self.store
+                .audit(None, "login_rate_limited", None, None, now)
+                .await?;
+            return Err(AuthError::RateLimited(wait));
+        }
+        let found = match self.store.user_for_login(&account).await {
+            Ok(found) => Some(found),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let pw = password.chars().take(password::MAX_LEN).collect::<String>();
+        let stored = found.as_ref().and_then(|(_, h)| h.clone());
+        let ok = tokio::task::spawn_blocking(move || match stored {
+            Some(h) => password::verify(&pw, &h),
+            None => {
+                password::verify_dummy(&pw);
+                false
+            }
+        })
+        .await
+        .expect("password verification does not panic");
+        let Some((user, _)) = found.filter(|_| ok) else {
+            self.limiter
+                .lock()
+                .expect("limiter lock")
+                .record_failure(&account, ip, t);
+            self.store
+                .audit(None, "login_failed", None, None, now)
+                .await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        self.limiter
+            .lock()
+            .expect("limiter lock")
+            .record_success(&account);
+        let token = new_token();
+        self.store
+            .insert_login_session(&token_hash(&token), &user.id, now, now + self.session_ttl)
+            .await?;
+        self.store
+            .audit(Some(user.id.as_str()), "login", None, None, now)
+            .await?;
+        Ok((user, token))
+    }
+
+    /// Revokes the session of a cookie value.
+    pub async fn logout(&self, cookie: &str) -> Result<(), AuthError> {
+        Ok(self.store.delete_login_session(&token_hash(cookie)).await?)
+    }
+
+    /// The user of a session cookie value.
+    pub async fn user_by_cookie(
+        &self,
+        cookie: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User, AuthError> {
+        match self.store.user_by_session(&token_hash(cookie), now).await {
+            Err(StoreError::NotFound) => Err(AuthError::Unauthenticated),
+            other => Ok(other?),
+        }
+    }
+
+    /// The user of an API key.
+    pub async fn user_by_api_key(&self, key: &str, now: DateTime<Utc>) -> Result<User, AuthError> {
+        match self.store.user_by_api_key(&token_hash(key), now).await {
+            Err(StoreError::NotFound) => Err(AuthError::Unauthenticated),
+            other => Ok(other?),
+        }
+    }
+
+    /// Creates an API key; the key itself is returned only here.
+    pub async fn create_api_key(
+        &self,
+        user: &User,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(ApiKeyInfo, String), AuthError> {
+        let name = crate::validate::name(name).map_err(AuthError::Invalid)?;
+        let key = format!("plk_{}", new_token());
+        let info = self
+            .store
+            .insert_api_key(&user.id, &name, &key[..10], &token_hash(&key), now)
+            .await?;
+        self.store
+            .audit(
+                Some(user.id.as_str()),
+                "api_key_created",
+                Some(info.id.as_str()),
+                None,
+                now,
+            )
+            .await?;
+        Ok((info, key))
+    }
+
+    /// Issues a new private calendar feed token (the old one stops working).
+    pub async fn rotate_feed_token(&self, user: &User) -> Result<String, AuthError> {
+        let token = new_token();
+        self.store
+            .set_feed_token(&user.id, &token_hash(&token))
+            .await?;
+        Ok(token)
+    }
+}

@@ -1,0 +1,261 @@
+//! Coach profiles, availability and the free-slot query.
+
+use super::model::{Availability, Coach, CoachPolicy};
+use super::service::schedule_of;
+use super::slots::{self, Slot};
+use super::{BookingError, Viewer};
+use crate::auth::model::Role;
+use crate::ids::{CoachId, UserId};
+use crate::store::coaches::CoachProfile;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+/// Fields of a coach profile as sent by admins (create) or by admins/the coach (patch).
+/// On patch, absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoachInput {
+    /// Link the profile to a coach account (admins only).
+    pub user_id: Option<UserId>,
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub specialties: Option<Vec<String>>,
+    pub experience_years: Option<u32>,
+    pub bio: Option<String>,
+    /// http(s) URL of a photo; empty string clears it.
+    pub photo_url: Option<String>,
+    /// International phone number (stored in E.164); empty string clears it.
+    pub phone: Option<String>,
+    /// IANA time zone.
+    pub time_zone: Option<String>,
+    pub policy: Option<CoachPolicy>,
+    /// Inactive coaches are hidden and cannot be booked (admins only).
+    pub active: Option<bool>,
+}
+
+/// The coaches service.
+pub struct Coaches {
+    store: Store,
+}
+
+fn not_found(e: StoreError) -> BookingError {
+    match e {
+        StoreError::NotFound => BookingError::NotFound("coach"),
+        e => BookingError::Store(e),
+    }
+}
+
+impl Coaches {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Active coaches.
+    pub async fn list(&self) -> Result<Vec<Coach>, BookingError> {
+        Ok(self.store.active_coaches().await?)
+    }
+
+    /// One coach; inactive ones only for those who manage them.
+    pub async fn get(&self, viewer: Option<&Viewer>, id: &CoachId) -> Result<Coach, BookingError> {
+        let c = self.store.coach(id).await.map_err(not_found)?;
+        if c.active || viewer.is_some_and(|v| v.can_manage_coach(id)) {
+            Ok(c)
+        } else {
+            Err(BookingError::NotFound("coach"))
+        }
+    }
+
+    /// Creates a coach (admins only).
+    pub async fn create(
+        &self,
+        viewer: &Viewer,
+        input: CoachInput,
+        now: DateTime<Utc>,
+    ) -> Result<Coach, BookingError> {
+        if !viewer.is_admin() {
+            return Err(BookingError::Forbidden(
+                "only admins can add coaches".into(),
+            ));
+        }
+        let base = CoachProfile {
+            user_id: None,
+            name: String::new(),
+            title: String::new(),
+            specialties: Vec::new(),
+            experience_years: 0,
+            bio: String::new(),
+            photo_url: None,
+            phone: None,
+            time_zone: "UTC".into(),
+            policy: CoachPolicy::default(),
+            active: true,
+        };
+        if input.name.is_none() {
+            return Err(BookingError::Invalid("name is required".into()));
+        }
+        let profile = self.merge(viewer, base, input).await?;
+        self.store
+            .insert_coach(&profile, now)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    BookingError::Conflict("that account already has a coach profile".into())
+                }
+                e => e.into(),
+            })
+    }
+
+    /// Updates a coach (admins, or the coach themself for their own profile).
+    pub async fn update(
+        &self,
+        viewer: &Viewer,
+        id: &CoachId,
+        input: CoachInput,
+        now: DateTime<Utc>,
+    ) -> Result<Coach, BookingError> {
+        let c = self.get(Some(viewer), id).await?;
+        if !viewer.can_manage_coach(id) {
+            return Err(BookingError::Forbidden("you cannot edit this coach".into()));
+        }
+        let base = CoachProfile {
+            user_id: c.user_id,
+            name: c.name,
+            title: c.title,
+            specialties: c.specialties,
+            experience_years: c.experience_years,
+            bio: c.bio,
+            photo_url: c.photo_url,
+            phone: c.phone,
+            time_zone: c.time_zone,
+            policy: c.policy,
+            active: c.active,
+        };
+        let profile = self.merge(viewer, base, input).await?;
+        self.store
+            .update_coach(id, &profile, now)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    BookingError::Conflict("that account already has a coach profile".into())
+                }
+                e => not_found(e),
+            })
+    }
+
+    async fn merge(
+        &self,
+        viewer: &Viewer,
+        mut p: CoachProfile,
+        i: CoachInput,
+    ) -> Result<CoachProfile, BookingError> {
+        let invalid = BookingError::Invalid;
+        if (i.user_id.is_some() || i.active.is_some()) && !viewer.is_admin() {
+            return Err(BookingError::Forbidden(
+                "only admins can link accounts or (de)activate coaches".into(),
+            ));
+        }
+        if let Some(u) = i.user_id {
+            let user = self.store.user(&u).await.map_err(|e| match e {
+                StoreError::NotFound => BookingError::Invalid("user_id does not exist".into()),
+                e => e.into(),
+            })?;
+            if user.role != Role::Coach {
+                return Err(invalid("user_id must name a coach account".into()));
+            }
+            p.user_id = Some(u);
+        }
+        if let Some(n) = i.name {
+            p.name = crate::validate::name(&n).map_err(invalid)?;
+        }
+        if let Some(t) = i.title {
+            p.title = crate::validate::text("title", &t, 120).map_err(invalid)?;
+        }
+        if let Some(s) = i.specialties {
+            if s.len() > 20 {
+                return Err(invalid("at most 20 specialties".into()));
+            }
+            p.specialties = s
+                .iter()
+                .map(|x| crate::validate::text("specialty", x, 60))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(invalid)?;
+        }
+        if let Some(y) = i.experience_years {
+            if y > 80 {
+                return Err(invalid("experience_years must be at most 80".into()));
+            }
+            p.experience_years = y;
+        }
+        if let Some(b) = i.bio {
+            p.bio = crate::validate::text("bio", &b, 5000).map_err(invalid)?;
+        }
+        if let Some(u) = i.photo_url {
+            p.photo_url = if u.is_empty() {
+                None
+            } else {
+                Some(crate::validate::http_url("photo_url", &u).map_err(invalid)?)
+            };
+        }
+        if let Some(ph) = i.phone {
+            p.phone = if ph.is_empty() {
+                None
+            } else {
+                Some(super::phone::to_e164(&ph).map_err(invalid)?)
+            };
+        }
+        if let Some(tz) = i.time_zone {
+            crate::validate::time_zone(&tz).map_err(invalid)?;
+            p.time_zone = tz;
+        }
+        if let Some(pol) = i.policy {
+            pol.validate().map_err(invalid)?;
+            p.policy = pol;
+        }
+        if let Some(a) = i.active {
+            p.active = a;
+        }
+        Ok(p)
+    }
+
+    /// Replaces weekly rules and date overrides (admins or the coach themself).
+    pub async fn set_availability(
+        &self,
+        viewer: &Viewer,
+        id: &CoachId,
+        a: Availability,
+        now: DateTime<Utc>,
+    ) -> Result<Coach, BookingError> {
+        self.get(Some(viewer), id).await?;
+        if !viewer.can_manage_coach(id) {
+            return Err(BookingError::Forbidden(
+                "you cannot edit this coach's availability".into(),
+            ));
+        }
+        crate::validate::time_zone(&a.time_zone).map_err(BookingError::Invalid)?;
+        if a.overrides.len() > 366 {
+            return Err(BookingError::Invalid("at most 366 date overrides".into()));
+        }
+        slots::validate_rules(&a.weekly, &a.overrides).map_err(BookingError::Invalid)?;
+        self.store
+            .set_availability(id, &a, now)
+            .await
+            .map_err(not_found)
+    }
+
+    /// Free slots of an active coach starting in [from, to).
+    pub async fn free_slots(
+        &self,
+        id: &CoachId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Slot>, BookingError> {
+        let coach = self.get(None, id).await?;
+        let busy = self
+            .store
+            .busy_intervals(id, from - Duration::days(1), to + Duration::days(1))
+            .await?;
+        Ok(schedule_of(&coach)?.free_slots(from, to, now, &busy)?)
+    }
+}

@@ -1,0 +1,433 @@
+//! Creating, moving, cancelling, rating and annotating bookings.
+//!
+//! Every write that depends on the coach's calendar runs inside a [`crate::store::bookings::BookingTx`]:
+//! the slot is checked against the busy intervals read in the same locked transaction, so two
+//! requests for one slot cannot both succeed.
+
+use super::model::{Booking, BookingStatus, Coach, SessionType};
+use super::slots::Schedule;
+use super::{BookingError, Viewer};
+use crate::auth::model::Role;
+use crate::config::Config;
+use crate::ids::{BookingId, CoachId, UserId, new_room_name};
+use crate::store::bookings::BookingFilter;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// A booking request, already parsed from JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewBooking {
+    pub coach_id: CoachId,
+    pub starts_at: DateTime<Utc>,
+    pub session_type: SessionType,
+    pub focus_area: Option<String>,
+    /// Admins may book for a client; everyone else books for themselves.
+    pub client_id: Option<UserId>,
+}
+
+/// The bookings service.
+pub struct Bookings {
+    store: Store,
+    cfg: Arc<Config>,
+}
+
+/// The schedule of a coach as the slot computation needs it.
+pub(crate) fn schedule_of(coach: &Coach) -> Result<Schedule<'_>, BookingError> {
+    let zone = crate::validate::time_zone(&coach.availability.time_zone)
+        .map_err(|_| BookingError::Store(StoreError::Corrupt("coach time zone".into())))?;
+    Ok(Schedule {
+        zone,
+        weekly: &coach.availability.weekly,
+        overrides: &coach.availability.overrides,
+        policy: coach.policy.slot_policy(),
+    })
+}
+
+impl Bookings {
+    pub fn new(store: Store, cfg: Arc<Config>) -> Self {
+        Self { store, cfg }
+    }
+
+    /// Books a slot. With an idempotency key, a repeat of the same request returns the first
+    /// booking (`true` = replayed) and a different request with that key is refused.
+    pub async fn create(
+        &self,
+        viewer: &Viewer,
+        req: NewBooking,
+        idempotency_key: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(Booking, bool), BookingError> {
+        let client_id = match (viewer.user.role, &req.client_id) {
+            (Role::Admin, Some(c)) => {
+                let client = self.store.user(c).await.map_err(not_found("client"))?;
+                if client.role != Role::Client {
+                    return Err(BookingError::Invalid(
+                        "client_id must name a client account".into(),
+                    ));
+                }
+                client.id
+            }
+            (Role::Client, None) => viewer.user.id.clone(),
+            (Role::Client, Some(_)) => {
+                return Err(BookingError::Forbidden(
+                    "clients book only for themselves".into(),
+                ));
+            }
+            (Role::Admin, None) => {
+                return Err(BookingError::Invalid("admins must give client_id".into()));
+            }
+            (Role::Coach, _) => {
+                return Err(BookingError::Forbidden(
+                    "coach accounts cannot book sessions".into(),
+                ));
+            }
+        };
+        let focus = match &req.focus_area {
+            Some(f) => {
+                let f =
+                    crate::validate::text("focus_area", f, self.cfg.booking.focus_area_max_chars)
+                        .map_err(BookingError::Invalid)?;
+                (!f.is_empty()).then_some(f)
+            }
+            None => None,
+        };
+        let request_hash = idempotency_key.map(|_| request_hash(&req, &client_id));
+        if let (Some(key), Some(hash)) = (idempotency_key, &request_hash)
+            && let Some(found) = self.replay(&client_id, key, hash).await?
+        {
+            return Ok((found, true));
+        }
+        let coach = self
+            .store
+            .coach(&req.coach_id)
+            .await
+            .map_err(not_found("coach"))?;
+        if !coach.active {
+            return Err(BookingError::NotFound("coach"));
+        }
+        if req.session_type == SessionType::Phone && coach.phone.is_none() {
+            return Err(BookingError::Invalid(
+                "this coach does not take phone sessions".into(),
+            ));
+        }
+        let client = self.store.user(&client_id).await?;
+        let booking = Booking {
+            id: BookingId::generate(),
+            coach_id: coach.id.clone(),
+            client_id: client_id.clone(),
+            session_type: req.session_type,
+            focus_area: focus,
+            starts_at: req.starts_at,
+            ends_at: req.starts_at + Duration::minutes(i64::from(coach.policy.session_minutes)),
+            time_zone: client.time_zone.clone(),
+            status: BookingStatus::Scheduled,
+            room: (req.session_type == SessionType::Video).then(new_room_name),
+            calendar_uid: String::new(),
+            sequence: 0,
+            cancel_reason: None,
+            cancelled_at: None,
+            rating: None,
+            rating_comment: None,
+            coach_notes: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let booking = Booking {
+            calendar_uid: format!("{}@parlor", booking.id),
+            ..booking
+        };
+        let mut tx = self
+            .store
+            .booking_tx(&coach.id)
+            .await
+            .map_err(not_found("coach"))?;
+        let busy = tx
+            .busy(
+                &coach.id,
+                req.starts_at - Duration::days(1),
+                req.starts_at + Duration::days(1),
+                None,
+            )
+            .await?;
+        schedule_of(&coach)?.check_bookable(req.starts_at, now, &busy)?;
+        tx.insert(&booking).await.map_err(slot_conflict)?;
+        if let (Some(key), Some(hash)) = (idempotency_key, &request_hash) {
+            tx.remember_idempotency(&client_id, key, hash, &booking.id, now)
+                .await?;
+        }
+        match tx.commit().await {
+            Ok(()) => {}
+            Err(e) => return Err(slot_conflict(e)),
+        }
+        self.store
+            .audit(
+                Some(viewer.user.id.as_str()),
+                "booking_created",
+                Some(booking.id.as_str()),
+                None,
+                now,
+            )
+            .await?;
+        Ok((booking, false))
+    }
+
+    async fn replay(
+        &self,
+        client: &UserId,
+        key: &str,
+        hash: &str,
+    ) -> Result<Option<Booking>, BookingError> {
+        match self.store.idempotency(client, key).await {
+            Ok(rec) if rec.request_hash == hash => {
+                Ok(Some(self.store.booking(&rec.booking_id).await?))
+            }
+            Ok(_) => Err(BookingError::IdempotencyMismatch),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A booking the viewer may see (anything else is "not found").
+    pub async fn get(&self, viewer: &Viewer, id: &BookingId) -> Result<Booking, BookingError> {
+        let b = self.store.booking(id).await.map_err(not_found("booking"))?;
+        if viewer.can_see(&b) {
+            Ok(b)
+        } else {
+            Err(BookingError::NotFound("booking"))
+        }
+    }
+
+    /// The viewer's upcoming or past bookings.
+    pub async fn list(
+        &self,
+        viewer: &Viewer,
+        upcoming: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Booking>, BookingError> {
+        let filter = match (viewer.user.role, &viewer.coach_id) {
+            (Role::Admin, _) => BookingFilter::All,
+            (Role::Coach, Some(c)) => BookingFilter::Coach(c.clone()),
+            _ => BookingFilter::Client(viewer.user.id.clone()),
+        };
+        Ok(self.store.bookings(&filter, upcoming, now, 500).await?)
+    }
+
+    /// Moves a scheduled booking to another free slot in one transaction (same calendar UID,
+    /// SEQUENCE + 1). Clients must respect the coach's reschedule cut-off.
+    pub async fn reschedule(
+        &self,
+        viewer: &Viewer,
+        id: &BookingId,
+        starts_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Booking, BookingError> {
+        let b = self.get(viewer, id).await?;
+        if b.status != BookingStatus::Scheduled {
+            return Err(BookingError::Conflict(format!(
+                "a {} booking cannot be rescheduled",
+                b.status.as_str()
+            )));
+        }
+        let coach = self.store.coach(&b.coach_id).await?;
+        if !viewer.is_admin() && !viewer.is_coach_of(&b) {
+            let cutoff =
+                b.starts_at - Duration::minutes(i64::from(coach.policy.reschedule_notice_minutes));
+            if now > cutoff {
+                return Err(BookingError::Conflict(format!(
+                    "sessions can be rescheduled until {} hours before the start",
+                    coach.policy.reschedule_notice_minutes / 60
+                )));
+            }
+        }
+        let ends_at = starts_at + Duration::minutes(i64::from(coach.policy.session_minutes));
+        let mut tx = self.store.booking_tx(&coach.id).await?;
+        let busy = tx
+            .busy(
+                &coach.id,
+                starts_at - Duration::days(1),
+                starts_at + Duration::days(1),
+                Some(id),
+            )
+            .await?;
+        schedule_of(&coach)?.check_bookable(starts_at, now, &busy)?;
+        tx.reschedule(id, starts_at, ends_at, now)
+            .await
+            .map_err(slot_conflict)?;
+        tx.commit().await.map_err(slot_conflict)?;
+        self.store
+            .audit(
+                Some(viewer.user.id.as_str()),
+                "booking_rescheduled",
+                Some(id.as_str()),
+                None,
+                now,
+            )
+            .await?;
+        Ok(self.store.booking(id).await?)
+    }
+
+    /// Cancels a scheduled booking with a reason. Clients must respect the cancel cut-off.
+    pub async fn cancel(
+        &self,
+        viewer: &Viewer,
+        id: &BookingId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Booking, BookingError> {
+        let reason = crate::validate::text("reason", reason, 500).map_err(BookingError::Invalid)?;
+        if reason.is_empty() {
+            return Err(BookingError::Invalid("reason is required".into()));
+        }
+        let b = self.get(viewer, id).await?;
+        if b.status != BookingStatus::Scheduled {
+            return Err(BookingError::Conflict(format!(
+                "a {} booking cannot be cancelled",
+                b.status.as_str()
+            )));
+        }
+        if !viewer.is_admin() && !viewer.is_coach_of(&b) {
+            let coach = self.store.coach(&b.coach_id).await?;
+            let cutoff =
+                b.starts_at - Duration::minutes(i64::from(coach.policy.cancel_notice_minutes));
+            if now > cutoff {
+                return Err(BookingError::Conflict(format!(
+                    "sessions can be cancelled until {} hours before the start",
+                    coach.policy.cancel_notice_minutes / 60
+                )));
+            }
+        }
+        let b = self
+            .store
+            .cancel_booking(id, &reason, now)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => {
+                    BookingError::Conflict("the booking is no longer scheduled".into())
+                }
+                e => e.into(),
+            })?;
+        self.store
+            .audit(
+                Some(viewer.user.id.as_str()),
+                "booking_cancelled",
+                Some(id.as_str()),
+                None,
+                now,
+            )
+            .await?;
+        Ok(b)
+    }
+
+    /// The client rates a session once it has ended.
+    pub async fn rate(
+        &self,
+        viewer: &Viewer,
+        id: &BookingId,
+        rating: u8,
+        comment: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Booking, BookingError> {
+        let b = self.get(viewer, id).await?;
+        if b.client_id != viewer.user.id {
+            return Err(BookingError::Forbidden(
+                "only the client of a session can rate it".into(),
+            ));
+        }
+        if !(1..=5).contains(&rating) {
+            return Err(BookingError::Invalid(
+                "rating must be between 1 and 5".into(),
+            ));
+        }
+        if b.ends_at > now
+            || !matches!(
+                b.status,
+                BookingStatus::Scheduled | BookingStatus::Completed
+            )
+        {
+            return Err(BookingError::Conflict(
+                "only a session that has taken place can be rated".into(),
+            ));
+        }
+        let comment = comment
+            .map(|c| crate::validate::text("comment", c, 1000))
+            .transpose()
+            .map_err(BookingError::Invalid)?
+            .filter(|c| !c.is_empty());
+        Ok(self
+            .store
+            .set_rating(id, rating, comment.as_deref(), now)
+            .await?)
+    }
+
+    /// The coach's private notes (coach of the booking or admin).
+    pub async fn set_notes(
+        &self,
+        viewer: &Viewer,
+        id: &BookingId,
+        notes: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Booking, BookingError> {
+        let b = self.get(viewer, id).await?;
+        if !viewer.is_admin() && !viewer.is_coach_of(&b) {
+            return Err(BookingError::Forbidden(
+                "only the coach can write session notes".into(),
+            ));
+        }
+        let notes = crate::validate::text("notes", notes, 10_000).map_err(BookingError::Invalid)?;
+        Ok(self.store.set_notes(id, &notes, now).await?)
+    }
+
+    /// Records the outcome of a session that has started: completed or no-show.
+    pub async fn set_outcome(
+        &self,
+        viewer: &Viewer,
+        id: &BookingId,
+        status: BookingStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Booking, BookingError> {
+        let b = self.get(viewer, id).await?;
+        if !viewer.is_admin() && !viewer.is_coach_of(&b) {
+            return Err(BookingError::Forbidden(
+                "only the coach can record the outcome".into(),
+            ));
+        }
+        if !matches!(status, BookingStatus::Completed | BookingStatus::NoShow) {
+            return Err(BookingError::Invalid(
+                "status must be completed or no_show".into(),
+            ));
+        }
+        if b.status == BookingStatus::Cancelled || b.starts_at > now {
+            return Err(BookingError::Conflict(
+                "only a session that has started can be marked".into(),
+            ));
+        }
+        Ok(self.store.set_outcome(id, status, now).await?)
+    }
+}
+
+fn request_hash(req: &NewBooking, client: &UserId) -> String {
+    let body = serde_json::to_vec(&(req, client)).expect("request serialises");
+    data_encoding::HEXLOWER.encode(&Sha256::digest(&body))
+}
+
+fn not_found(what: &'static str) -> impl Fn(StoreError) -> BookingError {
+    move |e| match e {
+        StoreError::NotFound => BookingError::NotFound(what),
+        e => BookingError::Store(e),
+    }
+}
+
+fn slot_conflict(e: StoreError) -> BookingError {
+    match e {
+        StoreError::Conflict(c) if c.contains("idempotency") || c.contains("idem_key") => {
+            BookingError::Conflict(
+                "a request with this Idempotency-Key is in progress; retry".into(),
+            )
+        }
+        StoreError::Conflict(_) => BookingError::SlotTaken,
+        e => BookingError::Store(e),
+    }
+}

@@ -1,0 +1,145 @@
+//! The `parlor` command line: `serve` (default), `migrate`, `user add`.
+
+use crate::auth::model::Role;
+use crate::auth::{Accounts, Signup};
+use crate::clock::Clock;
+use crate::config::{self, Config};
+use crate::server;
+use crate::store::Store;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// parlor: self-hosted coaching server (booking, video rooms, AI voice).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+pub struct Cli {
+    /// Configuration file (optional; PARLOR_* environment variables override it).
+    #[arg(
+        long,
+        global = true,
+        default_value = "config/parlor.toml",
+        env = "PARLOR_CONFIG"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Create an account. The password is read from stdin when piped, otherwise generated and
+    /// printed once.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// IANA time zone.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RoleArg {
+    Admin,
+    Coach,
+    Client,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Coach => Role::Coach,
+            RoleArg::Client => Role::Client,
+        }
+    }
+}
+
+/// Loads the configuration for a command.
+pub fn load_config(cli: &Cli) -> Result<Config, config::ConfigError> {
+    config::load(&cli.config)
+}
+
+/// Runs the chosen command.
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let state = server::prepare(config.clone(), Clock::system()).await?;
+            let listener = server::bind(config.http.addr).await?;
+            tracing::info!(addr = %config.http.addr, public_url = %config.http.public_url, "parlor listening");
+            server::serve(state, listener, server::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let store = Store::connect(config.database.url.expose(), 1).await?;
+            store.migrate().await?;
+            println!("migrations applied");
+        }
+        Command::User {
+            action:
+                UserAction::Add {
+                    email,
+                    name,
+                    role,
+                    time_zone,
+                },
+        } => {
+            let store = Store::connect(config.database.url.expose(), 1).await?;
+            store.migrate().await?;
+            let (password, generated) = read_or_generate_password()?;
+            let accounts = Accounts::new(store, &config.auth);
+            let signup = Signup {
+                email: &email,
+                name: &name,
+                password: &password,
+                time_zone: &time_zone,
+                role: role.into(),
+            };
+            let user = accounts.create_user(&signup, Clock::system().now()).await?;
+            println!(
+                "created {} {} ({})",
+                user.role.as_str(),
+                user.email,
+                user.id
+            );
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_or_generate_password() -> std::io::Result<(String, bool)> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok((crate::auth::password::generate(), true));
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    if pw.is_empty() {
+        Ok((crate::auth::password::generate(), true))
+    } else {
+        Ok((pw, false))
+    }
+}

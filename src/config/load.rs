@@ -1,0 +1,301 @@
+//! Layering: defaults → TOML file → `PARLOR_*` environment, then typed deserialisation.
+//!
+//! Environment values are typed by the default configuration: a key whose default is an
+//! integer must parse as one, a boolean accepts `true/false/1/0`, a string is taken verbatim.
+
+use super::{Config, SECRET_KEYS};
+use serde::Deserialize;
+use std::path::Path;
+use toml::{Table, Value};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {msg}")]
+    File { path: String, msg: String },
+    #[error("environment variable {var}: {msg}")]
+    Env { var: String, msg: String },
+    #[error("config key `{key}`: {msg}")]
+    Invalid { key: String, msg: String },
+}
+
+/// The environment variable prefix.
+const PREFIX: &str = "PARLOR_";
+
+/// Loads `path` (if it exists) and the process environment, then validates.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(ConfigError::File {
+                path: path.display().to_string(),
+                msg: e.to_string(),
+            });
+        }
+    };
+    load_from(text.as_deref(), std::env::vars())
+}
+
+/// Builds a validated configuration from file text and environment pairs (testable core).
+pub fn load_from(
+    file: Option<&str>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let defaults = match Value::try_from(Config::default()) {
+        Ok(Value::Table(t)) => t,
+        _ => unreachable!("Config::default() serialises to a TOML table"),
+    };
+    let mut tree = defaults.clone();
+    if let Some(text) = file {
+        let parsed: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::File {
+                path: "config/parlor.toml".into(),
+                msg: e.to_string(),
+            })?;
+        refuse_secrets_in_file(&parsed)?;
+        merge(&mut tree, parsed);
+    }
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(PREFIX))
+        .collect();
+    vars.sort();
+    for (var, raw) in vars {
+        apply_env(&mut tree, &defaults, &var, raw)?;
+    }
+    let de = Value::Table(tree);
+    let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        ConfigError::Invalid {
+            key,
+            msg: e.into_inner().to_string(),
+        }
+    })?;
+    config.validate()?;
+    Ok(config)
+}
+
+fn refuse_secrets_in_file(file: &Table) -> Result<(), ConfigError> {
+    for key in SECRET_KEYS {
+        if lookup(file, key).is_some() {
+            let var = format!("{PREFIX}{}", key.replace('.', "__").to_uppercase());
+            return Err(ConfigError::Invalid {
+                key: (*key).into(),
+                msg: format!("is a secret: set it with {var}, not in the config file"),
+            });
+        }
+    }
+    if let Some(Value::String(url)) = lookup(file, "database.url")
+        && url::Url::parse(url).is_ok_and(|u| u.password().is_some())
+    {
+        return Err(ConfigError::Invalid {
+            key: "database.url".into(),
+            msg: "contains a password: set it with PARLOR_DATABASE__URL instead".into(),
+        });
+    }
+    Ok(())
+}
+
+fn lookup<'a>(table: &'a Table, dotted: &str) -> Option<&'a Value> {
+    let mut parts = dotted.split('.');
+    let mut cur = table.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.as_table()?.get(p)?;
+    }
+    Some(cur)
+}
+
+fn merge(into: &mut Table, from: Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Table(dst)), Value::Table(src)) => merge(dst, src),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn apply_env(
+    tree: &mut Table,
+    defaults: &Table,
+    var: &str,
+    raw: String,
+) -> Result<(), ConfigError> {
+    let path: Vec<String> = var[PREFIX.len()..]
+        .split("__")
+        .map(str::to_lowercase)
+        .collect();
+    if path.iter().any(String::is_empty) {
+        return Err(ConfigError::Env {
+            var: var.into(),
+            msg: "empty key segment".into(),
+        });
+    }
+    let dotted = path.join(".");
+    let value = match lookup(defaults, &dotted) {
+        Some(Value::Integer(_)) => {
+            raw.trim()
+                .parse::<i64>()
+                .map(Value::Integer)
+                .map_err(|_| ConfigError::Env {
+                    var: var.into(),
+                    msg: format!("`{dotted}` needs an integer"),
+                })?
+        }
+        Some(Value::Boolean(_)) => match raw.trim() {
+            "true" | "1" => Value::Boolean(true),
+            "false" | "0" => Value::Boolean(false),
+            _ => {
+                return Err(ConfigError::Env {
+                    var: var.into(),
+                    msg: format!("`{dotted}` needs true or false"),
+                });
+            }
+        },
+        Some(Value::Float(_)) => {
+            raw.trim()
+                .parse::<f64>()
+                .map(Value::Float)
+                .map_err(|_| ConfigError::Env {
+                    var: var.into(),
+                    msg: format!("`{dotted}` needs a number"),
+                })?
+        }
+        Some(Value::Array(_)) => parse_array(&raw).ok_or_else(|| ConfigError::Env {
+            var: var.into(),
+            msg: format!("`{dotted}` needs a TOML array such as [\"a\", \"b\"]"),
+        })?,
+        Some(Value::Table(_)) => {
+            return Err(ConfigError::Env {
+                var: var.into(),
+                msg: format!("`{dotted}` is a section; set its keys with {var}__KEY"),
+            });
+        }
+        _ => Value::String(raw),
+    };
+    let (last, parents) = path.split_last().expect("path has at least one segment");
+    let mut cur = tree;
+    for p in parents {
+        let entry = cur
+            .entry(p.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
+        cur = match entry {
+            Value::Table(t) => t,
+            _ => {
+                return Err(ConfigError::Env {
+                    var: var.into(),
+                    msg: format!("`{p}` is not a section"),
+                });
+            }
+        };
+    }
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+fn parse_array(raw: &str) -> Option<Value> {
+    #[derive(Deserialize)]
+    struct Wrap {
+        v: Value,
+    }
+    let w: Wrap = toml::from_str(&format!("v = {raw}")).ok()?;
+    matches!(w.v, Value::Array(_)).then_some(w.v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_listen_on_loopback_8080() {
+        let c = load_from(None, env(&[])).unwrap();
+        assert_eq!(c.http.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database.url.expose(), "sqlite://data/parlor.db");
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_env_overrides_file() {
+        let file = "[http]\naddr = \"0.0.0.0:9000\"\npublic_url = \"https://x.example\"\n";
+        let c = load_from(Some(file), env(&[("PARLOR_HTTP__ADDR", "127.0.0.1:7000")])).unwrap();
+        assert_eq!(c.http.addr.to_string(), "127.0.0.1:7000");
+        assert!(c.cookies_secure());
+    }
+
+    #[test]
+    fn env_values_are_typed_by_the_defaults() {
+        let c = load_from(
+            None,
+            env(&[
+                ("PARLOR_AUTH__SESSION_TTL_HOURS", "2"),
+                ("PARLOR_LOG__JSON", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.auth.session_ttl_hours, 2);
+        assert!(c.log.json);
+        let e = load_from(None, env(&[("PARLOR_AUTH__SESSION_TTL_HOURS", "many")])).unwrap_err();
+        assert!(
+            e.to_string().contains("PARLOR_AUTH__SESSION_TTL_HOURS"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let e = load_from(Some("[http]\nadress = \"x\"\n"), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("adress"), "{e}");
+        let e = load_from(None, env(&[("PARLOR_HTTP__PORTT", "1")])).unwrap_err();
+        assert!(e.to_string().contains("portt"), "{e}");
+        let e = load_from(Some("colour = 1\n"), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_refused_in_the_file_but_taken_from_env() {
+        let e = load_from(
+            Some("[jitsi]\napp_secret = \"s\"\napp_id = \"a\"\n"),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("PARLOR_JITSI__APP_SECRET"), "{e}");
+        let e = load_from(
+            Some("[database]\nurl = \"postgres://u:pw@h/db\"\n"),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("PARLOR_DATABASE__URL"), "{e}");
+        let c = load_from(
+            Some("[jitsi]\napp_id = \"a\"\n"),
+            env(&[("PARLOR_JITSI__APP_SECRET", "s3cret")]),
+        )
+        .unwrap();
+        assert_eq!(c.jitsi.app_secret.expose(), "s3cret");
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn validate_catches_nonsense() {
+        for (k, v) in [
+            ("PARLOR_HTTP__PUBLIC_URL", "ftp://x"),
+            ("PARLOR_HTTP__PUBLIC_URL", "https://x/path"),
+            ("PARLOR_DATABASE__URL", "mysql://x"),
+            ("PARLOR_DATABASE__MAX_CONNECTIONS", "0"),
+            ("PARLOR_JITSI__APP_ID", "only-id"),
+            ("PARLOR_JITSI__DOMAIN", "bad domain"),
+            ("PARLOR_LOG__LEVEL", "[[["),
+            ("PARLOR_HTTP__ADDR", "not-an-addr"),
+        ] {
+            assert!(load_from(None, env(&[(k, v)])).is_err(), "{k}={v} accepted");
+        }
+    }
+}

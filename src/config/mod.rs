@@ -1,0 +1,301 @@
+//! The one typed configuration of parlor.
+//!
+//! Values come from three layers, each overriding the one before: built-in defaults
+//! ([`Config::default`]), the TOML file `config/parlor.toml` (optional), and `PARLOR_*`
+//! environment variables whose nested keys are joined by a double underscore
+//! (`PARLOR_HTTP__ADDR=0.0.0.0:8080` sets `http.addr`). An unknown key in any layer is an error
+//! naming the key. [`Config::validate`] rejects nonsense with a message saying what to fix.
+//!
+//! Secrets ([`Secret`] fields) may come only from the environment; a secret written into the
+//! config file is refused, and secrets never appear in `Debug` output or logs. This module reads
+//! the config file and the environment and nothing else.
+
+mod load;
+mod secret;
+
+pub use load::{ConfigError, load, load_from};
+pub use secret::Secret;
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the SQLite file and generated secrets (created on first run).
+    pub data_dir: PathBuf,
+    /// HTTP listener and public address.
+    pub http: HttpConfig,
+    /// Database connection.
+    pub database: DatabaseConfig,
+    /// Accounts, sessions and login protection.
+    pub auth: AuthConfig,
+    /// Booking rules that are not per coach.
+    pub booking: BookingConfig,
+    /// The Jitsi Meet fallback link of video bookings.
+    pub jitsi: JitsiConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP listener and public address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Socket address to listen on, e.g. `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// The URL browsers use to reach this server (scheme, host, optional port; no path),
+    /// e.g. `https://coach.example.org`. Used in join links and for the Origin check;
+    /// `https` makes session cookies `Secure`.
+    pub public_url: String,
+    /// Trust `X-Forwarded-For` from a reverse proxy for the client address (rate limiting).
+    pub trust_proxy: bool,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// Database connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` (embedded default) or `postgres://user@host:port/db`.
+    /// A URL carrying a password must come from `PARLOR_DATABASE__URL`, not the file.
+    pub url: Secret,
+    /// Maximum pooled connections.
+    pub max_connections: u32,
+}
+
+/// Accounts, sessions and login protection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a login session in hours.
+    pub session_ttl_hours: u32,
+    /// Allow anyone to sign up as a client (`POST /api/auth/signup`).
+    pub signup_enabled: bool,
+    /// Failed logins per account within `login_window_secs` before 429.
+    pub login_max_failures_per_account: u32,
+    /// Failed logins per client IP within `login_window_secs` before 429.
+    pub login_max_failures_per_ip: u32,
+    /// Length of the login rate-limit window in seconds.
+    pub login_window_secs: u64,
+    /// HMAC secret for join tokens and other signatures. Environment only
+    /// (`PARLOR_AUTH__SIGNING_SECRET`); when unset, a random one is kept in
+    /// `{data_dir}/signing.key` (mode 0600), created on first run.
+    pub signing_secret: Secret,
+}
+
+/// Booking rules that are not per coach.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingConfig {
+    /// Longest accepted focus area, in characters.
+    pub focus_area_max_chars: usize,
+    /// How long an `Idempotency-Key` is remembered, in hours.
+    pub idempotency_ttl_hours: u32,
+}
+
+/// The Jitsi Meet fallback link of video bookings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JitsiConfig {
+    /// Jitsi Meet host, e.g. `meet.jit.si` or `jitsi.example.org`.
+    pub domain: String,
+    /// Application id for Jitsi token authentication (`iss` of the JWT); empty = no JWT.
+    pub app_id: String,
+    /// Shared secret for Jitsi JWTs. Environment only (`PARLOR_JITSI__APP_SECRET`).
+    pub app_secret: Secret,
+    /// Audience claim of Jitsi JWTs.
+    pub audience: String,
+    /// Lifetime of a Jitsi JWT after the session ends, in minutes.
+    pub token_grace_minutes: u32,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Emit JSON lines instead of human-readable text.
+    pub json: bool,
+    /// A tracing filter, e.g. `info` or `parlor=debug,tower_http=info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            booking: BookingConfig::default(),
+            jitsi: JitsiConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            trust_proxy: false,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("sqlite://data/parlor.db"),
+            max_connections: 10,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_hours: 24 * 7,
+            signup_enabled: true,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_ip: 20,
+            login_window_secs: 15 * 60,
+            signing_secret: Secret::default(),
+        }
+    }
+}
+
+impl Default for BookingConfig {
+    fn default() -> Self {
+        Self {
+            focus_area_max_chars: 500,
+            idempotency_ttl_hours: 24,
+        }
+    }
+}
+
+impl Default for JitsiConfig {
+    fn default() -> Self {
+        Self {
+            domain: "meet.jit.si".into(),
+            app_id: String::new(),
+            app_secret: Secret::default(),
+            audience: "jitsi".into(),
+            token_grace_minutes: 60,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            json: false,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Keys that hold secrets: refused in the config file, accepted from the environment.
+pub(crate) const SECRET_KEYS: &[&str] = &["auth.signing_secret", "jitsi.app_secret"];
+
+impl Config {
+    /// Rejects values that cannot work, with a message naming the key and what to do.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: String| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                msg,
+            })
+        };
+        let public = match url::Url::parse(&self.http.public_url) {
+            Ok(u) => u,
+            Err(e) => return bad("http.public_url", format!("not a URL: {e}")),
+        };
+        if !matches!(public.scheme(), "http" | "https") || public.host_str().is_none() {
+            return bad(
+                "http.public_url",
+                "must be http:// or https:// with a host".into(),
+            );
+        }
+        if public.path() != "/" || public.query().is_some() || public.fragment().is_some() {
+            return bad(
+                "http.public_url",
+                "must not have a path, query or fragment".into(),
+            );
+        }
+        let db = self.database.url.expose();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return bad(
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql://".into(),
+            );
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "must be at least 1".into());
+        }
+        if self.http.max_body_bytes < 1024 {
+            return bad("http.max_body_bytes", "must be at least 1024".into());
+        }
+        if self.auth.session_ttl_hours == 0 {
+            return bad("auth.session_ttl_hours", "must be at least 1".into());
+        }
+        if self.auth.login_window_secs == 0
+            || self.auth.login_max_failures_per_account == 0
+            || self.auth.login_max_failures_per_ip == 0
+        {
+            return bad(
+                "auth.login_*",
+                "rate-limit settings must be positive".into(),
+            );
+        }
+        if self.booking.focus_area_max_chars == 0 || self.booking.focus_area_max_chars > 10_000 {
+            return bad(
+                "booking.focus_area_max_chars",
+                "must be between 1 and 10000".into(),
+            );
+        }
+        let domain_ok = !self.jitsi.domain.is_empty()
+            && self
+                .jitsi
+                .domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
+        if !domain_ok {
+            return bad(
+                "jitsi.domain",
+                "must be a host name such as meet.jit.si".into(),
+            );
+        }
+        if self.jitsi.app_id.is_empty() != self.jitsi.app_secret.is_empty() {
+            return bad(
+                "jitsi.app_id",
+                "set both jitsi.app_id and PARLOR_JITSI__APP_SECRET, or neither".into(),
+            );
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad(
+                "log.level",
+                format!("not a valid filter: {:?}", self.log.level),
+            );
+        }
+        Ok(())
+    }
+
+    /// The origin (`scheme://host[:port]`) of `http.public_url`, without a trailing slash.
+    pub fn public_origin(&self) -> String {
+        self.http.public_url.trim_end_matches('/').to_string()
+    }
+
+    /// Whether cookies must be marked `Secure`.
+    pub fn cookies_secure(&self) -> bool {
+        self.http.public_url.starts_with("https://")
+    }
+}

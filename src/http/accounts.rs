@@ -1,0 +1,350 @@
+//! Sign-up, login/logout (session cookie), the caller's profile, API keys, the calendar feed
+//! token, and admin account creation.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{AppJson, AppPath, Auth, ClientIp, SESSION_COOKIE, SameOrigin, cookie};
+use crate::auth::model::{ApiKeyInfo, Role, User};
+use crate::auth::{AuthError, Signup};
+use crate::ids::ApiKeyId;
+use axum::Router;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/signup", post(signup))
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/me", get(me).patch(update_me))
+        .route("/api/me/calendar-feed", post(rotate_feed))
+        .route("/api/keys", post(create_key).get(list_keys))
+        .route("/api/keys/{id}", delete(revoke_key))
+        .route("/api/admin/users", post(admin_create_user))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub email: String,
+    pub name: String,
+    /// At least 10 characters.
+    pub password: String,
+    /// IANA time zone; defaults to UTC.
+    pub time_zone: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// The caller and, for coaches, their coach profile id.
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse {
+    pub user: User,
+    pub coach_id: Option<String>,
+}
+
+fn session_cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.cookies_secure() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let v = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    );
+    HeaderValue::from_str(&v).expect("cookie value is ASCII")
+}
+
+fn cross_site() -> ApiError {
+    ApiError::forbidden("cross-site request refused (Origin does not match)")
+}
+
+/// Create a client account and sign in.
+#[utoipa::path(post, path = "/api/auth/signup", tag = "accounts", request_body = SignupRequest,
+    responses((status = 201, body = MeResponse), (status = 400, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+async fn signup(
+    State(s): State<AppState>,
+    SameOrigin(same): SameOrigin,
+    ClientIp(ip): ClientIp,
+    AppJson(r): AppJson<SignupRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !same {
+        return Err(cross_site());
+    }
+    if !s.config.auth.signup_enabled {
+        return Err(AuthError::SignupDisabled.into());
+    }
+    let now = s.clock.now();
+    let tz = r.time_zone.as_deref().unwrap_or("UTC");
+    let new = Signup {
+        email: &r.email,
+        name: &r.name,
+        password: &r.password,
+        time_zone: tz,
+        role: Role::Client,
+    };
+    s.accounts.create_user(&new, now).await?;
+    let (user, token) = s.accounts.login(&r.email, &r.password, &ip, now).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::SET_COOKIE,
+        session_cookie(&s, &token, s.accounts.session_ttl().num_seconds()),
+    );
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        axum::Json(MeResponse {
+            user,
+            coach_id: None,
+        }),
+    ))
+}
+
+/// Sign in with email and password; sets the session cookie.
+#[utoipa::path(post, path = "/api/auth/login", tag = "accounts", request_body = LoginRequest,
+    responses((status = 200, body = MeResponse), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 429, body = super::error::ErrorBody)))]
+async fn login(
+    State(s): State<AppState>,
+    SameOrigin(same): SameOrigin,
+    ClientIp(ip): ClientIp,
+    AppJson(r): AppJson<LoginRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !same {
+        return Err(cross_site());
+    }
+    let (user, token) = s
+        .accounts
+        .login(&r.email, &r.password, &ip, s.clock.now())
+        .await?;
+    let coach_id = s.store.coach_by_user(&user.id).await.ok().map(|c| c.id.0);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::SET_COOKIE,
+        session_cookie(&s, &token, s.accounts.session_ttl().num_seconds()),
+    );
+    Ok((headers, axum::Json(MeResponse { user, coach_id })))
+}
+
+/// Sign out: the session is revoked on the server and the cookie cleared.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "accounts",
+    responses((status = 204), (status = 403, body = super::error::ErrorBody)))]
+async fn logout(State(s): State<AppState>, parts: Parts) -> Result<impl IntoResponse, ApiError> {
+    if !super::extract::same_origin(&parts, &s.config.public_origin())
+        && parts.headers.contains_key(header::ORIGIN)
+    {
+        return Err(cross_site());
+    }
+    if let Some(token) = cookie(&parts, SESSION_COOKIE) {
+        s.accounts.logout(token).await?;
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(header::SET_COOKIE, session_cookie(&s, "", 0));
+    Ok((StatusCode::NO_CONTENT, headers))
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/me", tag = "accounts",
+    responses((status = 200, body = MeResponse), (status = 401, body = super::error::ErrorBody)))]
+async fn me(auth: Auth) -> axum::Json<MeResponse> {
+    axum::Json(MeResponse {
+        coach_id: auth.viewer.coach_id.map(|c| c.0),
+        user: auth.principal.user,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    pub name: Option<String>,
+    /// IANA time zone.
+    pub time_zone: Option<String>,
+}
+
+/// Change the caller's name or time zone.
+#[utoipa::path(patch, path = "/api/me", tag = "accounts", request_body = UpdateMeRequest,
+    responses((status = 200, body = MeResponse), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+async fn update_me(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppJson(r): AppJson<UpdateMeRequest>,
+) -> Result<axum::Json<MeResponse>, ApiError> {
+    let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m);
+    let name = r
+        .name
+        .as_deref()
+        .map(crate::validate::name)
+        .transpose()
+        .map_err(invalid)?;
+    if let Some(tz) = &r.time_zone {
+        crate::validate::time_zone(tz).map_err(invalid)?;
+    }
+    let user = s
+        .store
+        .update_profile(
+            &auth.principal.user.id,
+            name.as_deref(),
+            r.time_zone.as_deref(),
+        )
+        .await?;
+    Ok(axum::Json(MeResponse {
+        user,
+        coach_id: auth.viewer.coach_id.map(|c| c.0),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeedResponse {
+    /// Private iCalendar feed URL; anyone holding it can read the calendar.
+    pub feed_url: String,
+}
+
+/// Issue a new private calendar feed link (the previous link stops working).
+#[utoipa::path(post, path = "/api/me/calendar-feed", tag = "accounts",
+    responses((status = 200, body = FeedResponse), (status = 401, body = super::error::ErrorBody)))]
+async fn rotate_feed(
+    State(s): State<AppState>,
+    auth: Auth,
+) -> Result<axum::Json<FeedResponse>, ApiError> {
+    let token = s.accounts.rotate_feed_token(&auth.principal.user).await?;
+    Ok(axum::Json(FeedResponse {
+        feed_url: format!("{}/cal/{token}.ics", s.config.public_origin()),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// A label, e.g. "calendar sync".
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedKey {
+    /// The key; shown only in this response. Send it as `Authorization: Bearer <key>`.
+    pub key: String,
+    pub info: ApiKeyInfo,
+}
+
+/// Create an API key for integrations.
+#[utoipa::path(post, path = "/api/keys", tag = "accounts", request_body = CreateKeyRequest,
+    responses((status = 201, body = CreatedKey), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+async fn create_key(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppJson(r): AppJson<CreateKeyRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (info, key) = s
+        .accounts
+        .create_api_key(&auth.principal.user, &r.name, s.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(CreatedKey { key, info })))
+}
+
+/// The caller's API keys (without the keys themselves).
+#[utoipa::path(get, path = "/api/keys", tag = "accounts",
+    responses((status = 200, body = Vec<ApiKeyInfo>), (status = 401, body = super::error::ErrorBody)))]
+async fn list_keys(
+    State(s): State<AppState>,
+    auth: Auth,
+) -> Result<axum::Json<Vec<ApiKeyInfo>>, ApiError> {
+    Ok(axum::Json(s.store.api_keys(&auth.principal.user.id).await?))
+}
+
+/// Revoke one of the caller's API keys.
+#[utoipa::path(delete, path = "/api/keys/{id}", tag = "accounts", params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+async fn revoke_key(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let now = s.clock.now();
+    s.store
+        .revoke_api_key(&auth.principal.user.id, &ApiKeyId(id.clone()), now)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => ApiError::not_found("API key"),
+            e => e.into(),
+        })?;
+    s.store
+        .audit(
+            Some(auth.principal.user.id.as_str()),
+            "api_key_revoked",
+            Some(&id),
+            None,
+            now,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminCreateUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// Omit to have one generated and returned once.
+    pub password: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminCreatedUser {
+    pub user: User,
+    /// The generated password, when none was given.
+    pub password: Option<String>,
+}
+
+/// Create an account of any role (admins only).
+#[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = AdminCreateUser,
+    responses((status = 201, body = AdminCreatedUser), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+async fn admin_create_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppJson(r): AppJson<AdminCreateUser>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !auth.principal.is_admin() {
+        return Err(ApiError::forbidden("only admins can create accounts"));
+    }
+    let generated = r.password.is_none().then(crate::auth::password::generate);
+    let password = r
+        .password
+        .as_deref()
+        .or(generated.as_deref())
+        .unwrap_or_default();
+    let tz = r.time_zone.as_deref().unwrap_or("UTC");
+    let new = Signup {
+        email: &r.email,
+        name: &r.name,
+        password,
+        time_zone: tz,
+        role: r.role,
+    };
+    let user = s.accounts.create_user(&new, s.clock.now()).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(AdminCreatedUser {
+            user,
+            password: generated,
+        }),
+    ))
+}

@@ -1,0 +1,196 @@
+//! Coaches: list, profile, admin create/patch, availability, and free slots.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{AppJson, AppPath, AppQuery, Auth, MaybeAuth};
+use crate::booking::coaches::CoachInput;
+use crate::booking::model::{Availability, Coach};
+use crate::booking::slots::display_in;
+use crate::ids::CoachId;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, put};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/coaches", get(list).post(create))
+        .route("/api/coaches/{id}", get(one).patch(update))
+        .route("/api/coaches/{id}/availability", put(set_availability))
+        .route("/api/coaches/{id}/slots", get(slots))
+}
+
+/// Active coaches.
+#[utoipa::path(get, path = "/api/coaches", tag = "coaches", responses((status = 200, body = Vec<Coach>)))]
+async fn list(State(s): State<AppState>) -> Result<axum::Json<Vec<Coach>>, ApiError> {
+    Ok(axum::Json(s.coaches.list().await?))
+}
+
+/// One coach's profile.
+#[utoipa::path(get, path = "/api/coaches/{id}", tag = "coaches", params(("id" = String, Path)),
+    responses((status = 200, body = Coach), (status = 404, body = super::error::ErrorBody)))]
+async fn one(
+    State(s): State<AppState>,
+    MaybeAuth(auth): MaybeAuth,
+    AppPath(id): AppPath<String>,
+) -> Result<axum::Json<Coach>, ApiError> {
+    Ok(axum::Json(
+        s.coaches
+            .get(auth.as_ref().map(|a| &a.viewer), &CoachId(id))
+            .await?,
+    ))
+}
+
+/// Add a coach (admins only).
+#[utoipa::path(post, path = "/api/coaches", tag = "coaches", request_body = CoachInput,
+    responses((status = 201, body = Coach), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+async fn create(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppJson(input): AppJson<CoachInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let c = s.coaches.create(&auth.viewer, input, s.clock.now()).await?;
+    Ok((StatusCode::CREATED, axum::Json(c)))
+}
+
+/// Edit a coach profile and policy (admins, or the coach themself).
+#[utoipa::path(patch, path = "/api/coaches/{id}", tag = "coaches", params(("id" = String, Path)), request_body = CoachInput,
+    responses((status = 200, body = Coach), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)))]
+async fn update(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<String>,
+    AppJson(input): AppJson<CoachInput>,
+) -> Result<axum::Json<Coach>, ApiError> {
+    Ok(axum::Json(
+        s.coaches
+            .update(&auth.viewer, &CoachId(id), input, s.clock.now())
+            .await?,
+    ))
+}
+
+/// Replace weekly hours and date overrides, in an IANA time zone (admins, or the coach).
+#[utoipa::path(put, path = "/api/coaches/{id}/availability", tag = "coaches", params(("id" = String, Path)),
+    request_body = Availability,
+    responses((status = 200, body = Coach), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+async fn set_availability(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<String>,
+    AppJson(a): AppJson<Availability>,
+) -> Result<axum::Json<Coach>, ApiError> {
+    Ok(axum::Json(
+        s.coaches
+            .set_availability(&auth.viewer, &CoachId(id), a, s.clock.now())
+            .await?,
+    ))
+}
+
+/// Slot query parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotQuery {
+    /// Start of the range: an RFC 3339 instant, or a date (midnight in `tz`). Default: now.
+    pub from: Option<String>,
+    /// End of the range (exclusive), same forms. Default: `from` + 7 days. At most 62 days.
+    pub to: Option<String>,
+    /// IANA zone for display times and for plain dates. Default: UTC.
+    pub tz: Option<String>,
+}
+
+/// One free slot.
+#[derive(Serialize, ToSchema)]
+pub struct SlotView {
+    /// UTC instants.
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Wall-clock times in the requested zone, RFC 3339 with offset.
+    pub local_starts_at: String,
+    pub local_ends_at: String,
+}
+
+/// Free slots of a coach.
+#[derive(Serialize, ToSchema)]
+pub struct SlotsResponse {
+    pub coach_id: String,
+    pub time_zone: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub slots: Vec<SlotView>,
+}
+
+fn parse_bound(raw: &str, tz: chrono_tz::Tz, name: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = raw.parse::<NaiveDate>().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{name} must be an RFC 3339 instant or a YYYY-MM-DD date"
+        ))
+    })?;
+    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    // Midnight can fall into a DST gap in a few zones: take the first instant after it.
+    (0..=3)
+        .find_map(|h| {
+            midnight
+                .checked_add_signed(Duration::hours(h))?
+                .and_local_timezone(tz)
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| ApiError::bad_request(format!("{name} does not exist in {tz}")))
+}
+
+/// Free slots of a coach in a range, as UTC instants with display times in `tz`.
+#[utoipa::path(get, path = "/api/coaches/{id}/slots", tag = "coaches", params(("id" = String, Path), SlotQuery),
+    responses((status = 200, body = SlotsResponse), (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody)))]
+async fn slots(
+    State(s): State<AppState>,
+    AppPath(id): AppPath<String>,
+    AppQuery(q): AppQuery<SlotQuery>,
+) -> Result<axum::Json<SlotsResponse>, ApiError> {
+    let tz_name = q.tz.as_deref().unwrap_or("UTC");
+    let tz = crate::validate::time_zone(tz_name).map_err(ApiError::bad_request)?;
+    let now = s.clock.now();
+    let from = q
+        .from
+        .as_deref()
+        .map(|f| parse_bound(f, tz, "from"))
+        .transpose()?
+        .unwrap_or(now);
+    let to =
+        q.to.as_deref()
+            .map(|t| parse_bound(t, tz, "to"))
+            .transpose()?
+            .unwrap_or(from + Duration::days(7));
+    let coach_id = CoachId(id);
+    let free = s.coaches.free_slots(&coach_id, from, to, now).await?;
+    let slots = free
+        .into_iter()
+        .map(|sl| SlotView {
+            starts_at: sl.start,
+            ends_at: sl.end,
+            local_starts_at: display_in(tz, sl.start),
+            local_ends_at: display_in(tz, sl.end),
+        })
+        .collect();
+    Ok(axum::Json(SlotsResponse {
+        coach_id: coach_id.0,
+        time_zone: tz.name().into(),
+        from,
+        to,
+        slots,
+    }))
+}

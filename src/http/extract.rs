@@ -1,0 +1,207 @@
+//! Request extractors: JSON/query/path that answer malformed input with [`ApiError`], and
+//! [`Auth`], the authenticated caller (session cookie or `Authorization: Bearer` API key).
+//!
+//! Cookie-authenticated requests that change state must come from this site: the `Origin`
+//! header must match `http.public_url` or the request's own host (or, without `Origin`,
+//! `Sec-Fetch-Site: same-origin`). API-key requests are not subject to this check.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::model::{AuthMethod, Principal, Role};
+use crate::booking::Viewer;
+use crate::store::StoreError;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+
+/// JSON body; malformed input is a 400 in the API error shape, oversized a 413.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+/// Query string; malformed input is a 400.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AppQuery<T>(pub T);
+
+/// Path parameters; malformed input is a 400.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "parlor_session";
+
+/// The authenticated caller, with their coach profile when they are a coach.
+pub struct Auth {
+    pub principal: Principal,
+    pub viewer: Viewer,
+}
+
+/// The value of a cookie in the request, if present.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|line| {
+            line.split(';').find_map(|kv| {
+                let (k, v) = kv.trim().split_once('=')?;
+                (k == name).then_some(v)
+            })
+        })
+}
+
+/// Whether a browser request comes from this site (see module docs).
+pub fn same_origin(parts: &Parts, public_origin: &str) -> bool {
+    match parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(origin) => {
+            let origin = origin.trim_end_matches('/');
+            if origin == public_origin {
+                return true;
+            }
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok());
+            let origin_host = origin.split_once("://").map(|(_, h)| h);
+            host.is_some() && host == origin_host
+        }
+        None => parts
+            .headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == "same-origin" || v == "none"),
+    }
+}
+
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let now = state.clock.now();
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.strip_prefix("Bearer ")
+                    .ok_or_else(ApiError::unauthenticated)
+            })
+            .transpose()?;
+        let (user, method) = if let Some(key) = bearer {
+            (
+                state.accounts.user_by_api_key(key.trim(), now).await?,
+                AuthMethod::ApiKey,
+            )
+        } else if let Some(c) = cookie(parts, SESSION_COOKIE) {
+            if changes_state(&parts.method) && !same_origin(parts, &state.config.public_origin()) {
+                return Err(ApiError::forbidden(
+                    "cross-site request refused (Origin does not match)",
+                ));
+            }
+            (
+                state.accounts.user_by_cookie(c, now).await?,
+                AuthMethod::Cookie,
+            )
+        } else {
+            return Err(ApiError::unauthenticated());
+        };
+        let coach_id = if user.role == Role::Coach {
+            match state.store.coach_by_user(&user.id).await {
+                Ok(c) => Some(c.id),
+                Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            None
+        };
+        let viewer = Viewer {
+            user: user.clone(),
+            coach_id,
+        };
+        Ok(Auth {
+            principal: Principal { user, method },
+            viewer,
+        })
+    }
+}
+
+/// The caller if authenticated, `None` otherwise (bad credentials are still an error).
+pub struct MaybeAuth(pub Option<Auth>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let has_credentials = parts.headers.contains_key(header::AUTHORIZATION)
+            || cookie(parts, SESSION_COOKIE).is_some();
+        if !has_credentials {
+            return Ok(MaybeAuth(None));
+        }
+        match Auth::from_request_parts(parts, state).await {
+            Ok(a) => Ok(MaybeAuth(Some(a))),
+            Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => Ok(MaybeAuth(None)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The client's IP for rate limiting: the socket peer, or the first `X-Forwarded-For`
+/// entry when `http.trust_proxy` is on.
+pub fn client_ip(parts: &Parts, trust_proxy: bool) -> String {
+    if trust_proxy
+        && let Some(ip) = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+    {
+        return ip.trim().to_string();
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The client IP as an extractor.
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, state.config.http.trust_proxy)))
+    }
+}
+
+/// Whether the request is same-origin (for login/signup, which set cookies).
+pub struct SameOrigin(pub bool);
+
+impl FromRequestParts<AppState> for SameOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let has_origin = parts.headers.contains_key(header::ORIGIN);
+        Ok(SameOrigin(
+            !has_origin || same_origin(parts, &state.config.public_origin()),
+        ))
+    }
+}

@@ -1,0 +1,125 @@
+//! The HTTP edge: the axum router, shared state, middleware (metrics, security headers, body
+//! limit, panic guard), and one module per resource. Handlers translate between JSON and the
+//! services; they hold no SQL and no business rules.
+
+mod accounts;
+mod bookings;
+mod coaches;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+mod ops;
+mod privacy;
+
+use crate::auth::Accounts;
+use crate::booking::{Bookings, Coaches};
+use crate::clock::Clock;
+use crate::config::{Config, Secret};
+use crate::store::Store;
+use crate::telemetry::Metrics;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use error::ApiError;
+use std::sync::Arc;
+use std::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// Everything a handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub accounts: Arc<Accounts>,
+    pub bookings: Arc<Bookings>,
+    pub coaches: Arc<Coaches>,
+    pub metrics: Metrics,
+    pub clock: Clock,
+    /// HMAC key for tokens this server signs.
+    pub signing_key: Secret,
+}
+
+impl AppState {
+    /// Builds the services over an open store.
+    pub fn new(config: Arc<Config>, store: Store, signing_key: Secret, clock: Clock) -> Self {
+        Self {
+            accounts: Arc::new(Accounts::new(store.clone(), &config.auth)),
+            bookings: Arc::new(Bookings::new(store.clone(), config.clone())),
+            coaches: Arc::new(Coaches::new(store.clone())),
+            metrics: Metrics::new(),
+            config,
+            store,
+            clock,
+            signing_key,
+        }
+    }
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.http.max_body_bytes;
+    Router::new()
+        .merge(ops::routes())
+        .merge(accounts::routes())
+        .merge(coaches::routes())
+        .merge(bookings::routes())
+        .merge(privacy::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal().into_response()
+        }))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+/// Metrics by matched route, and security headers on every response.
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().as_str().to_string();
+    let mut res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    state
+        .metrics
+        .http_requests
+        .with_label_values(&[&route, &method, &status])
+        .inc();
+    state
+        .metrics
+        .http_latency
+        .with_label_values(&[&route, &method])
+        .observe(start.elapsed().as_secs_f64());
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if route.starts_with("/api/") || route.starts_with("/cal/") {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}

@@ -1,0 +1,230 @@
+//! Privacy and coaching context: data export, erasure, commitments, and the admin audit log.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{AppJson, AppPath, AppQuery, Auth};
+use crate::auth::model::{ApiKeyInfo, User};
+use crate::booking::model::{Coach, Commitment, CommitmentStatus};
+use crate::booking::view::{BookingView, Renderer};
+use crate::ids::CommitmentId;
+use crate::store::{AuditEntry, StoreError};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, patch};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+type Err = super::error::ErrorBody;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/me/export", get(export))
+        .route("/api/me", axum::routing::delete(erase))
+        .route(
+            "/api/commitments",
+            get(list_commitments).post(create_commitment),
+        )
+        .route("/api/commitments/{id}", patch(update_commitment))
+        .route("/api/admin/audit", get(audit))
+}
+
+/// Login session metadata (the token itself is never stored).
+#[derive(Serialize, ToSchema)]
+pub struct SessionExport {
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Every personal datum parlor holds about the caller.
+#[derive(Serialize, ToSchema)]
+pub struct PersonalExport {
+    pub exported_at: DateTime<Utc>,
+    pub user: User,
+    pub login_sessions: Vec<SessionExport>,
+    pub api_keys: Vec<ApiKeyInfo>,
+    pub bookings: Vec<BookingView>,
+    pub commitments: Vec<Commitment>,
+    pub coach_profile: Option<Coach>,
+    pub audit_events: Vec<AuditEntry>,
+}
+
+/// Download everything held about you, as JSON.
+#[utoipa::path(get, path = "/api/me/export", tag = "privacy",
+    responses((status = 200, body = PersonalExport), (status = 401, body = Err)))]
+async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoResponse, ApiError> {
+    let now = s.clock.now();
+    let id = &auth.principal.user.id;
+    let data = s.store.personal_data(id, now).await?;
+    let bookings = Renderer::new(&s.store, &s.config)
+        .views(&auth.viewer, &data.bookings)
+        .await?;
+    s.store
+        .audit(Some(id.as_str()), "export", Some(id.as_str()), None, now)
+        .await?;
+    let body = PersonalExport {
+        exported_at: now,
+        user: data.user,
+        login_sessions: data
+            .login_sessions
+            .into_iter()
+            .map(|(c, e)| SessionExport {
+                created_at: c,
+                expires_at: e,
+            })
+            .collect(),
+        api_keys: data.api_keys,
+        bookings,
+        commitments: data.commitments,
+        coach_profile: data.coach_profile,
+        audit_events: data.audit,
+    };
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"parlor-export.json\""),
+    );
+    Ok((h, axum::Json(body)))
+}
+
+/// Erase your account: personal data removed, future sessions cancelled, sessions and keys revoked.
+#[utoipa::path(delete, path = "/api/me", tag = "privacy",
+    responses((status = 204), (status = 401, body = Err), (status = 403, body = Err)))]
+async fn erase(State(s): State<AppState>, auth: Auth) -> Result<impl IntoResponse, ApiError> {
+    let now = s.clock.now();
+    let id = &auth.principal.user.id;
+    s.store.erase_user(id, now).await?;
+    s.store
+        .audit(Some(id.as_str()), "erasure", Some(id.as_str()), None, now)
+        .await?;
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("parlor_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok((StatusCode::NO_CONTENT, h))
+}
+
+/// The caller's commitments, open first.
+#[utoipa::path(get, path = "/api/commitments", tag = "commitments",
+    responses((status = 200, body = Vec<Commitment>), (status = 401, body = Err)))]
+async fn list_commitments(
+    State(s): State<AppState>,
+    auth: Auth,
+) -> Result<axum::Json<Vec<Commitment>>, ApiError> {
+    Ok(axum::Json(
+        s.store.commitments(&auth.principal.user.id).await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommitment {
+    /// 1-500 characters.
+    pub text: String,
+    pub due_date: Option<NaiveDate>,
+}
+
+fn commitment_text(t: &str) -> Result<String, ApiError> {
+    let t = crate::validate::text("text", t, 500)
+        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m))?;
+    if t.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "text is required",
+        ));
+    }
+    Ok(t)
+}
+
+/// Add a commitment.
+#[utoipa::path(post, path = "/api/commitments", tag = "commitments", request_body = NewCommitment,
+    responses((status = 201, body = Commitment), (status = 400, body = Err), (status = 401, body = Err), (status = 422, body = Err)))]
+async fn create_commitment(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppJson(r): AppJson<NewCommitment>,
+) -> Result<impl IntoResponse, ApiError> {
+    let text = commitment_text(&r.text)?;
+    let c = s
+        .store
+        .insert_commitment(&auth.principal.user.id, &text, r.due_date, s.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(c)))
+}
+
+/// `null` clears the due date; absence keeps it.
+fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<NaiveDate>>, D::Error> {
+    Option::<NaiveDate>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitmentPatch {
+    pub text: Option<String>,
+    /// A date, or null to clear it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub due_date: Option<Option<NaiveDate>>,
+    pub status: Option<CommitmentStatus>,
+}
+
+/// Edit a commitment or mark it done.
+#[utoipa::path(patch, path = "/api/commitments/{id}", tag = "commitments", params(("id" = String, Path)),
+    request_body = CommitmentPatch,
+    responses((status = 200, body = Commitment), (status = 400, body = Err), (status = 401, body = Err),
+        (status = 404, body = Err), (status = 422, body = Err)))]
+async fn update_commitment(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<String>,
+    AppJson(r): AppJson<CommitmentPatch>,
+) -> Result<axum::Json<Commitment>, ApiError> {
+    let text = r.text.as_deref().map(commitment_text).transpose()?;
+    let c = s
+        .store
+        .update_commitment(
+            &auth.principal.user.id,
+            &CommitmentId(id),
+            text.as_deref(),
+            r.due_date,
+            r.status,
+            s.clock.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("commitment"),
+            e => e.into(),
+        })?;
+    Ok(axum::Json(c))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// At most this many entries (1-500, default 100).
+    pub limit: Option<i64>,
+    /// Only entries with an id below this (for paging).
+    pub before: Option<i64>,
+}
+
+/// The security audit log, newest first (admins only).
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, body = Vec<AuditEntry>), (status = 400, body = Err), (status = 401, body = Err), (status = 403, body = Err)))]
+async fn audit(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppQuery(q): AppQuery<AuditQuery>,
+) -> Result<axum::Json<Vec<AuditEntry>>, ApiError> {
+    if !auth.principal.is_admin() {
+        return Err(ApiError::forbidden("only admins can read the audit log"));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    Ok(axum::Json(s.store.audit_entries(limit, q.before).await?))
+}

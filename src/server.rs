@@ -1,0 +1,101 @@
+//! Starting and stopping the server: open the store, run migrations, load the signing key,
+//! serve HTTP until the shutdown future resolves, then drain and close.
+
+use crate::auth::signing_key;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::{AppState, router};
+use crate::store::{Store, StoreError};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("signing key: {0}")]
+    SigningKey(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens the database (running migrations) and builds the application state.
+pub async fn prepare(config: Arc<Config>, clock: Clock) -> Result<AppState, StartError> {
+    let store = Store::connect(
+        config.database.url.expose(),
+        config.database.max_connections,
+    )
+    .await?;
+    store.migrate().await?;
+    let key = signing_key::load_or_create(&config.auth.signing_secret, &config.data_dir)
+        .map_err(StartError::SigningKey)?;
+    Ok(AppState::new(config, store, key, clock))
+}
+
+/// Binds the configured address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests and closes the pool.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let maintenance = tokio::spawn(maintenance(state.clone()));
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    maintenance.abort();
+    state.store.close().await;
+    result.map_err(StartError::Serve)
+}
+
+/// Hourly clean-up of expired sessions and old idempotency keys.
+async fn maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let now = state.clock.now();
+        let ttl = chrono::Duration::hours(i64::from(state.config.booking.idempotency_ttl_hours));
+        if let Err(e) = state.store.purge_expired_sessions(now).await {
+            tracing::warn!(error = %e, "session clean-up failed");
+        }
+        if let Err(e) = state.store.purge_idempotency(now - ttl).await {
+            tracing::warn!(error = %e, "idempotency clean-up failed");
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,356 @@
+//! Bookings, the per-coach write transaction that makes double booking impossible, and
+//! idempotency keys.
+//!
+//! [`BookingTx`] starts a write transaction and bumps the coach's `booking_lock` row first:
+//! on PostgreSQL that row lock queues concurrent bookers of the same coach; on SQLite the
+//! transaction already holds the database write lock (`BEGIN IMMEDIATE`). Whatever the caller
+//! then checks against [`BookingTx::busy`] cannot change before commit, and the partial unique
+//! index `bookings_active_slot` backs it up.
+
+use super::{Store, StoreError, StoreResult, instant, secs};
+use crate::booking::model::{Booking, BookingStatus, SessionType};
+use crate::booking::slots::Busy;
+use crate::ids::{BookingId, CoachId, UserId};
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+const BOOKING_COLS: &str = "id, coach_id, client_id, session_type, focus_area, starts_at, \
+    ends_at, time_zone, status, room, calendar_uid, sequence, cancel_reason, cancelled_at, \
+    rating, rating_comment, coach_notes, created_at, updated_at";
+
+fn booking_from_row(row: &AnyRow) -> StoreResult<Booking> {
+    let kind: String = row.try_get("session_type")?;
+    let status: String = row.try_get("status")?;
+    let opt_instant = |col: &str| -> StoreResult<Option<DateTime<Utc>>> {
+        let v: Option<i64> = row.try_get(col)?;
+        v.map(instant).transpose()
+    };
+    let rating: Option<i64> = row.try_get("rating")?;
+    let sequence: i64 = row.try_get("sequence")?;
+    Ok(Booking {
+        id: BookingId(row.try_get("id")?),
+        coach_id: CoachId(row.try_get("coach_id")?),
+        client_id: UserId(row.try_get("client_id")?),
+        session_type: SessionType::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("session_type {kind}")))?,
+        focus_area: row.try_get("focus_area")?,
+        starts_at: instant(row.try_get("starts_at")?)?,
+        ends_at: instant(row.try_get("ends_at")?)?,
+        time_zone: row.try_get("time_zone")?,
+        status: BookingStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        room: row.try_get("room")?,
+        calendar_uid: row.try_get("calendar_uid")?,
+        sequence: u32::try_from(sequence).unwrap_or(u32::MAX),
+        cancel_reason: row.try_get("cancel_reason")?,
+        cancelled_at: opt_instant("cancelled_at")?,
+        rating: rating.and_then(|r| u8::try_from(r).ok()),
+        rating_comment: row.try_get("rating_comment")?,
+        coach_notes: row.try_get("coach_notes")?,
+        created_at: instant(row.try_get("created_at")?)?,
+        updated_at: instant(row.try_get("updated_at")?)?,
+    })
+}
+
+const BUSY_SQL: &str = "SELECT starts_at, ends_at FROM bookings WHERE coach_id = $1 \
+    AND status <> 'cancelled' AND ends_at > $2 AND starts_at < $3 AND id <> $4";
+
+fn busy_from_row(r: &AnyRow) -> StoreResult<Busy> {
+    Ok(Busy {
+        start: instant(r.try_get(0)?)?,
+        end: instant(r.try_get(1)?)?,
+    })
+}
+
+/// Which bookings a listing may show.
+#[derive(Debug, Clone)]
+pub enum BookingFilter {
+    /// Everything (admins).
+    All,
+    /// Bookings of this client.
+    Client(UserId),
+    /// Bookings with this coach.
+    Coach(CoachId),
+}
+
+/// A remembered `Idempotency-Key`.
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    pub booking_id: BookingId,
+}
+
+/// A write transaction holding the booking lock of one coach.
+pub struct BookingTx {
+    tx: Transaction<'static, Any>,
+}
+
+impl Store {
+    /// Starts a booking transaction for `coach` (`NotFound` if the coach does not exist).
+    pub async fn booking_tx(&self, coach: &CoachId) -> StoreResult<BookingTx> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query("UPDATE coaches SET booking_lock = booking_lock + 1 WHERE id = $1")
+            .bind(coach.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(BookingTx { tx })
+    }
+
+    /// One booking.
+    pub async fn booking(&self, id: &BookingId) -> StoreResult<Booking> {
+        let sql = format!("SELECT {BOOKING_COLS} FROM bookings WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        booking_from_row(&row)
+    }
+
+    /// Upcoming (scheduled and not yet over; soonest first) or past (the rest; latest first).
+    pub async fn bookings(
+        &self,
+        filter: &BookingFilter,
+        upcoming: bool,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Booking>> {
+        let (who, arg) = match filter {
+            BookingFilter::All => ("$1 = ''", String::new()),
+            BookingFilter::Client(u) => ("client_id = $1", u.0.clone()),
+            BookingFilter::Coach(c) => ("coach_id = $1", c.0.clone()),
+        };
+        let when = if upcoming {
+            "status = 'scheduled' AND ends_at > $2 ORDER BY starts_at ASC, id"
+        } else {
+            "NOT (status = 'scheduled' AND ends_at > $2) ORDER BY starts_at DESC, id"
+        };
+        let sql = format!("SELECT {BOOKING_COLS} FROM bookings WHERE {who} AND {when} LIMIT $3");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(arg)
+            .bind(secs(now))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(booking_from_row).collect()
+    }
+
+    /// Non-cancelled bookings of `coach` overlapping [from, to), outside any transaction
+    /// (for the read-only slot query).
+    pub async fn busy_intervals(
+        &self,
+        coach: &CoachId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<Busy>> {
+        let rows = sqlx::query(BUSY_SQL)
+            .bind(coach.as_str())
+            .bind(secs(from))
+            .bind(secs(to))
+            .bind("")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(busy_from_row).collect()
+    }
+
+    /// A remembered idempotency key of `user`.
+    pub async fn idempotency(&self, user: &UserId, key: &str) -> StoreResult<IdempotencyRecord> {
+        let row = sqlx::query(
+            "SELECT request_hash, booking_id FROM idempotency_keys \
+             WHERE user_id = $1 AND idem_key = $2",
+        )
+        .bind(user.as_str())
+        .bind(key)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(IdempotencyRecord {
+            request_hash: row.try_get("request_hash")?,
+            booking_id: BookingId(row.try_get("booking_id")?),
+        })
+    }
+
+    /// Forgets idempotency keys older than `before`.
+    pub async fn purge_idempotency(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(secs(before))
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Sets the rating of a booking.
+    pub async fn set_rating(
+        &self,
+        id: &BookingId,
+        rating: u8,
+        comment: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Booking> {
+        sqlx::query(
+            "UPDATE bookings SET rating = $2, rating_comment = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .bind(i64::from(rating))
+        .bind(comment)
+        .bind(secs(now))
+        .execute(self.pool())
+        .await?;
+        self.booking(id).await
+    }
+
+    /// Sets the coach's private notes.
+    pub async fn set_notes(
+        &self,
+        id: &BookingId,
+        notes: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Booking> {
+        sqlx::query("UPDATE bookings SET coach_notes = $2, updated_at = $3 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(notes)
+            .bind(secs(now))
+            .execute(self.pool())
+            .await?;
+        self.booking(id).await
+    }
+
+    /// Marks a held session completed or no-show.
+    pub async fn set_outcome(
+        &self,
+        id: &BookingId,
+        status: BookingStatus,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Booking> {
+        sqlx::query(
+            "UPDATE bookings SET status = $2, updated_at = $3 WHERE id = $1 AND status <> 'cancelled'",
+        )
+        .bind(id.as_str())
+        .bind(status.as_str())
+        .bind(secs(now))
+        .execute(self.pool())
+        .await?;
+        self.booking(id).await
+    }
+}
+
+impl BookingTx {
+    /// Non-cancelled bookings of `coach` overlapping [from, to), optionally minus one booking.
+    pub async fn busy(
+        &mut self,
+        coach: &CoachId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        except: Option<&BookingId>,
+    ) -> StoreResult<Vec<Busy>> {
+        let rows = sqlx::query(BUSY_SQL)
+            .bind(coach.as_str())
+            .bind(secs(from))
+            .bind(secs(to))
+            .bind(except.map_or("", BookingId::as_str))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(busy_from_row).collect()
+    }
+
+    /// Inserts a new booking (a clash with the unique slot index is `Conflict`).
+    pub async fn insert(&mut self, b: &Booking) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO bookings ({BOOKING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, NULL, NULL, NULL, NULL, NULL, $13, $13)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(b.id.as_str())
+            .bind(b.coach_id.as_str())
+            .bind(b.client_id.as_str())
+            .bind(b.session_type.as_str())
+            .bind(b.focus_area.as_deref())
+            .bind(secs(b.starts_at))
+            .bind(secs(b.ends_at))
+            .bind(&b.time_zone)
+            .bind(b.status.as_str())
+            .bind(b.room.as_deref())
+            .bind(&b.calendar_uid)
+            .bind(i64::from(b.sequence))
+            .bind(secs(b.created_at))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a booking to a new time and bumps its SEQUENCE; the old slot is freed by the same
+    /// statement, inside this transaction.
+    pub async fn reschedule(
+        &mut self,
+        id: &BookingId,
+        starts: DateTime<Utc>,
+        ends: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE bookings SET starts_at = $2, ends_at = $3, sequence = sequence + 1, \
+             updated_at = $4 WHERE id = $1 AND status = 'scheduled'",
+        )
+        .bind(id.as_str())
+        .bind(secs(starts))
+        .bind(secs(ends))
+        .bind(secs(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Remembers an idempotency key for the booking just inserted.
+    pub async fn remember_idempotency(
+        &mut self,
+        user: &UserId,
+        key: &str,
+        request_hash: &str,
+        booking: &BookingId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, booking_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(user.as_str())
+        .bind(key)
+        .bind(request_hash)
+        .bind(booking.as_str())
+        .bind(secs(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Cancels a scheduled booking (bumps SEQUENCE); `NotFound` if it was not scheduled.
+    pub async fn cancel_booking(
+        &self,
+        id: &BookingId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Booking> {
+        let r = sqlx::query(
+            "UPDATE bookings SET status = 'cancelled', cancel_reason = $2, cancelled_at = $3, \
+             sequence = sequence + 1, updated_at = $3 WHERE id = $1 AND status = 'scheduled'",
+        )
+        .bind(id.as_str())
+        .bind(reason)
+        .bind(secs(now))
+        .execute(self.pool())
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.booking(id).await
+    }
+}

@@ -1,0 +1,184 @@
+//! Persistence: sqlx repositories over SQLite (the embedded default) and PostgreSQL.
+//!
+//! One code path serves both backends through sqlx's `Any` driver; the database URL picks the
+//! backend. SQL here is portable (`$N` placeholders, BIGINT unix seconds for instants, TEXT
+//! ids); the two schemas live in `migrations/sqlite` and `migrations/postgres`. This module
+//! maps rows to domain types and database constraint violations to [`StoreError::Conflict`];
+//! it holds no business rules (those live in `booking` and `auth`).
+
+mod audit;
+pub mod bookings;
+pub mod coaches;
+mod commitments;
+mod privacy;
+pub mod users;
+
+pub use audit::AuditEntry;
+pub use privacy::PersonalData;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Transaction};
+use std::path::Path;
+use std::time::Duration;
+
+/// Which database engine the pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint rejected the write; the payload names the constraint/index.
+    #[error("conflict on {0}")]
+    Conflict(String),
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A stored value could not be turned back into a domain value.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                // PostgreSQL names the index; SQLite names the columns in the message.
+                let name = db.constraint().map(str::to_string);
+                StoreError::Conflict(name.unwrap_or_else(|| db.message().to_string()))
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// Result alias of this layer.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` creates the file and its directory if missing).
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Store> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url_with_create(url)?,
+            Backend::Postgres => url.to_string(),
+        };
+        let mut opts = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers proceed during a write; the busy timeout makes writers
+                    // queue instead of failing while another transaction holds the lock.
+                    sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts.connect(&url).await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so check-then-insert sequences cannot interleave; on PostgreSQL the caller locks rows.
+    pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// The pool, for repository modules.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Adds `mode=rwc` and creates the parent directory of a SQLite file URL.
+fn sqlite_url_with_create(url: &str) -> StoreResult<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:"
+        && !path.is_empty()
+        && let Some(parent) = Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::Database(sqlx::Error::Configuration(
+                format!("cannot create {}: {e}", parent.display()).into(),
+            ))
+        })?;
+    }
+    let query = if query.contains("mode=") {
+        query.to_string()
+    } else if query.is_empty() {
+        "mode=rwc".to_string()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Unix seconds of an instant.
+pub(crate) fn secs(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// The instant of unix seconds (out-of-range values are corrupt data).
+pub(crate) fn instant(s: i64) -> StoreResult<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(s, 0).ok_or_else(|| StoreError::Corrupt(format!("time {s}")))
+}

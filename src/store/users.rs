@@ -1,0 +1,266 @@
+//! Users, login sessions and API keys.
+
+use super::{Store, StoreError, StoreResult, instant, secs};
+use crate::auth::model::{ApiKeyInfo, Role, User};
+use crate::ids::{ApiKeyId, UserId};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+const USER_COLS: &str = "id, email, name, role, time_zone, created_at";
+
+fn user_from_row(row: &AnyRow) -> StoreResult<User> {
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: UserId(row.try_get("id")?),
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+        time_zone: row.try_get("time_zone")?,
+        created_at: instant(row.try_get("created_at")?)?,
+    })
+}
+
+/// A new account to insert.
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+    pub time_zone: &'a str,
+}
+
+impl Store {
+    /// Inserts a user; a taken email is `Conflict("users_email")`.
+    pub async fn insert_user(&self, new: &NewUser<'_>, now: DateTime<Utc>) -> StoreResult<User> {
+        let id = UserId::generate();
+        let res = sqlx::query(
+            "INSERT INTO users (id, email, name, role, password_hash, time_zone, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.as_str())
+        .bind(new.email)
+        .bind(new.name)
+        .bind(new.role.as_str())
+        .bind(new.password_hash)
+        .bind(new.time_zone)
+        .bind(secs(now))
+        .execute(self.pool())
+        .await;
+        match res.map_err(StoreError::from) {
+            Err(StoreError::Conflict(_)) => return Err(StoreError::Conflict("users_email".into())),
+            other => other?,
+        };
+        self.user(&id).await
+    }
+
+    /// A user by id (erased users are still found, with blanked fields).
+    pub async fn user(&self, id: &UserId) -> StoreResult<User> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        user_from_row(&row)
+    }
+
+    /// A user and their password hash by (lower-cased) email, for login.
+    pub async fn user_for_login(&self, email: &str) -> StoreResult<(User, Option<String>)> {
+        let sql = format!(
+            "SELECT {USER_COLS}, password_hash FROM users WHERE email = $1 AND erased_at IS NULL"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(email)
+            .fetch_one(self.pool())
+            .await?;
+        Ok((user_from_row(&row)?, row.try_get("password_hash")?))
+    }
+
+    /// Updates name and/or time zone.
+    pub async fn update_profile(
+        &self,
+        id: &UserId,
+        name: Option<&str>,
+        time_zone: Option<&str>,
+    ) -> StoreResult<User> {
+        sqlx::query(
+            "UPDATE users SET name = COALESCE($2, name), time_zone = COALESCE($3, time_zone) \
+             WHERE id = $1 AND erased_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(name)
+        .bind(time_zone)
+        .execute(self.pool())
+        .await?;
+        self.user(id).await
+    }
+
+    /// Stores the hash of a new calendar feed token (replacing the old one).
+    pub async fn set_feed_token(&self, id: &UserId, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET feed_token_hash = $2 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The owner of a calendar feed token hash.
+    pub async fn user_by_feed_token(&self, token_hash: &str) -> StoreResult<User> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users WHERE feed_token_hash = $1 AND erased_at IS NULL"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_one(self.pool())
+            .await?;
+        user_from_row(&row)
+    }
+
+    /// Records a login session by the hash of its cookie value.
+    pub async fn insert_login_session(
+        &self,
+        token_hash: &str,
+        user: &UserId,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO login_sessions (token_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user.as_str())
+        .bind(secs(now))
+        .bind(secs(expires))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The user of an unexpired login session.
+    pub async fn user_by_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at \
+             FROM login_sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.erased_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(secs(now))
+        .fetch_one(self.pool())
+        .await?;
+        user_from_row(&row)
+    }
+
+    /// Revokes one login session (logout).
+    pub async fn delete_login_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes expired sessions; returns how many.
+    pub async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1")
+            .bind(secs(now))
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Stores a new API key by hash.
+    pub async fn insert_api_key(
+        &self,
+        user: &UserId,
+        name: &str,
+        prefix: &str,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApiKeyInfo> {
+        let id = ApiKeyId::generate();
+        sqlx::query(
+            "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.as_str())
+        .bind(user.as_str())
+        .bind(name)
+        .bind(prefix)
+        .bind(key_hash)
+        .bind(secs(now))
+        .execute(self.pool())
+        .await?;
+        Ok(ApiKeyInfo {
+            id,
+            name: name.into(),
+            prefix: prefix.into(),
+            created_at: now,
+            last_used_at: None,
+        })
+    }
+
+    /// The owner of an unrevoked API key; marks it used.
+    pub async fn user_by_api_key(&self, key_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at \
+             FROM api_keys k JOIN users u ON u.id = k.user_id \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.erased_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_one(self.pool())
+        .await?;
+        sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE key_hash = $1")
+            .bind(key_hash)
+            .bind(secs(now))
+            .execute(self.pool())
+            .await?;
+        user_from_row(&row)
+    }
+
+    /// The caller's unrevoked keys.
+    pub async fn api_keys(&self, user: &UserId) -> StoreResult<Vec<ApiKeyInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, name, prefix, created_at, last_used_at FROM api_keys \
+             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
+        )
+        .bind(user.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let used: Option<i64> = r.try_get("last_used_at")?;
+                Ok(ApiKeyInfo {
+                    id: ApiKeyId(r.try_get("id")?),
+                    name: r.try_get("name")?,
+                    prefix: r.try_get("prefix")?,
+                    created_at: instant(r.try_get("created_at")?)?,
+                    last_used_at: used.map(instant).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes a key of `user`; `NotFound` when it is not theirs or already revoked.
+    pub async fn revoke_api_key(
+        &self,
+        user: &UserId,
+        id: &ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let r = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $3 \
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(user.as_str())
+        .bind(secs(now))
+        .execute(self.pool())
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
