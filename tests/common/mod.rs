@@ -1,0 +1,250 @@
+//! Test harness: a real parlor server on `127.0.0.1:0` over a real, private database.
+//!
+//! Every test gets its own database: a SQLite file in a temporary directory, or a fresh
+//! PostgreSQL database (created on `TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`, and dropped when the test ends). Use
+//! [`both_backends!`] to run one test body against both. PostgreSQL being unreachable is a
+//! failure, not a skip, unless `PARLOR_TEST_SKIP_POSTGRES=1` is set.
+
+#![allow(dead_code)]
+
+use chrono::{DateTime, Duration, Utc};
+use parlor::clock::Clock;
+use parlor::config::{Config, Secret};
+use parlor::http::AppState;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `async fn $name(backend: Backend)` once per backend.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if std::env::var("PARLOR_TEST_SKIP_POSTGRES").as_deref() == Ok("1") {
+                    eprintln!("SKIPPED: PostgreSQL variant (PARLOR_TEST_SKIP_POSTGRES=1)");
+                    return;
+                }
+                super::$name($crate::common::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// A private database that disappears with the test.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: TempDir,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}/parlor.db", dir.path().display()),
+                pg_name: None,
+                _dir: dir,
+            },
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = pg_admin_url();
+                let name = format!("parlor_t_{}", parlor::ids::random_base32::<10>());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this test: {e}"));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
+                TestDb { url: format!("{base}/{name}"), pg_name: Some(name), _dir: dir }
+            }
+        }
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else { return };
+        let admin = pg_admin_url();
+        // Drop cannot await: use a short-lived runtime on a plain thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub clock: Clock,
+    pub backend: Backend,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts with a configuration adjusted by `tweak`.
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::create(backend).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let base = format!("http://{addr}");
+        let mut config = Config::default();
+        config.data_dir = db.data_dir().to_path_buf();
+        config.database.url = Secret::new(db.url.clone());
+        config.http.public_url = base.clone();
+        config.http.addr = addr;
+        config.auth.signing_secret = Secret::new("test-signing-secret-0123456789abcdef");
+        tweak(&mut config);
+        config.validate().expect("test config is valid");
+        let clock = Clock::system();
+        let state = parlor::server::prepare(Arc::new(config), clock.clone()).await.expect("server prepares");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            parlor::server::serve(st, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        TestApp { base, state, clock, backend, shutdown: Some(tx), task: Some(task), db }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: keeps cookies and sends this site's Origin.
+    pub fn client(&self) -> reqwest::Client {
+        let mut h = HeaderMap::new();
+        h.insert("origin", HeaderValue::from_str(&self.base).unwrap());
+        reqwest::Client::builder().cookie_store(true).default_headers(h).build().unwrap()
+    }
+
+    /// Creates an account of `role` directly and returns a signed-in client and the user id.
+    pub async fn user(&self, role: parlor::auth::model::Role, email: &str, name: &str) -> (reqwest::Client, String) {
+        let signup = parlor::auth::Signup {
+            email,
+            name,
+            password: "correct horse battery",
+            time_zone: "Europe/London",
+            role,
+        };
+        let u = self.state.accounts.create_user(&signup, self.clock.now()).await.expect("create user");
+        let c = self.client();
+        let r = c
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login of {email}");
+        (c, u.id.0)
+    }
+
+    pub async fn admin(&self) -> reqwest::Client {
+        self.user(parlor::auth::model::Role::Admin, "admin@example.org", "Admin").await.0
+    }
+
+    pub async fn client_user(&self, email: &str) -> (reqwest::Client, String) {
+        self.user(parlor::auth::model::Role::Client, email, "Client Person").await
+    }
+
+    /// An admin-created coach with a login, open every day 00:00–24:00 UTC, no notice,
+    /// 60-minute sessions on a 60-minute grid with no buffer; returns (coach client, coach id).
+    pub async fn coach(&self, admin: &reqwest::Client, email: &str) -> (reqwest::Client, String) {
+        let (coach_client, user_id) = self.user(parlor::auth::model::Role::Coach, email, "Coach Person").await;
+        let policy = json!({"session_minutes": 60, "buffer_minutes": 0, "slot_step_minutes": 60,
+            "min_notice_minutes": 0, "booking_window_days": 60, "cancel_notice_minutes": 1440,
+            "reschedule_notice_minutes": 1440});
+        let r = admin
+            .post(self.url("/api/coaches"))
+            .json(&json!({"user_id": user_id, "name": "Coach Person", "title": "Career coach",
+                "specialties": ["careers"], "experience_years": 7, "bio": "Helps.",
+                "phone": "+44 20 7183 8750", "time_zone": "UTC", "policy": policy}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let coach: Value = r.json().await.unwrap();
+        let id = coach["id"].as_str().unwrap().to_string();
+        let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let weekly: Vec<Value> =
+            days.iter().map(|d| json!({"weekday": d, "start": "00:00:00", "end": "23:59:59"})).collect();
+        let r = admin
+            .put(self.url(&format!("/api/coaches/{id}/availability")))
+            .json(&json!({"time_zone": "UTC", "weekly": weekly, "overrides": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        (coach_client, id)
+    }
+
+    /// The first free slot of `coach` at least `after` from now.
+    pub async fn free_slot(&self, coach: &str, after: Duration) -> DateTime<Utc> {
+        let from = (self.clock.now() + after).to_rfc3339();
+        let r: Value = reqwest::get(self.url(&format!("/api/coaches/{coach}/slots?from={}", enc(&from))))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["slots"][0]["starts_at"].as_str().expect("a free slot").parse().unwrap()
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
