@@ -31,4 +31,5 @@ pub mod ids;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod timefmt;
 pub mod validate;

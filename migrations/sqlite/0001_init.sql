@@ -92,6 +92,7 @@ CREATE UNIQUE INDEX bookings_active_slot ON bookings (coach_id, starts_at) WHERE
 CREATE UNIQUE INDEX bookings_room ON bookings (room);
 CREATE INDEX bookings_client ON bookings (client_id, starts_at);
 CREATE INDEX bookings_coach ON bookings (coach_id, starts_at);
+CREATE INDEX bookings_coach_status ON bookings (coach_id, status);
 
 -- Idempotency-Key memory for POST /api/bookings.
 CREATE TABLE idempotency_keys (

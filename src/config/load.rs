@@ -21,6 +21,8 @@ pub enum ConfigError {
 
 /// The environment variable prefix.
 const PREFIX: &str = "PARLOR_";
+/// `PARLOR_*` variables that are not configuration keys (the config file path itself).
+const NOT_KEYS: &[&str] = &["PARLOR_CONFIG"];
 
 /// Loads `path` (if it exists) and the process environment, then validates.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -59,7 +61,7 @@ pub fn load_from(
     }
     let mut vars: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k.starts_with(PREFIX))
+        .filter(|(k, _)| k.starts_with(PREFIX) && !NOT_KEYS.contains(&k.as_str()))
         .collect();
     vars.sort();
     for (var, raw) in vars {

@@ -5,8 +5,8 @@ use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AppQuery, Auth, MaybeAuth};
 use crate::booking::coaches::CoachInput;
 use crate::booking::model::{Availability, Coach};
-use crate::booking::slots::display_in;
 use crate::ids::CoachId;
+use crate::timefmt::Rfc3339;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -109,15 +109,20 @@ pub struct SlotQuery {
     pub tz: Option<String>,
 }
 
-/// One free slot.
+/// One free slot. Timestamps are rendered without allocation (`timefmt`): a week of slots
+/// holds hundreds of them.
 #[derive(Serialize, ToSchema)]
 pub struct SlotView {
-    /// UTC instants.
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    /// UTC instants (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub starts_at: Rfc3339,
+    #[schema(value_type = String, format = DateTime)]
+    pub ends_at: Rfc3339,
     /// Wall-clock times in the requested zone, RFC 3339 with offset.
-    pub local_starts_at: String,
-    pub local_ends_at: String,
+    #[schema(value_type = String)]
+    pub local_starts_at: Rfc3339,
+    #[schema(value_type = String)]
+    pub local_ends_at: Rfc3339,
 }
 
 /// Free slots of a coach.
@@ -180,10 +185,10 @@ async fn slots(
     let slots = free
         .into_iter()
         .map(|sl| SlotView {
-            starts_at: sl.start,
-            ends_at: sl.end,
-            local_starts_at: display_in(tz, sl.start),
-            local_ends_at: display_in(tz, sl.end),
+            starts_at: Rfc3339::utc(sl.start),
+            ends_at: Rfc3339::utc(sl.end),
+            local_starts_at: Rfc3339::local(tz, sl.start),
+            local_ends_at: Rfc3339::local(tz, sl.end),
         })
         .collect();
     Ok(axum::Json(SlotsResponse {

@@ -14,10 +14,31 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 
-/// JSON body; malformed input is a 400 in the API error shape, oversized a 413.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// JSON body; malformed input is a 400 in the API error shape, oversized a 413. The body
+/// must be a JSON object: serde would otherwise fill a struct from an array by position.
 pub struct AppJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "the request body must be a JSON object",
+            ));
+        }
+        serde_json::from_value(value).map(AppJson).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("invalid request body: {e}"),
+            )
+        })
+    }
+}
 
 /// Query string; malformed input is a 400.
 #[derive(FromRequestParts)]

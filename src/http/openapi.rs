@@ -18,10 +18,47 @@ use utoipa::OpenApi;
         super::privacy::export, super::privacy::erase, super::privacy::list_commitments,
         super::privacy::create_commitment, super::privacy::update_commitment, super::privacy::audit,
     ),
+    modifiers(&BodyErrors),
     tags((name = "accounts"), (name = "coaches"), (name = "bookings"), (name = "commitments"),
          (name = "privacy"), (name = "admin"), (name = "ops"))
 )]
 struct ApiDoc;
+
+/// Every operation with a JSON body can also answer 413 (body too large) and 415 (not JSON);
+/// documenting that once here keeps the handler annotations short.
+struct BodyErrors;
+
+impl utoipa::Modify for BodyErrors {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            for op in [&mut item.post, &mut item.put, &mut item.patch]
+                .into_iter()
+                .flatten()
+            {
+                if op.request_body.is_some() {
+                    op.responses
+                        .responses
+                        .insert("413".into(), error("request body too large").into());
+                    op.responses
+                        .responses
+                        .insert("415".into(), error("request body is not JSON").into());
+                }
+            }
+        }
+    }
+}
 
 /// The document as served at `/api/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {

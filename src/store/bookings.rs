@@ -7,13 +7,13 @@
 //! then checks against [`BookingTx::busy`] cannot change before commit, and the partial unique
 //! index `bookings_active_slot` backs it up.
 
-use super::{Store, StoreError, StoreResult, instant, secs};
+use super::{Store, StoreError, StoreResult, WriteTx, instant, secs};
 use crate::booking::model::{Booking, BookingStatus, SessionType};
 use crate::booking::slots::Busy;
 use crate::ids::{BookingId, CoachId, UserId};
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 const BOOKING_COLS: &str = "id, coach_id, client_id, session_type, focus_area, starts_at, \
     ends_at, time_zone, status, room, calendar_uid, sequence, cancel_reason, cancelled_at, \
@@ -82,7 +82,7 @@ pub struct IdempotencyRecord {
 
 /// A write transaction holding the booking lock of one coach.
 pub struct BookingTx {
-    tx: Transaction<'static, Any>,
+    tx: WriteTx,
 }
 
 impl Store {
@@ -91,7 +91,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query("UPDATE coaches SET booking_lock = booking_lock + 1 WHERE id = $1")
             .bind(coach.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
@@ -249,7 +249,7 @@ impl BookingTx {
             .bind(secs(from))
             .bind(secs(to))
             .bind(except.map_or("", BookingId::as_str))
-            .fetch_all(&mut *self.tx)
+            .fetch_all(&mut *self.tx.tx)
             .await?;
         rows.iter().map(busy_from_row).collect()
     }
@@ -274,7 +274,7 @@ impl BookingTx {
             .bind(&b.calendar_uid)
             .bind(i64::from(b.sequence))
             .bind(secs(b.created_at))
-            .execute(&mut *self.tx)
+            .execute(&mut *self.tx.tx)
             .await?;
         Ok(())
     }
@@ -296,7 +296,7 @@ impl BookingTx {
         .bind(secs(starts))
         .bind(secs(ends))
         .bind(secs(now))
-        .execute(&mut *self.tx)
+        .execute(&mut *self.tx.tx)
         .await?;
         Ok(())
     }
@@ -319,15 +319,32 @@ impl BookingTx {
         .bind(request_hash)
         .bind(booking.as_str())
         .bind(secs(now))
-        .execute(&mut *self.tx)
+        .execute(&mut *self.tx.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Appends an audit entry as part of this transaction.
+    pub async fn audit(
+        &mut self,
+        actor: &str,
+        event: &str,
+        target: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO audit_log (at, actor_id, event, target) VALUES ($1, $2, $3, $4)")
+            .bind(secs(now))
+            .bind(actor)
+            .bind(event)
+            .bind(target)
+            .execute(&mut *self.tx.tx)
+            .await?;
         Ok(())
     }
 
     /// Commits.
     pub async fn commit(self) -> StoreResult<()> {
-        self.tx.commit().await?;
-        Ok(())
+        self.tx.commit().await
     }
 }
 

@@ -19,6 +19,7 @@ pub use privacy::PersonalData;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database engine the pool talks to.
@@ -70,6 +71,23 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite allows one writer at a time. Queueing write transactions here, in the process,
+    /// keeps them out of SQLite's busy handler, which waits by sleeping (up to 100 ms a try).
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction; on SQLite it also holds this process's writer slot until it ends.
+pub(crate) struct WriteTx {
+    pub(crate) tx: Transaction<'static, Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits and releases the writer slot.
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -101,7 +119,11 @@ impl Store {
             });
         }
         let pool = opts.connect(&url).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Applies pending migrations for this backend.
@@ -134,11 +156,22 @@ impl Store {
     }
 
     /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
-    /// so check-then-insert sequences cannot interleave; on PostgreSQL the caller locks rows.
-    pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
+    /// after queueing for the writer slot, so check-then-insert sequences cannot interleave;
+    /// on PostgreSQL the caller locks rows.
+    pub(crate) async fn begin_write(&self) -> StoreResult<WriteTx> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let writer = self.sqlite_writer.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                WriteTx {
+                    tx,
+                    _writer: Some(writer),
+                }
+            }
+            Backend::Postgres => WriteTx {
+                tx: self.pool.begin().await?,
+                _writer: None,
+            },
         })
     }
 

@@ -111,12 +111,12 @@ impl Store {
         for (sql, with_time) in statements {
             let q = sqlx::query(sql).bind(uid);
             let q = if with_time { q.bind(t) } else { q };
-            q.execute(&mut *tx).await?;
+            q.execute(&mut *tx.tx).await?;
         }
         sqlx::query("UPDATE users SET email = $2 WHERE id = $1")
             .bind(uid)
             .bind(&erased_email)
-            .execute(&mut *tx)
+            .execute(&mut *tx.tx)
             .await?;
         tx.commit().await?;
         Ok(())

@@ -4,7 +4,7 @@
 //! PostgreSQL database (created on `TEST_POSTGRES_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`, and dropped when the test ends). Use
 //! [`both_backends!`] to run one test body against both. PostgreSQL being unreachable is a
-//! failure, not a skip, unless `PARLOR_TEST_SKIP_POSTGRES=1` is set.
+//! failure, not a skip, unless `TEST_SKIP_POSTGRES=1` is set.
 
 #![allow(dead_code)]
 
@@ -34,8 +34,8 @@ macro_rules! both_backends {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if std::env::var("PARLOR_TEST_SKIP_POSTGRES").as_deref() == Ok("1") {
-                    eprintln!("SKIPPED: PostgreSQL variant (PARLOR_TEST_SKIP_POSTGRES=1)");
+                if std::env::var("TEST_SKIP_POSTGRES").as_deref() == Ok("1") {
+                    eprintln!("SKIPPED: PostgreSQL variant (TEST_SKIP_POSTGRES=1)");
                     return;
                 }
                 super::$name($crate::common::Backend::Postgres).await
@@ -52,7 +52,8 @@ pub struct TestDb {
 }
 
 fn pg_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 impl TestDb {
@@ -70,13 +71,22 @@ impl TestDb {
                 let name = format!("parlor_t_{}", parlor::ids::random_base32::<10>());
                 let mut conn = sqlx::PgConnection::connect(&admin)
                     .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this test: {e}"));
+                    .unwrap_or_else(|e| {
+                        panic!("PostgreSQL at {admin} is required for this test: {e}")
+                    });
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
-                TestDb { url: format!("{base}/{name}"), pg_name: Some(name), _dir: dir }
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(b, _)| b)
+                    .to_string();
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    pg_name: Some(name),
+                    _dir: dir,
+                }
             }
         }
     }
@@ -88,16 +98,23 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         let admin = pg_admin_url();
         // Drop cannot await: use a short-lived runtime on a plain thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 use sqlx::Connection;
                 if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
                     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut c)
+                        .await;
                 }
             });
         })
@@ -124,11 +141,15 @@ impl TestApp {
     /// Starts with a configuration adjusted by `tweak`.
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDb::create(backend).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
-        let mut config = Config::default();
-        config.data_dir = db.data_dir().to_path_buf();
+        let mut config = Config {
+            data_dir: db.data_dir().to_path_buf(),
+            ..Config::default()
+        };
         config.database.url = Secret::new(db.url.clone());
         config.http.public_url = base.clone();
         config.http.addr = addr;
@@ -136,7 +157,9 @@ impl TestApp {
         tweak(&mut config);
         config.validate().expect("test config is valid");
         let clock = Clock::system();
-        let state = parlor::server::prepare(Arc::new(config), clock.clone()).await.expect("server prepares");
+        let state = parlor::server::prepare(Arc::new(config), clock.clone())
+            .await
+            .expect("server prepares");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -146,7 +169,15 @@ impl TestApp {
             .await
             .expect("server runs");
         });
-        TestApp { base, state, clock, backend, shutdown: Some(tx), task: Some(task), db }
+        TestApp {
+            base,
+            state,
+            clock,
+            backend,
+            shutdown: Some(tx),
+            task: Some(task),
+            db,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -157,11 +188,20 @@ impl TestApp {
     pub fn client(&self) -> reqwest::Client {
         let mut h = HeaderMap::new();
         h.insert("origin", HeaderValue::from_str(&self.base).unwrap());
-        reqwest::Client::builder().cookie_store(true).default_headers(h).build().unwrap()
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(h)
+            .build()
+            .unwrap()
     }
 
     /// Creates an account of `role` directly and returns a signed-in client and the user id.
-    pub async fn user(&self, role: parlor::auth::model::Role, email: &str, name: &str) -> (reqwest::Client, String) {
+    pub async fn user(
+        &self,
+        role: parlor::auth::model::Role,
+        email: &str,
+        name: &str,
+    ) -> (reqwest::Client, String) {
         let signup = parlor::auth::Signup {
             email,
             name,
@@ -169,7 +209,12 @@ impl TestApp {
             time_zone: "Europe/London",
             role,
         };
-        let u = self.state.accounts.create_user(&signup, self.clock.now()).await.expect("create user");
+        let u = self
+            .state
+            .accounts
+            .create_user(&signup, self.clock.now())
+            .await
+            .expect("create user");
         let c = self.client();
         let r = c
             .post(self.url("/api/auth/login"))
@@ -182,25 +227,36 @@ impl TestApp {
     }
 
     pub async fn admin(&self) -> reqwest::Client {
-        self.user(parlor::auth::model::Role::Admin, "admin@example.org", "Admin").await.0
+        self.user(
+            parlor::auth::model::Role::Admin,
+            "admin@example.org",
+            "Admin",
+        )
+        .await
+        .0
     }
 
     pub async fn client_user(&self, email: &str) -> (reqwest::Client, String) {
-        self.user(parlor::auth::model::Role::Client, email, "Client Person").await
+        self.user(parlor::auth::model::Role::Client, email, "Client Person")
+            .await
     }
 
     /// An admin-created coach with a login, open every day 00:00–24:00 UTC, no notice,
     /// 60-minute sessions on a 60-minute grid with no buffer; returns (coach client, coach id).
     pub async fn coach(&self, admin: &reqwest::Client, email: &str) -> (reqwest::Client, String) {
-        let (coach_client, user_id) = self.user(parlor::auth::model::Role::Coach, email, "Coach Person").await;
+        let (coach_client, user_id) = self
+            .user(parlor::auth::model::Role::Coach, email, "Coach Person")
+            .await;
         let policy = json!({"session_minutes": 60, "buffer_minutes": 0, "slot_step_minutes": 60,
             "min_notice_minutes": 0, "booking_window_days": 60, "cancel_notice_minutes": 1440,
             "reschedule_notice_minutes": 1440});
         let r = admin
             .post(self.url("/api/coaches"))
-            .json(&json!({"user_id": user_id, "name": "Coach Person", "title": "Career coach",
+            .json(
+                &json!({"user_id": user_id, "name": "Coach Person", "title": "Career coach",
                 "specialties": ["careers"], "experience_years": 7, "bio": "Helps.",
-                "phone": "+44 20 7183 8750", "time_zone": "UTC", "policy": policy}))
+                "phone": "+44 20 7183 8750", "time_zone": "UTC", "policy": policy}),
+            )
             .send()
             .await
             .unwrap();
@@ -208,8 +264,10 @@ impl TestApp {
         let coach: Value = r.json().await.unwrap();
         let id = coach["id"].as_str().unwrap().to_string();
         let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-        let weekly: Vec<Value> =
-            days.iter().map(|d| json!({"weekday": d, "start": "00:00:00", "end": "23:59:59"})).collect();
+        let weekly: Vec<Value> = days
+            .iter()
+            .map(|d| json!({"weekday": d, "start": "00:00:00", "end": "23:59:59"}))
+            .collect();
         let r = admin
             .put(self.url(&format!("/api/coaches/{id}/availability")))
             .json(&json!({"time_zone": "UTC", "weekly": weekly, "overrides": []}))
@@ -223,13 +281,18 @@ impl TestApp {
     /// The first free slot of `coach` at least `after` from now.
     pub async fn free_slot(&self, coach: &str, after: Duration) -> DateTime<Utc> {
         let from = (self.clock.now() + after).to_rfc3339();
-        let r: Value = reqwest::get(self.url(&format!("/api/coaches/{coach}/slots?from={}", enc(&from))))
-            .await
+        let r: Value =
+            reqwest::get(self.url(&format!("/api/coaches/{coach}/slots?from={}", enc(&from))))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        r["slots"][0]["starts_at"]
+            .as_str()
+            .expect("a free slot")
+            .parse()
             .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["slots"][0]["starts_at"].as_str().expect("a free slot").parse().unwrap()
     }
 }
 

@@ -1,0 +1,514 @@
+//! The real `parlor` binary in a temporary working directory: `migrate`, `user add`, `serve`
+//! with graceful SIGTERM shutdown, configuration errors (exit code 2 naming the key), JSON logs,
+//! first-run files, `/metrics` and the OpenAPI document.
+
+use serde_json::{Value, json};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "a long password 123";
+
+/// The binary with a clean environment (no inherited `PARLOR_*` variables) in `dir`.
+fn parlor(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_parlor"));
+    c.current_dir(dir).env_clear();
+    c
+}
+
+fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}/x.db", dir.display())
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `parlor user add` with `stdin` written to a pipe that is then closed.
+fn user_add(dir: &Path, db: &str, email: &str, role: &str, stdin: &str) -> Output {
+    let mut child = parlor(dir)
+        .env("PARLOR_DATABASE__URL", db)
+        .args([
+            "user", "add", "--email", email, "--name", "A", "--role", role,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.as_bytes()).unwrap();
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "user add failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+/// A running `parlor serve`; killed on drop if still running.
+struct Server {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `serve` in `dir` with `env` on a free port and waits until `/healthz` answers.
+    async fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let out = std::fs::File::create(dir.join("serve.out")).unwrap();
+        let err = std::fs::File::create(dir.join("serve.err")).unwrap();
+        let mut cmd = parlor(dir);
+        cmd.arg("serve")
+            .env("PARLOR_HTTP__ADDR", format!("127.0.0.1:{port}"))
+            .env("PARLOR_HTTP__PUBLIC_URL", &base)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut s = Server {
+            child: cmd.spawn().unwrap(),
+            base,
+            dir: dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(st) = s.child.try_wait().unwrap() {
+                panic!("serve exited early with {st}: {}", s.logs());
+            }
+            if let Ok(r) = reqwest::get(s.url("/healthz")).await
+                && r.status() == 200
+            {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not come up: {}",
+                s.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn logs(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            read("serve.out"),
+            read("serve.err")
+        )
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the process to exit.
+    async fn terminate(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let pid = self.child.id().to_string();
+        let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(st.success(), "kill -TERM {pid}");
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+async fn login(s: &Server, c: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+    c.post(s.url("/api/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[test]
+fn migrate_creates_the_sqlite_database_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parlor(dir.path())
+        .arg("migrate")
+        .env("PARLOR_DATABASE__URL", sqlite_url(dir.path()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        dir.path().join("x.db").is_file(),
+        "the database file exists"
+    );
+    assert!(text(&out.stdout).contains("migrations applied"));
+    let again = parlor(dir.path())
+        .arg("migrate")
+        .env("PARLOR_DATABASE__URL", sqlite_url(dir.path()))
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "migrate is idempotent: {}",
+        text(&again.stderr)
+    );
+}
+
+#[tokio::test]
+async fn user_add_with_piped_password_then_serve_login_and_sigterm_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    let out = user_add(
+        dir.path(),
+        &db,
+        "a@x.org",
+        "admin",
+        &format!("{PASSWORD}\n"),
+    );
+    let stdout = text(&out.stdout);
+    let id = stdout
+        .split_once("(u_")
+        .map(|(_, rest)| format!("u_{}", rest.split(')').next().unwrap()));
+    let id = id.unwrap_or_else(|| panic!("user add prints the id: {stdout}"));
+    assert!(
+        !stdout.contains(PASSWORD) && !stdout.contains("shown once"),
+        "{stdout}"
+    );
+    let mut s = Server::start(dir.path(), &[("PARLOR_DATABASE__URL", &db)]).await;
+    let c = reqwest::Client::new();
+    let r = login(&s, &c, "a@x.org", PASSWORD).await;
+    assert_eq!(r.status(), 200, "{}", s.logs());
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(me["user"]["id"], id.as_str());
+    assert_eq!(me["user"]["role"], "admin");
+    assert_eq!(
+        login(&s, &c, "a@x.org", "wrong password!!").await.status(),
+        401
+    );
+    // The client keeps its idle keep-alive connection open while the server shuts down.
+    let st = s.terminate(Duration::from_secs(10)).await;
+    let st = st.unwrap_or_else(|| panic!("no exit within 10 s of SIGTERM: {}", s.logs()));
+    assert_eq!(
+        st.code(),
+        Some(0),
+        "graceful shutdown exits 0: {}",
+        s.logs()
+    );
+}
+
+#[tokio::test]
+async fn user_add_without_a_password_prints_a_generated_one_that_logs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    let out = user_add(dir.path(), &db, "coach@x.org", "coach", "");
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("password (shown once): "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let password = line.trim_start_matches("password (shown once): ").trim();
+    assert!(password.len() >= 10, "{password:?}");
+    let s = Server::start(dir.path(), &[("PARLOR_DATABASE__URL", &db)]).await;
+    let r = login(&s, &reqwest::Client::new(), "coach@x.org", password).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["user"]["role"], "coach");
+}
+
+fn config_error(dir: &Path, configure: impl FnOnce(&mut Command)) -> String {
+    let mut cmd = parlor(dir);
+    cmd.env("PARLOR_DATABASE__URL", sqlite_url(dir));
+    configure(&mut cmd);
+    let out = cmd.output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "configuration errors exit 2: {stderr}"
+    );
+    assert!(stderr.contains("configuration error"), "{stderr}");
+    assert!(!dir.join("x.db").exists(), "nothing ran: {stderr}");
+    stderr
+}
+
+#[test]
+fn unknown_environment_key_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = config_error(dir.path(), |c| {
+        c.env("PARLOR_HTTP__PORTT", "1").arg("migrate");
+    });
+    assert!(e.contains("portt"), "{e}");
+}
+
+#[test]
+fn unknown_key_in_the_config_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("file.toml"),
+        "[http]\nadress = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let e = config_error(dir.path(), |c| {
+        c.args(["--config", "file.toml", "migrate"]);
+    });
+    assert!(e.contains("adress"), "{e}");
+}
+
+#[test]
+fn secret_in_the_config_file_is_refused_naming_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file.toml"), "[jitsi]\napp_secret=\"x\"\n").unwrap();
+    let e = config_error(dir.path(), |c| {
+        c.args(["--config", "file.toml", "migrate"]);
+    });
+    assert!(e.contains("PARLOR_JITSI__APP_SECRET"), "{e}");
+    assert!(
+        !e.contains("=\"x\"") && !e.contains("\"x\""),
+        "the secret is not echoed: {e}"
+    );
+}
+
+#[test]
+fn config_file_named_by_parlor_config_is_used() {
+    // `--config` documents `PARLOR_CONFIG` as its environment form.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file.toml");
+    std::fs::write(
+        &file,
+        format!("[database]\nurl = \"{}\"\n", sqlite_url(dir.path())),
+    )
+    .unwrap();
+    let out = parlor(dir.path())
+        .env("PARLOR_CONFIG", &file)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    assert!(
+        dir.path().join("x.db").is_file(),
+        "the file's database URL was used"
+    );
+}
+
+#[tokio::test]
+async fn log_json_true_makes_serve_log_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    let s = Server::start(
+        dir.path(),
+        &[("PARLOR_DATABASE__URL", &db), ("PARLOR_LOG__JSON", "true")],
+    )
+    .await;
+    let out = std::fs::read_to_string(dir.path().join("serve.out")).unwrap();
+    let err = std::fs::read_to_string(dir.path().join("serve.err")).unwrap();
+    let lines: Vec<&str> = out
+        .lines()
+        .chain(err.lines())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(!lines.is_empty(), "serve logged something: {}", s.logs());
+    for l in &lines {
+        let v: Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{l}");
+    }
+    let first: Value = serde_json::from_str(lines[0]).unwrap();
+    assert!(first["fields"]["message"].is_string(), "{first}");
+    assert!(
+        lines.iter().any(|l| l.contains("parlor listening")),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn first_run_creates_data_dir_with_a_0600_signing_key_and_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]).await;
+    let key = dir.path().join("data/signing.key");
+    let meta =
+        std::fs::metadata(&key).unwrap_or_else(|e| panic!("{}: {e}; {}", key.display(), s.logs()));
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "signing.key is private"
+    );
+    assert!(std::fs::read_to_string(&key).unwrap().trim().len() >= 32);
+    assert!(
+        dir.path().join("data/parlor.db").is_file(),
+        "default database in the cwd: {}",
+        s.logs()
+    );
+    assert!(
+        !s.logs()
+            .contains(std::fs::read_to_string(&key).unwrap().trim()),
+        "the key is never logged"
+    );
+    assert_eq!(reqwest::get(s.url("/readyz")).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_with_latency_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        &[("PARLOR_DATABASE__URL", &sqlite_url(dir.path()))],
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            reqwest::get(s.url("/api/coaches")).await.unwrap().status(),
+            200
+        );
+    }
+    assert_eq!(
+        reqwest::get(s.url("/api/coaches/c_nope"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = reqwest::get(s.url("/metrics")).await.unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let m = r.text().await.unwrap();
+    let counter = m
+        .lines()
+        .find(|l| {
+            l.starts_with("parlor_http_requests_total{")
+                && l.contains("route=\"/api/coaches\"")
+                && l.contains("status=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no request counter for /api/coaches: {m}"));
+    assert!(counter.ends_with(" 3"), "{counter}");
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("parlor_http_requests_total{")
+                && l.contains("route=\"/api/coaches/{id}\"")),
+        "{m}"
+    );
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("parlor_http_request_duration_seconds_bucket{")),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route_the_router_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        &[("PARLOR_DATABASE__URL", &sqlite_url(dir.path()))],
+    )
+    .await;
+    let doc: Value = reqwest::get(s.url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().expect("paths");
+    let routes: &[(&str, &[&str])] = &[
+        ("/api/auth/signup", &["post"]),
+        ("/api/auth/login", &["post"]),
+        ("/api/auth/logout", &["post"]),
+        ("/api/me", &["get", "patch", "delete"]),
+        ("/api/me/export", &["get"]),
+        ("/api/me/calendar-feed", &["post"]),
+        ("/api/keys", &["get", "post"]),
+        ("/api/keys/{id}", &["delete"]),
+        ("/api/coaches", &["get", "post"]),
+        ("/api/coaches/{id}", &["get", "patch"]),
+        ("/api/coaches/{id}/availability", &["put"]),
+        ("/api/coaches/{id}/slots", &["get"]),
+        ("/api/bookings", &["get", "post"]),
+        ("/api/bookings/{id}", &["get"]),
+        ("/api/bookings/{id}/reschedule", &["post"]),
+        ("/api/bookings/{id}/cancel", &["post"]),
+        ("/api/bookings/{id}/rating", &["post"]),
+        ("/api/bookings/{id}/notes", &["put"]),
+        ("/api/bookings/{id}/status", &["put"]),
+        ("/api/bookings/{id}/invite.ics", &["get"]),
+        ("/api/commitments", &["get", "post"]),
+        ("/api/commitments/{id}", &["patch"]),
+        ("/api/admin/users", &["post"]),
+        ("/api/admin/audit", &["get"]),
+        ("/api/openapi.json", &["get"]),
+        ("/healthz", &["get"]),
+        ("/readyz", &["get"]),
+        ("/metrics", &["get"]),
+        ("/cal/{file}", &["get"]),
+    ];
+    let mut missing = Vec::new();
+    for (path, methods) in routes {
+        for m in *methods {
+            if paths.get(*path).and_then(|p| p.get(*m)).is_none() {
+                missing.push(format!("{} {path}", m.to_uppercase()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in the OpenAPI document: {missing:?}"
+    );
+    // Every documented operation is actually served (none answers with the 404/405 fallbacks).
+    let c = reqwest::Client::new();
+    for (path, ops) in paths {
+        for m in ops.as_object().unwrap().keys() {
+            let url = s.url(&path.replace("{id}", "x_none").replace("{file}", "none.ics"));
+            let r = c
+                .request(
+                    reqwest::Method::from_bytes(m.to_uppercase().as_bytes()).unwrap(),
+                    url,
+                )
+                .send()
+                .await
+                .unwrap();
+            let code = r.status().as_u16();
+            let body = r.text().await.unwrap_or_default();
+            assert!(
+                code != 405 && !body.contains("route not found"),
+                "{} {path} → {code} {body}",
+                m.to_uppercase()
+            );
+        }
+    }
+}
