@@ -3,6 +3,12 @@
 use clap::Parser;
 use parlor::cli::{Cli, load_config, run};
 
+/// mimalloc returns freed memory to the system; with glibc's allocator the server's RSS
+/// grew from 13 MB to 130 MB under the booking benchmark and stayed there (retained heap
+/// after large, short-lived response buffers), against 21 MB with a fixed mmap threshold.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

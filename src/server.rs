@@ -64,11 +64,20 @@ pub async fn serve(
     result.map_err(StartError::Serve)
 }
 
-/// Hourly clean-up of expired sessions and old idempotency keys.
+/// Background upkeep: a WAL checkpoint every two seconds, and hourly clean-up of expired
+/// sessions and old idempotency keys.
 async fn maintenance(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut n: u64 = 0;
     loop {
         tick.tick().await;
+        n += 1;
+        if let Err(e) = state.store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+        if n % 1800 != 1 {
+            continue;
+        }
         let now = state.clock.now();
         let ttl = chrono::Duration::hours(i64::from(state.config.booking.idempotency_ttl_hours));
         if let Err(e) = state.store.purge_expired_sessions(now).await {

@@ -111,7 +111,8 @@ impl Store {
                 Box::pin(async move {
                     // WAL lets readers proceed during a write; the busy timeout makes writers
                     // queue instead of failing while another transaction holds the lock.
-                    sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                    // Checkpoints (which fsync) run in `checkpoint()`, off the request path.
+                    sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
                         .execute(conn)
                         .await?;
                     Ok(())
@@ -150,8 +151,21 @@ impl Store {
         Ok(())
     }
 
+    /// Copies the SQLite write-ahead log into the database file (no-op on PostgreSQL).
+    /// Called periodically by the server instead of SQLite's automatic checkpoint, which would
+    /// run (and fsync) inside whichever request commits at that moment.
+    pub async fn checkpoint(&self) -> StoreResult<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Closes the pool (graceful shutdown).
     pub async fn close(&self) {
+        let _ = self.checkpoint().await;
         self.pool.close().await;
     }
 
