@@ -23,6 +23,9 @@ pub struct Cli {
         env = "PARLOR_CONFIG"
     )]
     pub config: PathBuf,
+    /// Log JSON lines (same as `log.json = true`).
+    #[arg(long, global = true)]
+    pub log_json: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -76,7 +79,9 @@ impl From<RoleArg> for Role {
 
 /// Loads the configuration for a command.
 pub fn load_config(cli: &Cli) -> Result<Config, config::ConfigError> {
-    config::load(&cli.config)
+    let mut c = config::load(&cli.config)?;
+    c.log.json |= cli.log_json;
+    Ok(c)
 }
 
 /// Runs the chosen command.

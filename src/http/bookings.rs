@@ -101,11 +101,21 @@ async fn create(
     Ok(res)
 }
 
+/// Which bookings to list.
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Scheduled and not yet over; soonest first.
+    Upcoming,
+    /// Everything else (held, cancelled, no-show); latest first.
+    Past,
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// `upcoming` (default; soonest first) or `past` (latest first; includes cancelled).
-    pub scope: Option<String>,
+    /// `upcoming` (default) or `past`.
+    pub scope: Option<Scope>,
 }
 
 /// The caller's bookings (admins: all; coaches: with them; clients: their own).
@@ -116,11 +126,7 @@ async fn list(
     auth: Auth,
     AppQuery(q): AppQuery<ListQuery>,
 ) -> Result<axum::Json<Vec<BookingView>>, ApiError> {
-    let upcoming = match q.scope.as_deref() {
-        None | Some("upcoming") => true,
-        Some("past") => false,
-        Some(_) => return Err(ApiError::bad_request("scope must be upcoming or past")),
-    };
+    let upcoming = q.scope.unwrap_or(Scope::Upcoming) == Scope::Upcoming;
     let bs = s
         .bookings
         .list(&auth.viewer, upcoming, s.clock.now())
@@ -199,6 +205,7 @@ async fn cancel(
 #[serde(deny_unknown_fields)]
 pub struct RatingRequest {
     /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: u8,
     pub comment: Option<String>,
 }

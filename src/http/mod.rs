@@ -3,6 +3,7 @@
 //! services; they hold no SQL and no business rules.
 
 mod accounts;
+mod assets;
 mod bookings;
 mod coaches;
 pub mod error;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(coaches::routes())
         .merge(bookings::routes())
         .merge(privacy::routes())
+        .merge(assets::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track))

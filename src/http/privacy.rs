@@ -206,6 +206,7 @@ async fn update_commitment(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// At most this many entries (1-500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Only entries with an id below this (for paging).
     pub before: Option<i64>,

@@ -1,0 +1,57 @@
+//! The browser files in `web/`, compiled into the binary (rust-embed), served with a strict
+//! Content-Security-Policy: only this server's own scripts, styles and connections.
+
+use super::AppState;
+use super::error::ApiError;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+#[derive(rust_embed::RustEmbed)]
+#[folder = "web/"]
+struct Web;
+
+/// CSP for pages: nothing from other origins, no inline script.
+pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: https:; connect-src 'self'; media-src 'self' blob:; \
+    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{*path}", get(asset))
+}
+
+async fn index() -> Result<Response, ApiError> {
+    serve("index.html")
+}
+
+async fn asset(Path(path): Path<String>) -> Result<Response, ApiError> {
+    serve(&format!("assets/{path}"))
+}
+
+fn serve(path: &str) -> Result<Response, ApiError> {
+    let file = Web::get(path).ok_or_else(|| ApiError::not_found("file"))?;
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let textual =
+        mime.type_() == "text" || mime.subtype() == "javascript" || mime.subtype() == "json";
+    let content_type = if textual {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_string()
+    };
+    let mut res = file.data.into_owned().into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).expect("MIME types are ASCII"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(res)
+}

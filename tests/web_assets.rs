@@ -1,0 +1,53 @@
+//! The embedded browser files: served with a strict CSP, correct types, and no way out of
+//! `web/`.
+
+mod common;
+
+use common::{Backend, TestApp};
+
+#[tokio::test]
+async fn landing_page_and_assets_are_served_with_a_strict_csp() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let r = reqwest::get(app.url("/")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(r.text().await.unwrap().contains("/assets/status.js"));
+    let css = reqwest::get(app.url("/assets/base.css")).await.unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    let js = reqwest::get(app.url("/assets/status.js")).await.unwrap();
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+}
+
+#[tokio::test]
+async fn unknown_assets_and_traversal_are_json_404s() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    for path in [
+        "/assets/nope.js",
+        "/assets/../Cargo.toml",
+        "/assets/%2e%2e/src/main.rs",
+        "/assets/..%2f..%2fCargo.toml",
+    ] {
+        let r = reqwest::Client::new()
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+}
