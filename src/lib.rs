@@ -12,6 +12,7 @@
 //! | [`auth`] | accounts (argon2id), sessions, API keys, rate limiting, HS256 tokens |
 //! | [`booking`] | coaches, availability, slot computation, bookings, links, iCalendar |
 //! | [`store`] | sqlx repositories over SQLite (default) and PostgreSQL |
+//! | [`sfu`] | rooms, participants, tracks, subscriptions, forwarding decisions (sans-IO) |
 //! | [`telemetry`] | tracing setup and Prometheus metrics |
 //! | [`server`], [`cli`] | start-up, graceful shutdown, the command line |
 //!
@@ -29,6 +30,8 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod server;
+pub mod sfu;
+pub mod signal;
 pub mod store;
 pub mod telemetry;
 pub mod timefmt;

@@ -4,6 +4,7 @@
 //! [`Accounts`] is the service the HTTP layer calls; it never sees HTTP types. Secrets are
 //! stored only as hashes (argon2id for passwords, SHA-256 for high-entropy tokens).
 
+pub mod join_token;
 pub mod jwt;
 pub mod model;
 pub mod password;

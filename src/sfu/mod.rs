@@ -1,0 +1,191 @@
+//! The SFU core: rooms, participants, published tracks, subscriptions and forwarding
+//! decisions — sans-IO.
+//!
+//! A [`room::Room`] is driven by calls ("participant joined", "track published", "keyframe
+//! requested at time T", "audio level L at time T") and answers with [`Output`]: events for
+//! clients (who joined, who speaks, chat) and [`Action`]s for the media shell (subscribe this
+//! participant to that track, ask that publisher for a keyframe). Time is always a parameter;
+//! nothing here reads a clock, spawns, or touches a socket or a webrtc type, so every rule is
+//! tested without networking. The `rtc` module carries out the actions; per packet it asks a
+//! [`forwarder::Forwarder`] what to do.
+
+pub mod forwarder;
+pub mod limits;
+pub mod room;
+pub mod speaker;
+
+use crate::auth::join_token::RoomRole;
+use serde::Serialize;
+
+/// A participant of a room, unique within the server's lifetime.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(transparent)]
+pub struct ParticipantId(pub u64);
+
+/// A published track, unique within the server's lifetime.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(transparent)]
+pub struct TrackId(pub u64);
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackKind {
+    Audio,
+    Video,
+}
+
+/// What a track carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackSource {
+    Microphone,
+    Camera,
+    Screen,
+}
+
+impl TrackSource {
+    /// The kind a source must have.
+    pub fn kind(self) -> TrackKind {
+        match self {
+            TrackSource::Microphone => TrackKind::Audio,
+            TrackSource::Camera | TrackSource::Screen => TrackKind::Video,
+        }
+    }
+}
+
+/// A participant as other participants see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ParticipantInfo {
+    pub id: ParticipantId,
+    /// Stable identity from the join token (a user id or a guest id).
+    pub identity: String,
+    pub name: String,
+    pub role: RoomRole,
+    pub hand_raised: bool,
+}
+
+/// A published track as participants see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct TrackInfo {
+    pub id: TrackId,
+    pub owner: ParticipantId,
+    pub kind: TrackKind,
+    pub source: TrackSource,
+    pub muted: bool,
+}
+
+/// Something clients are told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    ParticipantJoined(ParticipantInfo),
+    ParticipantLeft(ParticipantId),
+    TrackPublished(TrackInfo),
+    TrackUnpublished {
+        track: TrackId,
+        owner: ParticipantId,
+    },
+    TrackMuted {
+        track: TrackId,
+        muted: bool,
+    },
+    ActiveSpeaker(Option<ParticipantId>),
+    Chat {
+        from: ParticipantId,
+        text: String,
+        at_ms: i64,
+    },
+    Hand {
+        participant: ParticipantId,
+        raised: bool,
+    },
+    Reaction {
+        participant: ParticipantId,
+        emoji: String,
+    },
+}
+
+/// Who receives an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Everyone,
+    EveryoneExcept(ParticipantId),
+}
+
+/// Work for the media shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Start sending `track` to `subscriber` (add a down track, renegotiate).
+    Subscribe {
+        subscriber: ParticipantId,
+        track: TrackId,
+    },
+    /// Stop sending `track` to `subscriber` (remove the down track, renegotiate).
+    Unsubscribe {
+        subscriber: ParticipantId,
+        track: TrackId,
+    },
+    /// Ask the publisher of `track` for a keyframe (PLI).
+    RequestKeyframe { track: TrackId },
+    /// Close this participant's session (replaced by a rejoin with the same identity).
+    Disconnect { participant: ParticipantId },
+}
+
+/// What a call into the core produced.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    pub events: Vec<(Audience, Event)>,
+    pub actions: Vec<Action>,
+}
+
+impl Output {
+    fn event(&mut self, to: Audience, e: Event) {
+        self.events.push((to, e));
+    }
+    fn action(&mut self, a: Action) {
+        self.actions.push(a);
+    }
+}
+
+/// Why a request to the core was refused (messages are shown to users).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    #[error("the room is full ({0} participants)")]
+    Full(usize),
+    #[error("no such participant")]
+    UnknownParticipant,
+    #[error("no such track")]
+    UnknownTrack,
+    #[error("that track is not yours")]
+    NotOwner,
+    #[error("too many tracks published")]
+    TooManyTracks,
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error("slow down: too many messages")]
+    RateLimited,
+}

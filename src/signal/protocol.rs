@@ -1,0 +1,264 @@
+//! The signalling messages on `/rtc`: JSON text frames tagged by `type` (see
+//! `docs/signalling.md` for the conversation). Parsing is pure and total: any input gives a
+//! message or a [`ProtocolError`], never a panic.
+
+use crate::sfu::{ParticipantId, ParticipantInfo, TrackId, TrackInfo, TrackKind, TrackSource};
+use serde::{Deserialize, Serialize};
+
+/// Largest accepted message (a full SDP with many candidates fits easily).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Which of the participant's two peer connections a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The connection the client sends its media on (the client offers).
+    Publisher,
+    /// The connection the server sends others' media on (the server offers).
+    Subscriber,
+}
+
+/// A track the client offers to publish: its transceiver's `mid` and what it carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackOffer {
+    pub mid: String,
+    pub source: TrackSource,
+}
+
+/// An ICE candidate as in `RTCIceCandidateInit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub candidate: String,
+    #[serde(default)]
+    pub sdp_mid: Option<String>,
+    #[serde(default)]
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// Client → server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// First message: the join token.
+    Join {
+        token: String,
+    },
+    /// An offer on the publisher connection, naming the tracks it carries.
+    PublishOffer {
+        sdp: String,
+        tracks: Vec<TrackOffer>,
+    },
+    /// The answer to the server's `subscribe_offer`.
+    SubscribeAnswer {
+        sdp: String,
+    },
+    /// A trickled ICE candidate for one of the two connections.
+    Candidate {
+        target: Target,
+        #[serde(flatten)]
+        candidate: Candidate,
+    },
+    /// Stop publishing a track (then renegotiate with a new `publish_offer`).
+    Unpublish {
+        track: TrackId,
+    },
+    /// Mute or unmute one of your tracks (media keeps flowing as silence/black, or not at all).
+    Mute {
+        track: TrackId,
+        muted: bool,
+    },
+    /// Stop or resume receiving another participant's track you do not display.
+    Pause {
+        track: TrackId,
+        paused: bool,
+    },
+    /// Ask for a fresh keyframe of a video track you receive.
+    Keyframe {
+        track: TrackId,
+    },
+    Chat {
+        text: String,
+    },
+    Reaction {
+        emoji: String,
+    },
+    Hand {
+        raised: bool,
+    },
+    /// Restart ICE on both connections after a network change (the server sends a new
+    /// `subscribe_offer`; the client sends a new `publish_offer` with ICE restart).
+    IceRestart,
+    Ping,
+    Leave,
+}
+
+/// A STUN/TURN server for `RTCPeerConnection`'s `iceServers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// A track in a `subscribe_offer`: which `mid` carries which published track.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribedTrack {
+    pub mid: String,
+    pub track_id: TrackId,
+    pub owner: ParticipantId,
+    pub kind: TrackKind,
+    pub source: TrackSource,
+}
+
+/// A published track's id as assigned by the server, by the `mid` the client offered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedTrack {
+    pub mid: String,
+    pub track_id: TrackId,
+}
+
+/// Server → client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Joined {
+        participant_id: ParticipantId,
+        room: String,
+        participants: Vec<ParticipantInfo>,
+        tracks: Vec<TrackInfo>,
+        ice_servers: Vec<IceServer>,
+    },
+    PublishAnswer {
+        sdp: String,
+        tracks: Vec<PublishedTrack>,
+    },
+    SubscribeOffer {
+        sdp: String,
+        tracks: Vec<SubscribedTrack>,
+    },
+    Candidate {
+        target: Target,
+        #[serde(flatten)]
+        candidate: Candidate,
+    },
+    ParticipantJoined {
+        participant: ParticipantInfo,
+    },
+    ParticipantLeft {
+        participant_id: ParticipantId,
+    },
+    TrackPublished {
+        track: TrackInfo,
+    },
+    TrackUnpublished {
+        track_id: TrackId,
+        owner: ParticipantId,
+    },
+    TrackMuted {
+        track_id: TrackId,
+        muted: bool,
+    },
+    ActiveSpeaker {
+        participant_id: Option<ParticipantId>,
+    },
+    Chat {
+        from: ParticipantId,
+        name: String,
+        text: String,
+        at_ms: i64,
+    },
+    Hand {
+        participant_id: ParticipantId,
+        raised: bool,
+    },
+    Reaction {
+        participant_id: ParticipantId,
+        emoji: String,
+    },
+    /// `excellent`, `good`, `poor` or `lost`, from loss and round-trip time.
+    Quality {
+        participant_id: ParticipantId,
+        quality: String,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
+    Pong,
+    /// The server ends the session (then closes the socket).
+    Bye {
+        reason: String,
+    },
+}
+
+/// Why a client message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("message larger than {MAX_MESSAGE_BYTES} bytes")]
+    TooLarge,
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+impl ProtocolError {
+    /// The `code` of the error message sent back.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProtocolError::TooLarge => "message_too_large",
+            ProtocolError::UnknownType(_) => "unknown_type",
+            ProtocolError::Malformed(_) => "malformed",
+        }
+    }
+}
+
+/// Every `type` a client may send.
+const CLIENT_TYPES: &[&str] = &[
+    "join",
+    "publish_offer",
+    "subscribe_answer",
+    "candidate",
+    "unpublish",
+    "mute",
+    "pause",
+    "keyframe",
+    "chat",
+    "reaction",
+    "hand",
+    "ice_restart",
+    "ping",
+    "leave",
+];
+
+/// Parses one text frame from a client.
+pub fn parse_client(text: &str) -> Result<ClientMessage, ProtocolError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(ProtocolError::TooLarge);
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    let kind = match value.get("type") {
+        Some(serde_json::Value::String(t)) => t.clone(),
+        _ => {
+            return Err(ProtocolError::Malformed(
+                "missing string field `type`".into(),
+            ));
+        }
+    };
+    if !CLIENT_TYPES.contains(&kind.as_str()) {
+        return Err(ProtocolError::UnknownType(kind.chars().take(64).collect()));
+    }
+    serde_json::from_value(value).map_err(|e| ProtocolError::Malformed(e.to_string()))
+}
+
+/// Serialises a server message.
+pub fn to_text(m: &ServerMessage) -> String {
+    serde_json::to_string(m).expect("server messages serialise")
+}
+
+#[cfg(test)]
+#[path = "protocol_tests.rs"]
+mod tests;
