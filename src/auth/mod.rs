@@ -10,6 +10,7 @@ pub mod model;
 pub mod password;
 pub mod ratelimit;
 pub mod signing_key;
+pub mod turn;
 
 use crate::ids::{new_token, token_hash};
 use crate::store::users::NewUser;

@@ -286,6 +286,29 @@ mod tests {
     }
 
     #[test]
+    fn media_settings_parse_from_env() {
+        let c = load_from(
+            None,
+            env(&[
+                ("PARLOR_RTC__UDP_PORTS", "50000-50100"),
+                ("PARLOR_RTC__ANNOUNCED_IP", "203.0.113.7"),
+                (
+                    "PARLOR_RTC__ICE_SERVERS",
+                    "[\"stun:stun.example.org:3478\"]",
+                ),
+                ("PARLOR_RTC__TURN_URLS", "[\"turn:turn.example.org:3478\"]"),
+                ("PARLOR_RTC__TURN_SECRET", "s"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.rtc.port_range(), Some((50000, 50100)));
+        assert_eq!(c.rtc.announced_ip().unwrap().to_string(), "203.0.113.7");
+        assert_eq!(c.rtc.ice_servers, vec!["stun:stun.example.org:3478"]);
+        let e = load_from(Some("[rtc]\nturn_secret = \"x\"\n"), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("PARLOR_RTC__TURN_SECRET"), "{e}");
+    }
+
+    #[test]
     fn validate_catches_nonsense() {
         for (k, v) in [
             ("PARLOR_HTTP__PUBLIC_URL", "ftp://x"),
@@ -296,6 +319,12 @@ mod tests {
             ("PARLOR_JITSI__DOMAIN", "bad domain"),
             ("PARLOR_LOG__LEVEL", "[[["),
             ("PARLOR_HTTP__ADDR", "not-an-addr"),
+            ("PARLOR_RTC__UDP_PORTS", "5000"),
+            ("PARLOR_RTC__UDP_PORTS", "6000-5000"),
+            ("PARLOR_RTC__ANNOUNCED_IP", "example.org"),
+            ("PARLOR_RTC__ICE_SERVERS", "[\"http://x\"]"),
+            ("PARLOR_RTC__TURN_URLS", "[\"turn:x:3478\"]"),
+            ("PARLOR_ROOMS__MAX_PARTICIPANTS", "1"),
         ] {
             assert!(load_from(None, env(&[(k, v)])).is_err(), "{k}={v} accepted");
         }

@@ -36,8 +36,85 @@ pub struct Config {
     pub booking: BookingConfig,
     /// The Jitsi Meet fallback link of video bookings.
     pub jitsi: JitsiConfig,
+    /// Media transport (WebRTC): ports, public address, STUN/TURN.
+    pub rtc: RtcConfig,
+    /// Video room limits and join tokens.
+    pub rooms: RoomsConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// Media transport (WebRTC).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtcConfig {
+    /// UDP port range for all media sockets, `"min-max"` (open it in the firewall).
+    pub udp_ports: String,
+    /// Public IPv4/IPv6 address behind a 1:1 NAT, written into the ICE candidates the server
+    /// sends; empty = announce the local addresses.
+    pub announced_ip: String,
+    /// STUN server URLs handed to clients (`stun:host:port`); none by default, so no third
+    /// party learns who calls.
+    pub ice_servers: Vec<String>,
+    /// TURN server URLs (`turn:host:3478?transport=udp`, `turns:…`), used with
+    /// `PARLOR_RTC__TURN_SECRET` (env only) to hand out time-limited credentials.
+    pub turn_urls: Vec<String>,
+    /// Shared secret of the TURN server's REST API (coturn `static-auth-secret`). Env only.
+    pub turn_secret: Secret,
+    /// Lifetime of TURN credentials in seconds.
+    pub turn_ttl_secs: u32,
+    /// A participant whose ICE stays disconnected or failed this long is removed.
+    pub ice_timeout_secs: u32,
+}
+
+/// Video room limits and join tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomsConfig {
+    /// Most participants in one room.
+    pub max_participants: u32,
+    /// Most rooms open at once on this server.
+    pub max_rooms: u32,
+    /// Lifetime of join tokens minted by the API, in minutes.
+    pub join_token_ttl_minutes: u32,
+}
+
+impl Default for RtcConfig {
+    fn default() -> Self {
+        Self {
+            udp_ports: "40000-40999".into(),
+            announced_ip: String::new(),
+            ice_servers: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: Secret::default(),
+            turn_ttl_secs: 6 * 3600,
+            ice_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        Self {
+            max_participants: 8,
+            max_rooms: 100,
+            join_token_ttl_minutes: 240,
+        }
+    }
+}
+
+impl RtcConfig {
+    /// The UDP port range, when `udp_ports` is well formed.
+    pub fn port_range(&self) -> Option<(u16, u16)> {
+        let (a, b) = self.udp_ports.split_once('-')?;
+        let (a, b) = (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?);
+        (a >= 1024 && a <= b).then_some((a, b))
+    }
+
+    /// The announced public address, if set and valid.
+    pub fn announced_ip(&self) -> Option<std::net::IpAddr> {
+        self.announced_ip.parse().ok()
+    }
 }
 
 /// HTTP listener and public address.
@@ -132,6 +209,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             booking: BookingConfig::default(),
             jitsi: JitsiConfig::default(),
+            rtc: RtcConfig::default(),
+            rooms: RoomsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -201,7 +280,8 @@ impl Default for LogConfig {
 }
 
 /// Keys that hold secrets: refused in the config file, accepted from the environment.
-pub(crate) const SECRET_KEYS: &[&str] = &["auth.signing_secret", "jitsi.app_secret"];
+pub(crate) const SECRET_KEYS: &[&str] =
+    &["auth.signing_secret", "jitsi.app_secret", "rtc.turn_secret"];
 
 impl Config {
     /// Rejects values that cannot work, with a message naming the key and what to do.
@@ -280,10 +360,76 @@ impl Config {
                 "set both jitsi.app_id and PARLOR_JITSI__APP_SECRET, or neither".into(),
             );
         }
+        self.validate_media()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return bad(
                 "log.level",
                 format!("not a valid filter: {:?}", self.log.level),
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_media(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                msg: msg.into(),
+            })
+        };
+        let Some((lo, hi)) = self.rtc.port_range() else {
+            return bad(
+                "rtc.udp_ports",
+                "must be \"min-max\" with 1024 <= min <= max <= 65535",
+            );
+        };
+        if usize::from(hi - lo) + 1 < 4 {
+            return bad(
+                "rtc.udp_ports",
+                "needs at least 4 ports (each participant uses 2)",
+            );
+        }
+        if !self.rtc.announced_ip.is_empty() && self.rtc.announced_ip().is_none() {
+            return bad(
+                "rtc.announced_ip",
+                "must be an IP address such as 203.0.113.7",
+            );
+        }
+        if self
+            .rtc
+            .ice_servers
+            .iter()
+            .any(|u| !(u.starts_with("stun:") || u.starts_with("stuns:")))
+        {
+            return bad("rtc.ice_servers", "entries must be stun: or stuns: URLs");
+        }
+        if self
+            .rtc
+            .turn_urls
+            .iter()
+            .any(|u| !(u.starts_with("turn:") || u.starts_with("turns:")))
+        {
+            return bad("rtc.turn_urls", "entries must be turn: or turns: URLs");
+        }
+        if !self.rtc.turn_urls.is_empty() && self.rtc.turn_secret.is_empty() {
+            return bad(
+                "rtc.turn_urls",
+                "TURN needs PARLOR_RTC__TURN_SECRET (coturn static-auth-secret)",
+            );
+        }
+        if self.rtc.turn_ttl_secs < 60 || self.rtc.ice_timeout_secs == 0 {
+            return bad(
+                "rtc.turn_ttl_secs",
+                "TURN credentials must live at least 60 s; ice_timeout_secs > 0",
+            );
+        }
+        if !(2..=64).contains(&self.rooms.max_participants) {
+            return bad("rooms.max_participants", "must be between 2 and 64");
+        }
+        if self.rooms.max_rooms == 0 || self.rooms.join_token_ttl_minutes == 0 {
+            return bad(
+                "rooms.max_rooms",
+                "rooms.max_rooms and rooms.join_token_ttl_minutes must be positive",
             );
         }
         Ok(())
