@@ -326,7 +326,9 @@ fn table(w: &World) -> Vec<Case> {
 
 async fn send(w: &World, c: &Case) -> reqwest::Response {
     let method = reqwest::Method::from_bytes(c.method.as_bytes()).unwrap();
-    let mut req = w.who(c.who).request(method, w.app.url(&c.path));
+    // Each case on its own connection: after refusing an oversized body the server answers
+    // early and closes the connection, which a pooled client might otherwise reuse.
+    let mut req = w.who(c.who).request(method, w.app.url(&c.path)).header("connection", "close");
     for (k, v) in &c.headers {
         req = req.header(
             HeaderName::from_static(k),
