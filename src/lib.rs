@@ -12,6 +12,7 @@
 //! | [`auth`] | accounts (argon2id), sessions, API keys, rate limiting, HS256 tokens |
 //! | [`booking`] | coaches, availability, slot computation, bookings, links, iCalendar |
 //! | [`store`] | sqlx repositories over SQLite (default) and PostgreSQL |
+//! | [`rtc`] | the only module importing webrtc-rs: peer connections, SDP fixes |
 //! | [`sfu`] | rooms, participants, tracks, subscriptions, forwarding decisions (sans-IO) |
 //! | [`telemetry`] | tracing setup and Prometheus metrics |
 //! | [`server`], [`cli`] | start-up, graceful shutdown, the command line |
@@ -29,6 +30,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod ids;
+pub mod rtc;
 pub mod server;
 pub mod sfu;
 pub mod signal;

@@ -328,7 +328,10 @@ async fn send(w: &World, c: &Case) -> reqwest::Response {
     let method = reqwest::Method::from_bytes(c.method.as_bytes()).unwrap();
     // Each case on its own connection: after refusing an oversized body the server answers
     // early and closes the connection, which a pooled client might otherwise reuse.
-    let mut req = w.who(c.who).request(method, w.app.url(&c.path)).header("connection", "close");
+    let mut req = w
+        .who(c.who)
+        .request(method, w.app.url(&c.path))
+        .header("connection", "close");
     for (k, v) in &c.headers {
         req = req.header(
             HeaderName::from_static(k),
