@@ -11,6 +11,7 @@ pub mod extract;
 pub mod openapi;
 mod ops;
 mod privacy;
+mod rooms;
 
 use crate::auth::Accounts;
 use crate::booking::{Bookings, Coaches};
@@ -40,16 +41,24 @@ pub struct AppState {
     pub clock: Clock,
     /// HMAC key for tokens this server signs.
     pub signing_key: Secret,
+    /// Video rooms: the hub, the media transport, ICE settings.
+    pub signal: Arc<crate::signal::SignalContext>,
 }
 
 impl AppState {
     /// Builds the services over an open store.
     pub fn new(config: Arc<Config>, store: Store, signing_key: Secret, clock: Clock) -> Self {
+        let metrics = Metrics::new();
         Self {
             accounts: Arc::new(Accounts::new(store.clone(), &config.auth)),
             bookings: Arc::new(Bookings::new(store.clone(), config.clone())),
             coaches: Arc::new(Coaches::new(store.clone())),
-            metrics: Metrics::new(),
+            signal: Arc::new(crate::signal::SignalContext::new(
+                &config,
+                signing_key.clone(),
+                &metrics,
+            )),
+            metrics,
             config,
             store,
             clock,
@@ -68,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(bookings::routes())
         .merge(privacy::routes())
         .merge(assets::routes())
+        .merge(rooms::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track))

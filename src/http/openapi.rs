@@ -17,10 +17,11 @@ use utoipa::OpenApi;
         super::bookings::invite, super::bookings::feed,
         super::privacy::export, super::privacy::erase, super::privacy::list_commitments,
         super::privacy::create_commitment, super::privacy::update_commitment, super::privacy::audit,
+        super::rooms::token,
     ),
     modifiers(&BodyErrors),
     tags((name = "accounts"), (name = "coaches"), (name = "bookings"), (name = "commitments"),
-         (name = "privacy"), (name = "admin"), (name = "ops"))
+         (name = "privacy"), (name = "admin"), (name = "rooms"), (name = "ops"))
 )]
 struct ApiDoc;
 

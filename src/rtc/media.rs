@@ -128,6 +128,10 @@ impl RemoteTrack {
         Self { track }
     }
 
+    pub(crate) fn inner(&self) -> &Arc<dyn TrackRemote> {
+        &self.track
+    }
+
     /// Audio or video.
     pub async fn kind(&self) -> MediaKind {
         match self.track.kind().await {

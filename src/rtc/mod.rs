@@ -7,6 +7,7 @@
 //! are not made here: they come from the sans-IO `sfu` core.
 
 pub mod engine;
+pub mod forward;
 pub mod media;
 pub mod peer;
 pub mod sdp;

@@ -1,6 +1,87 @@
 //! Signalling: the WebSocket protocol on `/rtc` (JSON messages tagged by `type`, in
-//! [`protocol`]) and, later in this module, one session task per connection that drives the
-//! SFU core and the media shell. The protocol is documented for client authors in
-//! `docs/signalling.md`.
+//! [`protocol`]), one session task per connection ([`session`]) and the registry of live
+//! rooms that connects sessions, the sans-IO SFU core and the media shell ([`hub`]). The
+//! protocol is documented for client authors in `docs/signalling.md`; [`client`] is the
+//! project's own webrtc-rs client of it (tests, load tests, voice benchmark).
 
+pub mod client;
+pub mod hub;
 pub mod protocol;
+pub mod session;
+
+use crate::config::{Config, Secret};
+use crate::rtc::engine::Transport;
+use hub::{Hub, HubGauges};
+use protocol::IceServer;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every session needs: the rooms, the media transport, keys and ICE settings.
+pub struct SignalContext {
+    pub hub: Arc<Hub>,
+    pub transport: Arc<Transport>,
+    pub signing_key: Secret,
+    pub ice_timeout: Duration,
+    stun: Vec<String>,
+    turn_urls: Vec<String>,
+    turn_secret: Secret,
+    turn_ttl_secs: i64,
+    announced: Option<IpAddr>,
+}
+
+impl SignalContext {
+    pub fn new(cfg: &Config, signing_key: Secret, metrics: &crate::telemetry::Metrics) -> Self {
+        let ports = cfg.rtc.port_range().expect("validated port range");
+        Self {
+            hub: Arc::new(Hub::new(
+                cfg.rooms.max_rooms as usize,
+                cfg.rooms.max_participants as usize,
+                HubGauges::new(metrics),
+            )),
+            transport: Arc::new(Transport::new(cfg.http.addr.ip(), ports)),
+            signing_key,
+            ice_timeout: Duration::from_secs(u64::from(cfg.rtc.ice_timeout_secs)),
+            stun: cfg.rtc.ice_servers.clone(),
+            turn_urls: cfg.rtc.turn_urls.clone(),
+            turn_secret: cfg.rtc.turn_secret.clone(),
+            turn_ttl_secs: i64::from(cfg.rtc.turn_ttl_secs),
+            announced: cfg.rtc.announced_ip(),
+        }
+    }
+
+    /// STUN servers and, when configured, TURN with fresh credentials for `identity`.
+    pub fn ice_servers(&self, identity: &str) -> Vec<IceServer> {
+        let mut out = Vec::new();
+        if !self.stun.is_empty() {
+            out.push(IceServer {
+                urls: self.stun.clone(),
+                username: None,
+                credential: None,
+            });
+        }
+        if !self.turn_urls.is_empty() {
+            let now = chrono::Utc::now().timestamp();
+            let c = crate::auth::turn::credential(
+                self.turn_secret.expose().as_bytes(),
+                identity,
+                now,
+                self.turn_ttl_secs,
+            );
+            out.push(IceServer {
+                urls: self.turn_urls.clone(),
+                username: Some(c.username),
+                credential: Some(c.password),
+            });
+        }
+        out
+    }
+
+    /// Rewrites host candidates for the announced public address, if any.
+    pub fn announce(&self, sdp: String) -> String {
+        match self.announced {
+            Some(ip) => crate::rtc::sdp::announce(&sdp, ip),
+            None => sdp,
+        }
+    }
+}

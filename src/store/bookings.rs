@@ -109,6 +109,16 @@ impl Store {
         booking_from_row(&row)
     }
 
+    /// The booking that owns a video room.
+    pub async fn booking_by_room(&self, room: &str) -> StoreResult<Booking> {
+        let sql = format!("SELECT {BOOKING_COLS} FROM bookings WHERE room = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(room)
+            .fetch_one(self.pool())
+            .await?;
+        booking_from_row(&row)
+    }
+
     /// Upcoming (scheduled and not yet over; soonest first) or past (the rest; latest first).
     pub async fn bookings(
         &self,

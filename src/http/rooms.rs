@@ -1,0 +1,95 @@
+//! Video rooms over HTTP: join tokens for a booking's participants, and the signalling
+//! WebSocket `/rtc` (protocol in `docs/signalling.md`).
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{AppPath, Auth};
+use crate::auth::join_token::{self, RoomRole};
+use crate::booking::model::BookingStatus;
+use crate::store::StoreError;
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/rooms/{room}/token", post(token))
+        .route("/rtc", get(rtc))
+}
+
+/// A join token and the link that carries it.
+#[derive(Serialize, ToSchema)]
+pub struct RoomToken {
+    pub room: String,
+    pub token: String,
+    /// `{public_url}/r/{room}#token=…` (the fragment never reaches server logs).
+    pub join_url: String,
+    pub role: RoomRole,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A join token for the room of a video booking (its coach, its client, or an admin).
+#[utoipa::path(post, path = "/api/rooms/{room}/token", tag = "rooms", params(("room" = String, Path)),
+    responses((status = 200, body = RoomToken), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)))]
+async fn token(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(room): AppPath<String>,
+) -> Result<axum::Json<RoomToken>, ApiError> {
+    if !join_token::valid_room_name(&room) {
+        return Err(ApiError::not_found("room"));
+    }
+    let booking = s.store.booking_by_room(&room).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found("room"),
+        e => e.into(),
+    })?;
+    let v = &auth.viewer;
+    let role = if v.is_coach_of(&booking) {
+        RoomRole::Coach
+    } else if booking.client_id == v.user.id {
+        RoomRole::Client
+    } else if v.is_admin() {
+        RoomRole::Guest
+    } else {
+        return Err(ApiError::not_found("room"));
+    };
+    if booking.status == BookingStatus::Cancelled {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "cancelled",
+            "this session was cancelled",
+        ));
+    }
+    let now = s.clock.now().timestamp();
+    let ttl = i64::from(s.config.rooms.join_token_ttl_minutes) * 60;
+    let token = join_token::mint(
+        s.signing_key.expose().as_bytes(),
+        &room,
+        v.user.id.as_str(),
+        &v.user.name,
+        role,
+        now,
+        ttl,
+    );
+    Ok(axum::Json(RoomToken {
+        join_url: format!("{}/r/{room}#token={token}", s.config.public_origin()),
+        room,
+        token,
+        role,
+        expires_at: DateTime::from_timestamp(now + ttl, 0).unwrap_or_default(),
+    }))
+}
+
+/// Upgrades to the signalling WebSocket (frames over 64 KiB close the socket).
+async fn rtc(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let ctx = s.signal.clone();
+    ws.max_message_size(crate::signal::protocol::MAX_MESSAGE_BYTES)
+        .max_frame_size(crate::signal::protocol::MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| crate::signal::session::run(socket, ctx))
+}

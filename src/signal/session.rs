@@ -1,0 +1,526 @@
+//! One signalling session: the task behind a `/rtc` WebSocket.
+//!
+//! It checks the join token before anything is allocated, joins the room, then owns the
+//! participant's two peer connections: the publisher (the client offers) and the subscriber
+//! (this task offers, one negotiation at a time; changes made while an offer is out are
+//! folded into the next one). Bad messages get an `error` reply and change nothing; a socket
+//! that closes, a `leave`, or ICE lost for longer than `rtc.ice_timeout_secs` ends the session
+//! and removes the participant everywhere.
+
+use super::SignalContext;
+use super::hub::{Command, Membership, RoomHandle};
+use super::protocol::{self, ClientMessage, ServerMessage, SubscribedTrack, Target};
+use crate::auth::join_token::{self, JoinClaims};
+use crate::rtc::forward::{PendingSink, Publication, Sink};
+use crate::rtc::media::MediaKind;
+use crate::rtc::peer::{IceCandidate, Link, Peer, PeerEvent};
+use crate::sfu::{ParticipantId, RoomError, TrackId, TrackKind, TrackSource};
+use axum::extract::ws::{Message, WebSocket};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How long a new socket may take to send `join`.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+enum Sub {
+    Pending(PendingSink, Arc<Publication>),
+    Active(Arc<Sink>, Arc<Publication>),
+}
+
+struct Session {
+    ctx: Arc<SignalContext>,
+    room: Arc<RoomHandle>,
+    id: ParticipantId,
+    publisher: Peer,
+    subscriber: Peer,
+    /// Client track id (msid) → (source, server track id), from the latest `publish_offer`.
+    offered: HashMap<String, (TrackSource, TrackId)>,
+    subs: HashMap<TrackId, Sub>,
+    negotiating: bool,
+    dirty: bool,
+    restart_ice: bool,
+    ice_lost_since: Option<Instant>,
+}
+
+/// Runs a session to its end.
+pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
+    let claims = match first_join(&mut ws, &ctx).await {
+        Ok(c) => c,
+        Err((code, message)) => {
+            let _ = send(
+                &mut ws,
+                &ServerMessage::Error {
+                    code: code.into(),
+                    message,
+                },
+            )
+            .await;
+            let _ = ws.send(Message::Close(None)).await;
+            return;
+        }
+    };
+    let Membership {
+        room,
+        id,
+        mut commands,
+    } = match ctx.hub.join(&claims) {
+        Ok(m) => m,
+        Err(e) => {
+            let code = if matches!(e, RoomError::Full(_)) {
+                "room_full"
+            } else {
+                "join_refused"
+            };
+            let _ = send(
+                &mut ws,
+                &ServerMessage::Error {
+                    code: code.into(),
+                    message: e.to_string(),
+                },
+            )
+            .await;
+            let _ = ws.send(Message::Close(None)).await;
+            return;
+        }
+    };
+    ctx.hub.gauges.media_tasks.inc();
+    let (pub_tx, mut pub_rx) = mpsc::unbounded_channel();
+    let (sub_tx, mut sub_rx) = mpsc::unbounded_channel();
+    let peers = match (
+        Peer::new(&ctx.transport, pub_tx).await,
+        Peer::new(&ctx.transport, sub_tx).await,
+    ) {
+        (Ok(p), Ok(s)) => Some((p, s)),
+        _ => None,
+    };
+    if let Some((publisher, subscriber)) = peers {
+        let (participants, tracks) = room.snapshot();
+        let joined = ServerMessage::Joined {
+            participant_id: id,
+            room: room.name.clone(),
+            participants,
+            tracks,
+            ice_servers: ctx.ice_servers(&claims.sub),
+        };
+        let mut s = Session {
+            ctx: ctx.clone(),
+            room: room.clone(),
+            id,
+            publisher,
+            subscriber,
+            offered: HashMap::new(),
+            subs: HashMap::new(),
+            negotiating: false,
+            dirty: false,
+            restart_ice: false,
+            ice_lost_since: None,
+        };
+        if send(&mut ws, &joined).await.is_ok() {
+            s.event_loop(&mut ws, &mut commands, &mut pub_rx, &mut sub_rx)
+                .await;
+        }
+        s.publisher.close().await;
+        s.subscriber.close().await;
+    } else {
+        let msg = ServerMessage::Error {
+            code: "no_media_port".into(),
+            message: "the server has no free media port; try again later".into(),
+        };
+        let _ = send(&mut ws, &msg).await;
+    }
+    ctx.hub.leave(&room, id);
+    ctx.hub.gauges.media_tasks.dec();
+    let _ = ws.send(Message::Close(None)).await;
+}
+
+async fn first_join(
+    ws: &mut WebSocket,
+    ctx: &SignalContext,
+) -> Result<JoinClaims, (&'static str, String)> {
+    let msg = tokio::time::timeout(JOIN_TIMEOUT, ws.recv())
+        .await
+        .map_err(|_| {
+            (
+                "join_timeout",
+                "send join with a token within 10 seconds".to_string(),
+            )
+        })?;
+    let Some(Ok(Message::Text(text))) = msg else {
+        return Err((
+            "invalid_token",
+            "the first message must be join with a token".into(),
+        ));
+    };
+    let token = match protocol::parse_client(text.as_str()) {
+        Ok(ClientMessage::Join { token }) => token,
+        _ => {
+            return Err((
+                "invalid_token",
+                "the first message must be join with a token".into(),
+            ));
+        }
+    };
+    let room =
+        room_of(&token).ok_or(("invalid_token", "the join link is not valid".to_string()))?;
+    join_token::verify(
+        ctx.signing_key.expose().as_bytes(),
+        &token,
+        &room,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(|e| ("invalid_token", e.to_string()))
+}
+
+/// The room a token names (read unverified, then verified against itself by `verify`).
+fn room_of(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("room")?
+        .as_str()
+        .filter(|r| join_token::valid_room_name(r))
+        .map(str::to_string)
+}
+
+async fn send(ws: &mut WebSocket, m: &ServerMessage) -> Result<(), axum::Error> {
+    ws.send(Message::Text(protocol::to_text(m).into())).await
+}
+
+impl Session {
+    async fn event_loop(
+        &mut self,
+        ws: &mut WebSocket,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        pub_rx: &mut mpsc::UnboundedReceiver<PeerEvent>,
+        sub_rx: &mut mpsc::UnboundedReceiver<PeerEvent>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let reply = tokio::select! {
+                msg = ws.recv() => match msg {
+                    Some(Ok(Message::Text(t))) => match protocol::parse_client(t.as_str()) {
+                        Ok(ClientMessage::Leave) => return,
+                        Ok(m) => self.on_client(m).await,
+                        Err(e) => vec![ServerMessage::Error { code: e.code().into(), message: e.to_string() }],
+                    },
+                    Some(Ok(Message::Binary(_))) => vec![error("binary_not_supported", "send JSON text messages")],
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    Some(Ok(_)) => vec![],
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Close(reason)) => {
+                        let _ = send(ws, &ServerMessage::Bye { reason }).await;
+                        return;
+                    }
+                    Some(c) => self.on_command(c).await,
+                    None => return,
+                },
+                Some(ev) = pub_rx.recv() => self.on_publisher_event(ev).await,
+                Some(ev) = sub_rx.recv() => { self.on_link(ev); vec![] },
+                _ = tick.tick() => {
+                    let lost = self.ice_lost_since.is_some_and(|t| t.elapsed() > self.ctx.ice_timeout);
+                    if lost {
+                        let _ = send(ws, &ServerMessage::Bye { reason: "connection lost".into() }).await;
+                        return;
+                    }
+                    vec![]
+                }
+            };
+            for m in reply {
+                if send(ws, &m).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_link(&mut self, ev: PeerEvent) {
+        match ev {
+            PeerEvent::Link(Link::Connected) => self.ice_lost_since = None,
+            PeerEvent::Link(Link::Disconnected | Link::Failed) => {
+                self.ice_lost_since.get_or_insert_with(Instant::now);
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_publisher_event(&mut self, ev: PeerEvent) -> Vec<ServerMessage> {
+        let PeerEvent::Track(remote) = ev else {
+            self.on_link(ev);
+            return vec![];
+        };
+        let client_id = remote.track_id().await;
+        let kind = remote.kind().await;
+        let default_source = if kind == MediaKind::Video {
+            TrackSource::Camera
+        } else {
+            TrackSource::Microphone
+        };
+        let (source, track) = self
+            .offered
+            .get(&client_id)
+            .copied()
+            .unwrap_or_else(|| (default_source, TrackId(self.ctx.hub.next_id())));
+        match Publication::new(&self.publisher, remote, track, self.id).await {
+            Ok(p) => match self.room.publish(p, source) {
+                Ok(()) => vec![],
+                Err(e) => vec![error("publish_refused", &e.to_string())],
+            },
+            Err(e) => vec![error("publish_failed", &e.to_string())],
+        }
+    }
+
+    async fn on_client(&mut self, m: ClientMessage) -> Vec<ServerMessage> {
+        let room = self.room.clone();
+        let me = self.id;
+        let core = |r: Result<(), RoomError>| match r {
+            Ok(()) => vec![],
+            Err(e) => vec![error(
+                if e == RoomError::RateLimited {
+                    "rate_limited"
+                } else {
+                    "refused"
+                },
+                &e.to_string(),
+            )],
+        };
+        match m {
+            ClientMessage::Join { .. } => {
+                vec![error("already_joined", "this session has joined already")]
+            }
+            ClientMessage::PublishOffer { sdp, tracks } => self.publish_offer(&sdp, tracks).await,
+            ClientMessage::SubscribeAnswer { sdp } => self.subscribe_answer(&sdp).await,
+            ClientMessage::Candidate { target, candidate } => {
+                let peer = if target == Target::Publisher {
+                    &self.publisher
+                } else {
+                    &self.subscriber
+                };
+                let c = IceCandidate {
+                    candidate: candidate.candidate,
+                    sdp_mid: candidate.sdp_mid,
+                    sdp_m_line_index: candidate.sdp_m_line_index,
+                };
+                match peer.add_candidate(c).await {
+                    Ok(()) => vec![],
+                    Err(e) => vec![error("bad_candidate", &e.to_string())],
+                }
+            }
+            ClientMessage::Unpublish { track } => core(room.unpublish(me, track)),
+            ClientMessage::Mute { track, muted } => {
+                core(room.with_core(|c, _| Ok(((), c.set_muted(me, track, muted)?))))
+            }
+            ClientMessage::Pause { track, paused } => {
+                let r = room.with_core(|c, now| {
+                    let (_, out) = c.set_paused(me, track, paused, now)?;
+                    Ok(((), out))
+                });
+                if r.is_ok()
+                    && let Some(Sub::Active(sink, _)) = self.subs.get(&track)
+                {
+                    sink.set_paused(paused);
+                }
+                core(r)
+            }
+            ClientMessage::Keyframe { track } => {
+                core(room.with_core(|c, now| Ok(((), c.request_keyframe(track, now)))))
+            }
+            ClientMessage::Chat { text } => {
+                core(room.with_core(|c, now| Ok(((), c.chat(me, &text, now)?))))
+            }
+            ClientMessage::Reaction { emoji } => {
+                core(room.with_core(|c, now| Ok(((), c.react(me, &emoji, now)?))))
+            }
+            ClientMessage::Hand { raised } => {
+                core(room.with_core(|c, _| Ok(((), c.raise_hand(me, raised)?))))
+            }
+            ClientMessage::IceRestart => {
+                self.restart_ice = true;
+                self.renegotiate().await
+            }
+            ClientMessage::Ping => vec![ServerMessage::Pong],
+            ClientMessage::Leave => vec![],
+        }
+    }
+
+    async fn publish_offer(
+        &mut self,
+        sdp: &str,
+        tracks: Vec<protocol::TrackOffer>,
+    ) -> Vec<ServerMessage> {
+        if tracks.len() > crate::sfu::room::MAX_TRACKS_PER_PARTICIPANT {
+            return vec![error("too_many_tracks", "at most 4 tracks per participant")];
+        }
+        let sources: HashMap<&str, TrackSource> =
+            tracks.iter().map(|t| (t.mid.as_str(), t.source)).collect();
+        let mut published = Vec::new();
+        for (mid, client_id) in crate::rtc::sdp::msids_by_mid(sdp) {
+            let (Some(source), Some(client_id)) = (sources.get(mid.as_str()), client_id) else {
+                continue;
+            };
+            let entry = self
+                .offered
+                .entry(client_id)
+                .or_insert((*source, TrackId(self.ctx.hub.next_id())));
+            entry.0 = *source;
+            published.push(protocol::PublishedTrack {
+                mid,
+                track_id: entry.1,
+            });
+        }
+        match self.publisher.answer(sdp).await {
+            Ok(answer) => vec![ServerMessage::PublishAnswer {
+                sdp: self.ctx.announce(answer),
+                tracks: published,
+            }],
+            Err(e) => vec![error("bad_sdp", &format!("the offer was refused: {e}"))],
+        }
+    }
+
+    async fn subscribe_answer(&mut self, sdp: &str) -> Vec<ServerMessage> {
+        if !self.negotiating {
+            return vec![error(
+                "unexpected_answer",
+                "no subscribe_offer is waiting for an answer",
+            )];
+        }
+        if let Err(e) = self.subscriber.apply_answer(sdp).await {
+            return vec![error("bad_sdp", &format!("the answer was refused: {e}"))];
+        }
+        self.negotiating = false;
+        let pending: Vec<TrackId> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| matches!(s, Sub::Pending(..)))
+            .map(|(t, _)| *t)
+            .collect();
+        for t in pending {
+            let Some(Sub::Pending(p, publication)) = self.subs.remove(&t) else {
+                continue;
+            };
+            if let Ok(sink) = publication.activate(p, self.room_events()).await {
+                if publication.kind == MediaKind::Video {
+                    let _ = self
+                        .room
+                        .with_core(|c, now| Ok(((), c.request_keyframe(t, now))));
+                }
+                self.subs.insert(t, Sub::Active(sink, publication));
+            }
+        }
+        if self.dirty {
+            self.renegotiate().await
+        } else {
+            vec![]
+        }
+    }
+
+    fn room_events(&self) -> Arc<dyn crate::rtc::forward::PublicationEvents> {
+        Arc::new(KeyframeOnly {
+            room: Arc::downgrade(&self.room),
+        })
+    }
+
+    async fn on_command(&mut self, c: Command) -> Vec<ServerMessage> {
+        match c {
+            Command::Send(m) => vec![m],
+            Command::Subscribe(p) => {
+                if self.subs.contains_key(&p.id) {
+                    return vec![];
+                }
+                match p.attach(&self.subscriber, self.id).await {
+                    Ok(pending) => {
+                        self.subs.insert(p.id, Sub::Pending(pending, p));
+                        self.renegotiate().await
+                    }
+                    Err(e) => vec![error("subscribe_failed", &e.to_string())],
+                }
+            }
+            Command::Unsubscribe(t) => {
+                let sender = match self.subs.remove(&t) {
+                    Some(Sub::Active(_, p)) => p.detach(self.id),
+                    Some(Sub::Pending(pending, _)) => Some(pending.sender().clone()),
+                    None => None,
+                };
+                match sender {
+                    Some(s) => {
+                        let _ = self.subscriber.pc().remove_track(&s).await;
+                        self.renegotiate().await
+                    }
+                    None => vec![],
+                }
+            }
+            Command::Close(_) => vec![],
+        }
+    }
+
+    /// Sends a new `subscribe_offer` now, or marks one due after the pending answer.
+    async fn renegotiate(&mut self) -> Vec<ServerMessage> {
+        if self.negotiating {
+            self.dirty = true;
+            return vec![];
+        }
+        self.dirty = false;
+        let restart = std::mem::take(&mut self.restart_ice);
+        let offer = match self.subscriber.offer(restart).await {
+            Ok(o) => o,
+            Err(e) => return vec![error("negotiation_failed", &e.to_string())],
+        };
+        let tracks = self.describe(&offer);
+        self.negotiating = true;
+        vec![ServerMessage::SubscribeOffer {
+            sdp: self.ctx.announce(offer),
+            tracks,
+        }]
+    }
+
+    fn describe(&self, offer: &str) -> Vec<SubscribedTrack> {
+        let infos = self.room.snapshot().1;
+        crate::rtc::sdp::msids_by_mid(offer)
+            .into_iter()
+            .filter_map(|(mid, label)| {
+                let id = TrackId(label?.strip_prefix('t')?.parse().ok()?);
+                self.subs.get(&id)?;
+                let info = infos.iter().find(|i| i.id == id)?;
+                let kind = if info.kind == TrackKind::Video {
+                    TrackKind::Video
+                } else {
+                    TrackKind::Audio
+                };
+                Some(SubscribedTrack {
+                    mid,
+                    track_id: id,
+                    owner: info.owner,
+                    kind,
+                    source: info.source,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Keyframe requests from a subscriber's down track go to the room (rate-limited there).
+struct KeyframeOnly {
+    room: std::sync::Weak<RoomHandle>,
+}
+
+impl crate::rtc::forward::PublicationEvents for KeyframeOnly {
+    fn audio_level(&self, _: TrackId, _: u8) {}
+    fn keyframe_request(&self, track: TrackId) {
+        if let Some(r) = self.room.upgrade() {
+            let _ = r.with_core(|c, now| Ok(((), c.request_keyframe(track, now))));
+        }
+    }
+    fn ended(&self, _: TrackId) {}
+}
+
+fn error(code: &str, message: &str) -> ServerMessage {
+    ServerMessage::Error {
+        code: code.into(),
+        message: message.into(),
+    }
+}
