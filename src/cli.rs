@@ -41,6 +41,40 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Mint a join link for a video room (for operators; bookings get theirs from the API).
+    Token {
+        /// Room name (letters, digits, `-`, `_`).
+        #[arg(long)]
+        room: String,
+        /// Display name of the participant.
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value = "guest")]
+        role: RoomRoleArg,
+        /// Stable identity (defaults to a random guest id).
+        #[arg(long)]
+        identity: Option<String>,
+        /// Validity in minutes (default: rooms.join_token_ttl_minutes).
+        #[arg(long)]
+        ttl_minutes: Option<u32>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RoomRoleArg {
+    Coach,
+    Client,
+    Guest,
+}
+
+impl From<RoomRoleArg> for crate::auth::join_token::RoomRole {
+    fn from(r: RoomRoleArg) -> Self {
+        match r {
+            RoomRoleArg::Coach => Self::Coach,
+            RoomRoleArg::Client => Self::Client,
+            RoomRoleArg::Guest => Self::Guest,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,6 +127,37 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let listener = server::bind(config.http.addr).await?;
             tracing::info!(addr = %config.http.addr, public_url = %config.http.public_url, "parlor listening");
             server::serve(state, listener, server::shutdown_signal()).await?;
+        }
+        Command::Token {
+            room,
+            name,
+            role,
+            identity,
+            ttl_minutes,
+        } => {
+            use crate::auth::join_token;
+            if !join_token::valid_room_name(&room) {
+                anyhow::bail!("room names use letters, digits, '-' and '_' (at most 64)");
+            }
+            let name = crate::validate::name(&name).map_err(|e| anyhow::anyhow!(e))?;
+            let key = crate::auth::signing_key::load_or_create(
+                &config.auth.signing_secret,
+                &config.data_dir,
+            )?;
+            let identity =
+                identity.unwrap_or_else(|| format!("g_{}", crate::ids::random_base32::<10>()));
+            let ttl = i64::from(ttl_minutes.unwrap_or(config.rooms.join_token_ttl_minutes)) * 60;
+            let now = Clock::system().now().timestamp();
+            let token = join_token::mint(
+                key.expose().as_bytes(),
+                &room,
+                &identity,
+                &name,
+                role.into(),
+                now,
+                ttl,
+            );
+            println!("{}/r/{room}#token={token}", config.public_origin());
         }
         Command::Migrate => {
             let store = Store::connect(config.database.url.expose(), 1).await?;

@@ -305,3 +305,182 @@ async fn a_full_room_refuses_with_a_clear_message_and_garbage_changes_nothing() 
         c.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_tokens_go_to_the_bookings_coach_and_client_only_and_let_them_in() {
+    let app = app("47340-47359", 8).await;
+    let admin = app.admin().await;
+    let (coach, coach_id) = app.coach(&admin, "coach@example.org").await;
+    let (client, _) = app.client_user("client@example.org").await;
+    let (stranger, _) = app.client_user("stranger@example.org").await;
+    let at = app.free_slot(&coach_id, chrono::Duration::days(1)).await;
+    let b: serde_json::Value = client
+        .post(app.url("/api/bookings"))
+        .json(&serde_json::json!({"coach_id": coach_id, "starts_at": at.to_rfc3339(), "session_type": "video"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = b["join_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mint = |c: &reqwest::Client, room: String| {
+        c.post(app.url(&format!("/api/rooms/{room}/token"))).send()
+    };
+    let as_client: serde_json::Value = mint(&client, room.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(as_client["role"], "client");
+    assert!(
+        as_client["join_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/r/{room}#token=", app.base))
+    );
+    let as_coach: serde_json::Value = mint(&coach, room.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(as_coach["role"], "coach");
+    assert_eq!(mint(&admin, room.clone()).await.unwrap().status(), 200);
+    let r = mint(&stranger, room.clone()).await.unwrap();
+    assert_eq!(r.status(), 404, "a stranger learns nothing about the room");
+    assert_eq!(
+        mint(&stranger, "no-such-room".into())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        reqwest::Client::new()
+            .post(app.url(&format!("/api/rooms/{room}/token")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // The minted token opens the room.
+    let t = Transport::new("127.0.0.1".parse().unwrap(), (47360, 47369));
+    let c = Client::join(&ws(&app), as_client["token"].as_str().unwrap(), &t)
+        .await
+        .expect("client joins with the API token");
+    c.close().await;
+    let id = b["id"].as_str().unwrap();
+    client
+        .post(app.url(&format!("/api/bookings/{id}/cancel")))
+        .json(&serde_json::json!({"reason": "r"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        mint(&coach, room).await.unwrap().status(),
+        409,
+        "no tokens for a cancelled session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_completes_ice_is_removed_after_the_timeout() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.rtc.udp_ports = "47370-47379".into();
+        c.rtc.ice_timeout_secs = 2;
+    })
+    .await;
+    let t = Transport::new("127.0.0.1".parse().unwrap(), (47380, 47389));
+    let mut stuck = Client::join(&ws(&app), &token("room-4", "stuck", 600), &t)
+        .await
+        .unwrap();
+    // Offer media, then never answer the ICE checks: send the offer of a peer that is closed.
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ghost = parlor::rtc::peer::Peer::new(&t, tx).await.unwrap();
+    let _track = ghost
+        .add_local_track(MediaKind::Audio, 7, "s", "ghost-audio")
+        .await
+        .unwrap();
+    let offer = ghost.offer(false).await.unwrap();
+    ghost.close().await;
+    let mid = parlor::rtc::sdp::msids_by_mid(&offer)[0].0.clone();
+    stuck.send(ClientMessage::PublishOffer {
+        sdp: offer,
+        tracks: vec![parlor::signal::protocol::TrackOffer {
+            mid,
+            source: TrackSource::Microphone,
+        }],
+    });
+    let bye = stuck
+        .wait_for(Duration::from_secs(8), |e| {
+            matches!(e, ClientEvent::Message(ServerMessage::Bye { .. }))
+        })
+        .await;
+    assert!(
+        bye.is_some(),
+        "the server ends a session whose media never connects"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let m = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            metric(&m, "parlor_participants"),
+            metric(&m, "parlor_rooms")
+        ),
+        (0, 0),
+        "{m}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_flood_is_throttled_without_disturbing_the_room() {
+    let app = app("47390-47399", 8).await;
+    let t = Transport::new("127.0.0.1".parse().unwrap(), (47960, 47979));
+    let mut a = Client::join(&ws(&app), &token("room-5", "a", 600), &t)
+        .await
+        .unwrap();
+    let mut b = Client::join(&ws(&app), &token("room-5", "b", 600), &t)
+        .await
+        .unwrap();
+    for _ in 0..40 {
+        a.send(ClientMessage::IceRestart);
+    }
+    a.send(ClientMessage::Ping);
+    let mut limited = 0;
+    loop {
+        match a.next_event(Duration::from_secs(5)).await {
+            Some(ClientEvent::Message(ServerMessage::Error { code, .. }))
+                if code == "rate_limited" =>
+            {
+                limited += 1
+            }
+            Some(ClientEvent::Message(ServerMessage::Pong)) => break,
+            Some(_) => {}
+            None => panic!("the flooding session stopped answering"),
+        }
+    }
+    assert!(limited >= 25, "most of the flood is refused ({limited})");
+    b.send(ClientMessage::Ping);
+    let pong = b
+        .wait_for(Duration::from_secs(5), |e| {
+            matches!(e, ClientEvent::Message(ServerMessage::Pong))
+        })
+        .await;
+    assert!(pong.is_some(), "the other participant is unaffected");
+    a.close().await;
+    b.close().await;
+}

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod hub;
+mod negotiation;
 pub mod protocol;
 pub mod session;
 

@@ -9,12 +9,13 @@
 
 use super::SignalContext;
 use super::hub::{Command, Membership, RoomHandle};
-use super::protocol::{self, ClientMessage, ServerMessage, SubscribedTrack, Target};
+use super::protocol::{self, ClientMessage, ServerMessage, Target};
 use crate::auth::join_token::{self, JoinClaims};
 use crate::rtc::forward::{PendingSink, Publication, Sink};
 use crate::rtc::media::MediaKind;
 use crate::rtc::peer::{IceCandidate, Link, Peer, PeerEvent};
-use crate::sfu::{ParticipantId, RoomError, TrackId, TrackKind, TrackSource};
+use crate::sfu::limits::TokenBucket;
+use crate::sfu::{ParticipantId, RoomError, TrackId, TrackSource};
 use axum::extract::ws::{Message, WebSocket};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,24 +25,33 @@ use tokio::sync::mpsc;
 /// How long a new socket may take to send `join`.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-enum Sub {
+pub(super) enum Sub {
     Pending(PendingSink, Arc<Publication>),
     Active(Arc<Sink>, Arc<Publication>),
 }
 
-struct Session {
-    ctx: Arc<SignalContext>,
-    room: Arc<RoomHandle>,
-    id: ParticipantId,
-    publisher: Peer,
-    subscriber: Peer,
+pub(super) struct Session {
+    pub(super) ctx: Arc<SignalContext>,
+    pub(super) room: Arc<RoomHandle>,
+    pub(super) id: ParticipantId,
+    pub(super) publisher: Peer,
+    pub(super) subscriber: Peer,
     /// Client track id (msid) → (source, server track id), from the latest `publish_offer`.
-    offered: HashMap<String, (TrackSource, TrackId)>,
-    subs: HashMap<TrackId, Sub>,
-    negotiating: bool,
-    dirty: bool,
-    restart_ice: bool,
-    ice_lost_since: Option<Instant>,
+    pub(super) offered: HashMap<String, (TrackSource, TrackId)>,
+    pub(super) subs: HashMap<TrackId, Sub>,
+    pub(super) negotiating: bool,
+    pub(super) dirty: bool,
+    pub(super) restart_ice: bool,
+    /// Since when a negotiated connection has not been connected (lost, or never made).
+    pub(super) ice_lost_since: Option<Instant>,
+    /// Per connection: negotiated at least once, and connected now.
+    pub(super) publisher_link: (bool, bool),
+    pub(super) subscriber_link: (bool, bool),
+    pub(super) started: Instant,
+    /// All messages: a burst of 100, then 50 a second.
+    pub(super) messages: TokenBucket,
+    /// Offers and ICE restarts (each costs a negotiation): a burst of 10, then 1 a second.
+    pub(super) negotiations: TokenBucket,
 }
 
 /// Runs a session to its end.
@@ -116,6 +126,11 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
             dirty: false,
             restart_ice: false,
             ice_lost_since: None,
+            publisher_link: (false, false),
+            subscriber_link: (false, false),
+            started: Instant::now(),
+            messages: TokenBucket::new(100, 50.0, 0),
+            negotiations: TokenBucket::new(10, 1.0, 0),
         };
         if send(&mut ws, &joined).await.is_ok() {
             s.event_loop(&mut ws, &mut commands, &mut pub_rx, &mut sub_rx)
@@ -205,6 +220,7 @@ impl Session {
                 msg = ws.recv() => match msg {
                     Some(Ok(Message::Text(t))) => match protocol::parse_client(t.as_str()) {
                         Ok(ClientMessage::Leave) => return,
+                        Ok(m) if !self.allowed(&m) => vec![error("rate_limited", "slow down: too many messages")],
                         Ok(m) => self.on_client(m).await,
                         Err(e) => vec![ServerMessage::Error { code: e.code().into(), message: e.to_string() }],
                     },
@@ -221,7 +237,7 @@ impl Session {
                     None => return,
                 },
                 Some(ev) = pub_rx.recv() => self.on_publisher_event(ev).await,
-                Some(ev) = sub_rx.recv() => { self.on_link(ev); vec![] },
+                Some(ev) = sub_rx.recv() => { self.on_link(Target::Subscriber, ev); vec![] },
                 _ = tick.tick() => {
                     let lost = self.ice_lost_since.is_some_and(|t| t.elapsed() > self.ctx.ice_timeout);
                     if lost {
@@ -239,19 +255,47 @@ impl Session {
         }
     }
 
-    fn on_link(&mut self, ev: PeerEvent) {
-        match ev {
-            PeerEvent::Link(Link::Connected) => self.ice_lost_since = None,
-            PeerEvent::Link(Link::Disconnected | Link::Failed) => {
-                self.ice_lost_since.get_or_insert_with(Instant::now);
-            }
-            _ => {}
+    /// Flood protection: every message costs a token, offers and ICE restarts one more.
+    fn allowed(&mut self, m: &ClientMessage) -> bool {
+        let now = self.started.elapsed().as_millis() as i64;
+        let costly = matches!(
+            m,
+            ClientMessage::PublishOffer { .. } | ClientMessage::IceRestart
+        );
+        self.messages.try_take(now) && (!costly || self.negotiations.try_take(now))
+    }
+
+    /// A connection was negotiated: until it reports `Connected`, the ICE timer runs.
+    pub(super) fn expect_connection(&mut self, target: Target) {
+        match target {
+            Target::Publisher => self.publisher_link.0 = true,
+            Target::Subscriber => self.subscriber_link.0 = true,
+        }
+        self.update_ice_timer();
+    }
+
+    fn on_link(&mut self, target: Target, ev: PeerEvent) {
+        let PeerEvent::Link(link) = ev else { return };
+        let connected = link == Link::Connected;
+        match target {
+            Target::Publisher => self.publisher_link.1 = connected,
+            Target::Subscriber => self.subscriber_link.1 = connected,
+        }
+        self.update_ice_timer();
+    }
+
+    fn update_ice_timer(&mut self) {
+        let ok = |(negotiated, connected): (bool, bool)| !negotiated || connected;
+        if ok(self.publisher_link) && ok(self.subscriber_link) {
+            self.ice_lost_since = None;
+        } else {
+            self.ice_lost_since.get_or_insert_with(Instant::now);
         }
     }
 
     async fn on_publisher_event(&mut self, ev: PeerEvent) -> Vec<ServerMessage> {
         let PeerEvent::Track(remote) = ev else {
-            self.on_link(ev);
+            self.on_link(Target::Publisher, ev);
             return vec![];
         };
         let client_id = remote.track_id().await;
@@ -347,178 +391,9 @@ impl Session {
             ClientMessage::Leave => vec![],
         }
     }
-
-    async fn publish_offer(
-        &mut self,
-        sdp: &str,
-        tracks: Vec<protocol::TrackOffer>,
-    ) -> Vec<ServerMessage> {
-        if tracks.len() > crate::sfu::room::MAX_TRACKS_PER_PARTICIPANT {
-            return vec![error("too_many_tracks", "at most 4 tracks per participant")];
-        }
-        let sources: HashMap<&str, TrackSource> =
-            tracks.iter().map(|t| (t.mid.as_str(), t.source)).collect();
-        let mut published = Vec::new();
-        for (mid, client_id) in crate::rtc::sdp::msids_by_mid(sdp) {
-            let (Some(source), Some(client_id)) = (sources.get(mid.as_str()), client_id) else {
-                continue;
-            };
-            let entry = self
-                .offered
-                .entry(client_id)
-                .or_insert((*source, TrackId(self.ctx.hub.next_id())));
-            entry.0 = *source;
-            published.push(protocol::PublishedTrack {
-                mid,
-                track_id: entry.1,
-            });
-        }
-        match self.publisher.answer(sdp).await {
-            Ok(answer) => vec![ServerMessage::PublishAnswer {
-                sdp: self.ctx.announce(answer),
-                tracks: published,
-            }],
-            Err(e) => vec![error("bad_sdp", &format!("the offer was refused: {e}"))],
-        }
-    }
-
-    async fn subscribe_answer(&mut self, sdp: &str) -> Vec<ServerMessage> {
-        if !self.negotiating {
-            return vec![error(
-                "unexpected_answer",
-                "no subscribe_offer is waiting for an answer",
-            )];
-        }
-        if let Err(e) = self.subscriber.apply_answer(sdp).await {
-            return vec![error("bad_sdp", &format!("the answer was refused: {e}"))];
-        }
-        self.negotiating = false;
-        let pending: Vec<TrackId> = self
-            .subs
-            .iter()
-            .filter(|(_, s)| matches!(s, Sub::Pending(..)))
-            .map(|(t, _)| *t)
-            .collect();
-        for t in pending {
-            let Some(Sub::Pending(p, publication)) = self.subs.remove(&t) else {
-                continue;
-            };
-            if let Ok(sink) = publication.activate(p, self.room_events()).await {
-                if publication.kind == MediaKind::Video {
-                    let _ = self
-                        .room
-                        .with_core(|c, now| Ok(((), c.request_keyframe(t, now))));
-                }
-                self.subs.insert(t, Sub::Active(sink, publication));
-            }
-        }
-        if self.dirty {
-            self.renegotiate().await
-        } else {
-            vec![]
-        }
-    }
-
-    fn room_events(&self) -> Arc<dyn crate::rtc::forward::PublicationEvents> {
-        Arc::new(KeyframeOnly {
-            room: Arc::downgrade(&self.room),
-        })
-    }
-
-    async fn on_command(&mut self, c: Command) -> Vec<ServerMessage> {
-        match c {
-            Command::Send(m) => vec![m],
-            Command::Subscribe(p) => {
-                if self.subs.contains_key(&p.id) {
-                    return vec![];
-                }
-                match p.attach(&self.subscriber, self.id).await {
-                    Ok(pending) => {
-                        self.subs.insert(p.id, Sub::Pending(pending, p));
-                        self.renegotiate().await
-                    }
-                    Err(e) => vec![error("subscribe_failed", &e.to_string())],
-                }
-            }
-            Command::Unsubscribe(t) => {
-                let sender = match self.subs.remove(&t) {
-                    Some(Sub::Active(_, p)) => p.detach(self.id),
-                    Some(Sub::Pending(pending, _)) => Some(pending.sender().clone()),
-                    None => None,
-                };
-                match sender {
-                    Some(s) => {
-                        let _ = self.subscriber.pc().remove_track(&s).await;
-                        self.renegotiate().await
-                    }
-                    None => vec![],
-                }
-            }
-            Command::Close(_) => vec![],
-        }
-    }
-
-    /// Sends a new `subscribe_offer` now, or marks one due after the pending answer.
-    async fn renegotiate(&mut self) -> Vec<ServerMessage> {
-        if self.negotiating {
-            self.dirty = true;
-            return vec![];
-        }
-        self.dirty = false;
-        let restart = std::mem::take(&mut self.restart_ice);
-        let offer = match self.subscriber.offer(restart).await {
-            Ok(o) => o,
-            Err(e) => return vec![error("negotiation_failed", &e.to_string())],
-        };
-        let tracks = self.describe(&offer);
-        self.negotiating = true;
-        vec![ServerMessage::SubscribeOffer {
-            sdp: self.ctx.announce(offer),
-            tracks,
-        }]
-    }
-
-    fn describe(&self, offer: &str) -> Vec<SubscribedTrack> {
-        let infos = self.room.snapshot().1;
-        crate::rtc::sdp::msids_by_mid(offer)
-            .into_iter()
-            .filter_map(|(mid, label)| {
-                let id = TrackId(label?.strip_prefix('t')?.parse().ok()?);
-                self.subs.get(&id)?;
-                let info = infos.iter().find(|i| i.id == id)?;
-                let kind = if info.kind == TrackKind::Video {
-                    TrackKind::Video
-                } else {
-                    TrackKind::Audio
-                };
-                Some(SubscribedTrack {
-                    mid,
-                    track_id: id,
-                    owner: info.owner,
-                    kind,
-                    source: info.source,
-                })
-            })
-            .collect()
-    }
 }
 
-/// Keyframe requests from a subscriber's down track go to the room (rate-limited there).
-struct KeyframeOnly {
-    room: std::sync::Weak<RoomHandle>,
-}
-
-impl crate::rtc::forward::PublicationEvents for KeyframeOnly {
-    fn audio_level(&self, _: TrackId, _: u8) {}
-    fn keyframe_request(&self, track: TrackId) {
-        if let Some(r) = self.room.upgrade() {
-            let _ = r.with_core(|c, now| Ok(((), c.request_keyframe(track, now))));
-        }
-    }
-    fn ended(&self, _: TrackId) {}
-}
-
-fn error(code: &str, message: &str) -> ServerMessage {
+pub(super) fn error(code: &str, message: &str) -> ServerMessage {
     ServerMessage::Error {
         code: code.into(),
         message: message.into(),
