@@ -21,7 +21,16 @@ pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        .route("/r/{room}", get(room_page))
         .route("/assets/{*path}", get(asset))
+}
+
+/// The room page; the join token travels in the URL fragment, which never reaches the server.
+async fn room_page(Path(room): Path<String>) -> Result<Response, ApiError> {
+    if !crate::auth::join_token::valid_room_name(&room) {
+        return Err(ApiError::not_found("room"));
+    }
+    serve("room.html")
 }
 
 async fn index() -> Result<Response, ApiError> {

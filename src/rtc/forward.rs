@@ -136,12 +136,14 @@ impl Publication {
         }
         let keyframe = self.kind == MediaKind::Video && vp8_keyframe_start(&pkt.payload);
         let sinks = self.sinks.read().expect("sinks lock").clone();
+        let mut starving = false;
         for sink in sinks.iter() {
-            let decision = sink
-                .forwarder
-                .lock()
-                .expect("forwarder lock")
-                .decide(pkt.header.sequence_number, keyframe);
+            let decision = {
+                let mut f = sink.forwarder.lock().expect("forwarder lock");
+                let d = f.decide(pkt.header.sequence_number, keyframe);
+                starving |= f.needs_keyframe() && !f.is_paused();
+                d
+            };
             let Decision::Forward { seq } = decision else {
                 continue;
             };
@@ -159,6 +161,12 @@ impl Publication {
             }
             // A full queue or a closed subscriber is that subscriber's problem: skip it.
             let _ = sink.local.write_rtp(out).await;
+        }
+        // A subscriber still waiting for a keyframe (the first PLI may have been lost, or sent
+        // before the publisher was ready): ask again every ~30 packets; the room's limiter
+        // keeps it to one PLI per 500 ms.
+        if starving && pkt.header.sequence_number.is_multiple_of(30) {
+            events.keyframe_request(self.id);
         }
     }
 
@@ -325,6 +333,7 @@ fn pt_map(inp: &RTCRtpParameters, out: &RTCRtpParameters) -> Vec<(u8, u8)> {
         .collect()
 }
 
+/// Publisher extension id → subscriber id by URI (0 = drop); true if nothing changes.
 fn ext_map(inp: &RTCRtpParameters, out: &RTCRtpParameters) -> ([u8; 256], bool) {
     let mut m = [0u8; 256];
     let mut identity = true;

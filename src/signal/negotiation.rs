@@ -58,13 +58,27 @@ impl Session {
             return vec![error("bad_sdp", &format!("the answer was refused: {e}"))];
         }
         self.negotiating = false;
-        let pending: Vec<TrackId> = self
-            .subs
-            .iter()
-            .filter(|(_, s)| matches!(s, Sub::Pending(..)))
-            .map(|(t, _)| *t)
-            .collect();
-        for t in pending {
+        // Only what the answered offer carried: subscriptions added while it was out are
+        // negotiated next (activating them now would forward into an unbound sender and
+        // waste the keyframe the subscriber waits for).
+        let answered = std::mem::take(&mut self.in_flight);
+        self.answered.extend(answered);
+        self.activate_answered().await;
+        if self.dirty {
+            self.renegotiate().await
+        } else {
+            vec![]
+        }
+    }
+
+    /// Starts forwarding to answered subscriptions once the subscriber connection is up:
+    /// before that, the keyframe a new video sink waits for would be sent into a transport
+    /// that cannot carry it yet, and lost.
+    pub(super) async fn activate_answered(&mut self) {
+        if !self.subscriber_link.1 {
+            return;
+        }
+        for t in std::mem::take(&mut self.answered) {
             let Some(Sub::Pending(p, publication)) = self.subs.remove(&t) else {
                 continue;
             };
@@ -76,11 +90,6 @@ impl Session {
                 }
                 self.subs.insert(t, Sub::Active(sink, publication));
             }
-        }
-        if self.dirty {
-            self.renegotiate().await
-        } else {
-            vec![]
         }
     }
 
@@ -142,6 +151,12 @@ impl Session {
             Err(e) => return vec![error("negotiation_failed", &e.to_string())],
         };
         let tracks = self.describe(&offer);
+        self.in_flight = self
+            .subs
+            .iter()
+            .filter(|(_, s)| matches!(s, Sub::Pending(..)))
+            .map(|(t, _)| *t)
+            .collect();
         self.negotiating = true;
         self.expect_connection(Target::Subscriber);
         vec![ServerMessage::SubscribeOffer {

@@ -40,6 +40,10 @@ pub(super) struct Session {
     pub(super) offered: HashMap<String, (TrackSource, TrackId)>,
     pub(super) subs: HashMap<TrackId, Sub>,
     pub(super) negotiating: bool,
+    /// Pending subscriptions carried by the offer that awaits its answer.
+    pub(super) in_flight: Vec<TrackId>,
+    /// Answered subscriptions waiting for the subscriber connection to be up.
+    pub(super) answered: Vec<TrackId>,
     pub(super) dirty: bool,
     pub(super) restart_ice: bool,
     /// Since when a negotiated connection has not been connected (lost, or never made).
@@ -123,6 +127,8 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
             offered: HashMap::new(),
             subs: HashMap::new(),
             negotiating: false,
+            in_flight: Vec::new(),
+            answered: Vec::new(),
             dirty: false,
             restart_ice: false,
             ice_lost_since: None,
@@ -237,7 +243,11 @@ impl Session {
                     None => return,
                 },
                 Some(ev) = pub_rx.recv() => self.on_publisher_event(ev).await,
-                Some(ev) = sub_rx.recv() => { self.on_link(Target::Subscriber, ev); vec![] },
+                Some(ev) = sub_rx.recv() => {
+                    self.on_link(Target::Subscriber, ev);
+                    self.activate_answered().await;
+                    vec![]
+                },
                 _ = tick.tick() => {
                     let lost = self.ice_lost_since.is_some_and(|t| t.elapsed() > self.ctx.ice_timeout);
                     if lost {

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use chrono::{DateTime, Duration, Utc};
 use parlor::clock::Clock;
 use parlor::config::{Config, Secret};
