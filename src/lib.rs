@@ -38,3 +38,4 @@ pub mod store;
 pub mod telemetry;
 pub mod timefmt;
 pub mod validate;
+pub mod voice;
