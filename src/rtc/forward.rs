@@ -4,9 +4,16 @@
 //! subscriber). Its forwarding task reads each RTP packet once, asks every sink's
 //! [`Forwarder`] (the sans-IO decision) what to do, remaps the payload type and header
 //! extension ids to the subscriber leg (webrtc-rs silently drops packets whose PT or
-//! extension ids were not negotiated on that leg), and writes it out. The sink list is an
-//! immutable snapshot swapped on change, so the per-packet path takes a read lock only long
-//! enough to clone an `Arc`, and no lock is held across an await. Nothing is logged per packet.
+//! extension ids were not negotiated on that leg), gives the packet the down track's own SSRC
+//! and MID (browsers route packets by the MID extension; the publisher leg's MID names a
+//! different transceiver on the subscriber leg), and queues it for that subscriber.
+//!
+//! Each sink has a short queue drained by its own writer task, so a subscriber whose
+//! connection is slow loses its own packets (counted) instead of stalling everyone else on the
+//! track. The sink list is an immutable snapshot swapped on change, so the per-packet path
+//! takes a read lock only long enough to clone an `Arc`; no lock is held across an await and
+//! nothing is logged per packet. [`ForwardMetrics`] times every packet from its arrival to
+//! its hand-over to the subscriber's connection.
 
 use super::RtcError;
 use super::engine::AUDIO_LEVEL_URI;
@@ -14,6 +21,8 @@ use super::media::{MediaKind, RemoteTrack};
 use super::peer::Peer;
 use crate::sfu::forwarder::{Decision, Forwarder, vp8_keyframe_start};
 use crate::sfu::{ParticipantId, TrackId};
+use bytes::Bytes;
+use prometheus::{Histogram, IntCounter, IntGauge};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
@@ -22,6 +31,8 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::shared::marshal::Unmarshal;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemoteEvent;
@@ -37,12 +48,35 @@ pub trait PublicationEvents: Send + Sync + 'static {
     fn ended(&self, track: TrackId);
 }
 
+/// Packets queued per subscriber and track before that subscriber starts losing them
+/// (~0.25 s of a 1.5 Mbit/s video track).
+pub const SINK_QUEUE: usize = 128;
+
+/// Forwarding counters shared by every publication of a server.
+#[derive(Clone)]
+pub struct ForwardMetrics {
+    /// Packets handed to a subscriber's connection.
+    pub forwarded: IntCounter,
+    /// Packets dropped because a subscriber's queue was full.
+    pub dropped: IntCounter,
+    /// Seconds from a packet's arrival from the publisher's connection to its hand-over to
+    /// the subscriber's connection (SRTP and sockets on either side excluded).
+    pub latency: Histogram,
+    /// Running per-sink writer tasks (also counted in the media task gauge).
+    pub tasks: IntGauge,
+}
+
 /// One subscriber's down track.
 pub struct Sink {
     pub subscriber: ParticipantId,
     local: Arc<TrackLocalStaticRTP>,
     sender: Arc<dyn RtpSender>,
     forwarder: Mutex<Forwarder>,
+    queue: mpsc::Sender<(rtc::rtp::Packet, Instant)>,
+    /// This down track's SSRC (never the publisher's: two publishers may share one).
+    ssrc: u32,
+    /// The MID of the subscriber-leg transceiver, written into the MID extension.
+    mid: Option<Bytes>,
     /// (publisher PT, subscriber PT)
     pt_map: Vec<(u8, u8)>,
     /// Publisher extension id → subscriber id (0 = drop).
@@ -72,7 +106,10 @@ pub struct Publication {
     ssrc: u32,
     params: RTCRtpParameters,
     audio_level_id: Option<u8>,
+    /// The publisher leg's id of the `sdes:mid` extension.
+    mid_ext_id: Option<u8>,
     sinks: RwLock<Arc<Vec<Arc<Sink>>>>,
+    metrics: ForwardMetrics,
 }
 
 impl Publication {
@@ -82,6 +119,7 @@ impl Publication {
         remote: RemoteTrack,
         id: TrackId,
         owner: ParticipantId,
+        metrics: ForwardMetrics,
     ) -> Result<Arc<Self>, RtcError> {
         let kind = remote.kind().await;
         let ssrc = remote
@@ -97,6 +135,11 @@ impl Publication {
             .iter()
             .find(|h| h.uri == AUDIO_LEVEL_URI)
             .map(|h| h.id as u8);
+        let mid_ext_id = params
+            .header_extensions
+            .iter()
+            .find(|h| h.uri == MID_URI)
+            .map(|h| h.id as u8);
         Ok(Arc::new(Self {
             id,
             owner,
@@ -105,7 +148,9 @@ impl Publication {
             ssrc,
             params,
             audio_level_id,
+            mid_ext_id,
             sinks: RwLock::new(Arc::new(Vec::new())),
+            metrics,
         }))
     }
 
@@ -118,7 +163,7 @@ impl Publication {
         tokio::spawn(async move {
             while let Some(ev) = me.remote.inner().poll().await {
                 match ev {
-                    TrackRemoteEvent::OnRtpPacket(pkt) => me.forward(pkt, events.as_ref()).await,
+                    TrackRemoteEvent::OnRtpPacket(pkt) => me.forward(pkt, events.as_ref()),
                     TrackRemoteEvent::OnEnded => break,
                     _ => {}
                 }
@@ -127,7 +172,8 @@ impl Publication {
         })
     }
 
-    async fn forward(&self, pkt: rtc::rtp::Packet, events: &dyn PublicationEvents) {
+    fn forward(&self, pkt: rtc::rtp::Packet, events: &dyn PublicationEvents) {
+        let arrived = Instant::now();
         if let Some(id) = self.audio_level_id
             && let Some(mut b) = pkt.header.get_extension(id)
             && let Ok(level) = AudioLevelExtension::unmarshal(&mut b)
@@ -149,6 +195,7 @@ impl Publication {
             };
             let mut out = pkt.clone();
             out.header.sequence_number = seq;
+            out.header.ssrc = sink.ssrc;
             if let Some(&(_, pt)) = sink
                 .pt_map
                 .iter()
@@ -156,11 +203,21 @@ impl Publication {
             {
                 out.header.payload_type = pt;
             }
-            if !sink.ext_identity {
+            if let Some(id) = self.mid_ext_id
+                && let Some(e) = out.header.extensions.iter_mut().find(|e| e.id == id)
+            {
+                match &sink.mid {
+                    Some(mid) => e.payload = mid.clone(),
+                    None => e.id = 0,
+                }
+            }
+            if !sink.ext_identity || out.header.extensions.iter().any(|e| e.id == 0) {
                 remap_extensions(&mut out, &sink.ext_map);
             }
-            // A full queue or a closed subscriber is that subscriber's problem: skip it.
-            let _ = sink.local.write_rtp(out).await;
+            // A full queue is that subscriber's problem: its packet is dropped, nobody waits.
+            if sink.queue.try_send((out, arrived)).is_err() {
+                self.metrics.dropped.inc();
+            }
         }
         // A subscriber still waiting for a keyframe (the first PLI may have been lost, or sent
         // before the publisher was ready): ask again every ~30 packets; the room's limiter
@@ -197,6 +254,7 @@ impl Publication {
         } else {
             RtpCodecKind::Audio
         };
+        let ssrc = random_ssrc();
         let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
             format!("p{}", self.owner.0),
             format!("t{}", self.id.0),
@@ -204,7 +262,7 @@ impl Publication {
             rtp_kind,
             vec![RTCRtpEncodingParameters {
                 rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(self.ssrc),
+                    ssrc: Some(ssrc),
                     ..Default::default()
                 },
                 codec,
@@ -219,6 +277,7 @@ impl Publication {
             subscriber,
             local,
             sender,
+            ssrc,
         })
     }
 
@@ -226,11 +285,22 @@ impl Publication {
     /// (A new video sink needs a keyframe: the caller asks the room, which rate-limits PLIs.)
     pub async fn activate(
         self: &Arc<Self>,
+        subscriber_peer: &Peer,
         p: PendingSink,
         events: Arc<dyn PublicationEvents>,
     ) -> Result<Arc<Sink>, RtcError> {
         let out = p.sender.get_parameters().await?.rtp_parameters;
         let (ext_map, ext_identity) = ext_map(&self.params, &out);
+        let mut mid = None;
+        for t in subscriber_peer.pc().get_transceivers().await {
+            if let Ok(Some(s)) = t.sender().await
+                && s.id() == p.sender.id()
+            {
+                mid = t.mid().await.ok().flatten().map(Bytes::from);
+            }
+        }
+        let (queue, rx) = mpsc::channel(SINK_QUEUE);
+        spawn_writer(p.local.clone(), rx, self.metrics.clone());
         let sink = Arc::new(Sink {
             subscriber: p.subscriber,
             forwarder: Mutex::new(Forwarder::new(self.kind == MediaKind::Video)),
@@ -239,6 +309,9 @@ impl Publication {
             ext_identity,
             local: p.local,
             sender: p.sender,
+            queue,
+            ssrc: p.ssrc,
+            mid,
         });
         {
             let mut w = self.sinks.write().expect("sinks lock");
@@ -298,6 +371,7 @@ pub struct PendingSink {
     subscriber: ParticipantId,
     local: Arc<TrackLocalStaticRTP>,
     sender: Arc<dyn RtpSender>,
+    ssrc: u32,
 }
 
 impl PendingSink {
@@ -306,6 +380,33 @@ impl PendingSink {
         &self.sender
     }
 }
+
+/// Drains one sink's queue into its down track until the sink is dropped.
+fn spawn_writer(
+    local: Arc<TrackLocalStaticRTP>,
+    mut rx: mpsc::Receiver<(rtc::rtp::Packet, Instant)>,
+    metrics: ForwardMetrics,
+) {
+    metrics.tasks.inc();
+    tokio::spawn(async move {
+        while let Some((pkt, arrived)) = rx.recv().await {
+            if local.write_rtp(pkt).await.is_ok() {
+                metrics.latency.observe(arrived.elapsed().as_secs_f64());
+                metrics.forwarded.inc();
+            }
+        }
+        metrics.tasks.dec();
+    });
+}
+
+fn random_ssrc() -> u32 {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).expect("OS randomness");
+    u32::from_ne_bytes(b).max(1)
+}
+
+/// RFC 8843 media identification.
+const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 
 async fn receiver_params(peer: &Peer, remote: &RemoteTrack) -> Result<RTCRtpParameters, RtcError> {
     let id = remote.track_id().await;

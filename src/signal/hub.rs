@@ -35,6 +35,8 @@ pub struct HubGauges {
     pub participants: IntGauge,
     pub tracks: IntGauge,
     pub media_tasks: IntGauge,
+    /// Per-packet forwarding counters and latency.
+    pub forward: crate::rtc::forward::ForwardMetrics,
 }
 
 impl HubGauges {
@@ -44,14 +46,41 @@ impl HubGauges {
             metrics.register(Box::new(g.clone()));
             g
         };
+        let counter = |n: &str, h: &str| {
+            let c = prometheus::IntCounter::new(n, h).expect("valid counter");
+            metrics.register(Box::new(c.clone()));
+            c
+        };
+        let media_tasks = g(
+            "parlor_media_tasks",
+            "Running media tasks (forwarding, sessions)",
+        );
+        let latency = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "parlor_forward_latency_seconds",
+                "RTP packet arrival from a publisher to hand-over to a subscriber's connection",
+            )
+            .buckets((0..24).map(|i| 2e-6 * 1.5f64.powi(i)).collect::<Vec<f64>>()),
+        )
+        .expect("valid histogram");
+        metrics.register(Box::new(latency.clone()));
         Self {
             rooms: g("parlor_rooms", "Open video rooms"),
             participants: g("parlor_participants", "Participants in video rooms"),
             tracks: g("parlor_tracks", "Published tracks"),
-            media_tasks: g(
-                "parlor_media_tasks",
-                "Running media tasks (forwarding, sessions)",
-            ),
+            forward: crate::rtc::forward::ForwardMetrics {
+                forwarded: counter(
+                    "parlor_forwarded_packets_total",
+                    "RTP packets handed to subscribers",
+                ),
+                dropped: counter(
+                    "parlor_forward_dropped_packets_total",
+                    "RTP packets dropped because a subscriber's queue was full",
+                ),
+                latency,
+                tasks: media_tasks.clone(),
+            },
+            media_tasks,
         }
     }
 }
@@ -185,6 +214,13 @@ impl RoomHandle {
             Event::Reaction { participant, emoji } => ServerMessage::Reaction {
                 participant_id: participant,
                 emoji,
+            },
+            Event::Quality {
+                participant,
+                quality,
+            } => ServerMessage::Quality {
+                participant_id: participant,
+                quality: quality.as_str().into(),
             },
         }
     }

@@ -82,7 +82,10 @@ impl Session {
             let Some(Sub::Pending(p, publication)) = self.subs.remove(&t) else {
                 continue;
             };
-            if let Ok(sink) = publication.activate(p, self.room_events()).await {
+            if let Ok(sink) = publication
+                .activate(&self.subscriber, p, self.room_events())
+                .await
+            {
                 if publication.kind == MediaKind::Video {
                     let _ = self
                         .room

@@ -56,6 +56,7 @@ pub(super) struct Session {
     pub(super) messages: TokenBucket,
     /// Offers and ICE restarts (each costs a negotiation): a burst of 10, then 1 a second.
     pub(super) negotiations: TokenBucket,
+    pub(super) quality: crate::sfu::quality::QualityMeter,
 }
 
 /// Runs a session to its end.
@@ -137,6 +138,7 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
             started: Instant::now(),
             messages: TokenBucket::new(100, 50.0, 0),
             negotiations: TokenBucket::new(10, 1.0, 0),
+            quality: Default::default(),
         };
         if send(&mut ws, &joined).await.is_ok() {
             s.event_loop(&mut ws, &mut commands, &mut pub_rx, &mut sub_rx)
@@ -221,6 +223,7 @@ impl Session {
         sub_rx: &mut mpsc::UnboundedReceiver<PeerEvent>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut ticks = 0u64;
         loop {
             let reply = tokio::select! {
                 msg = ws.recv() => match msg {
@@ -253,6 +256,10 @@ impl Session {
                     if lost {
                         let _ = send(ws, &ServerMessage::Bye { reason: "connection lost".into() }).await;
                         return;
+                    }
+                    ticks += 1;
+                    if ticks.is_multiple_of(super::quality::SAMPLE_EVERY_SECS) {
+                        self.sample_quality().await;
                     }
                     vec![]
                 }
@@ -320,7 +327,15 @@ impl Session {
             .get(&client_id)
             .copied()
             .unwrap_or_else(|| (default_source, TrackId(self.ctx.hub.next_id())));
-        match Publication::new(&self.publisher, remote, track, self.id).await {
+        match Publication::new(
+            &self.publisher,
+            remote,
+            track,
+            self.id,
+            self.ctx.hub.gauges.forward.clone(),
+        )
+        .await
+        {
             Ok(p) => match self.room.publish(p, source) {
                 Ok(()) => vec![],
                 Err(e) => vec![error("publish_refused", &e.to_string())],
