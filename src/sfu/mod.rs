@@ -11,6 +11,7 @@
 
 pub mod forwarder;
 pub mod limits;
+pub mod quality;
 pub mod room;
 pub mod speaker;
 
@@ -127,6 +128,10 @@ pub enum Event {
         participant: ParticipantId,
         emoji: String,
     },
+    Quality {
+        participant: ParticipantId,
+        quality: quality::Quality,
+    },
 }
 
 /// Who receives an event.
@@ -163,6 +168,13 @@ pub struct Output {
 }
 
 impl Output {
+    /// An output carrying one event for everyone.
+    pub fn broadcast(e: Event) -> Output {
+        let mut out = Output::default();
+        out.event(Audience::Everyone, e);
+        out
+    }
+
     fn event(&mut self, to: Audience, e: Event) {
         self.events.push((to, e));
     }

@@ -8,6 +8,7 @@ pub mod client;
 pub mod hub;
 mod negotiation;
 pub mod protocol;
+mod quality;
 pub mod session;
 
 use crate::config::{Config, Secret};
