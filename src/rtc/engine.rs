@@ -11,6 +11,7 @@ use super::RtcError;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::peer_connection::configuration::{RTCIceServer, RTCIceTransportPolicy};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
@@ -43,8 +44,20 @@ pub struct Transport {
     pub ports: (u16, u16),
     /// ICE connectivity-check interval.
     pub ice_check_interval: Duration,
+    /// STUN/TURN servers this side gathers candidates from (clients; the server has none).
+    pub ice_servers: Vec<IceServer>,
+    /// Use relay (TURN) candidates only, as a client behind a restrictive network would.
+    pub relay_only: bool,
     /// Where the next port search starts (round-robin over the range).
     next: AtomicU16,
+}
+
+/// A STUN or TURN server (`stun:host:port`, `turn:host:port?transport=udp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
 }
 
 impl Transport {
@@ -53,7 +66,21 @@ impl Transport {
             bind_ip,
             ports,
             ice_check_interval: Duration::from_millis(25),
+            ice_servers: Vec::new(),
+            relay_only: false,
             next: AtomicU16::new(0),
+        }
+    }
+
+    /// The same transport with `extra` ICE servers added (e.g. those a server handed out).
+    pub fn with_more_ice_servers(&self, extra: impl IntoIterator<Item = IceServer>) -> Transport {
+        Transport {
+            bind_ip: self.bind_ip,
+            ports: self.ports,
+            ice_check_interval: self.ice_check_interval,
+            ice_servers: self.ice_servers.iter().cloned().chain(extra).collect(),
+            relay_only: self.relay_only,
+            next: AtomicU16::new(self.next.load(Ordering::Relaxed)),
         }
     }
 }
@@ -138,8 +165,26 @@ pub async fn build(
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_ice_connection_attempts(Some(transport.ice_check_interval), None)
         .build();
+    let servers = transport
+        .ice_servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone(),
+            credential: s.credential.clone(),
+        })
+        .collect();
+    let policy = if transport.relay_only {
+        RTCIceTransportPolicy::Relay
+    } else {
+        RTCIceTransportPolicy::All
+    };
+    let config = RTCConfigurationBuilder::new()
+        .with_ice_servers(servers)
+        .with_ice_transport_policy(policy)
+        .build();
     let pc = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_configuration(config)
         .with_media_engine(me)
         .with_setting_engine(se)
         .with_interceptor_registry(registry)

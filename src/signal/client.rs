@@ -85,6 +85,19 @@ impl Client {
             }
             _ => return Err(ClientError::Socket("unexpected first message".into())),
         };
+        // Like a browser, use the STUN/TURN servers the server hands out.
+        let handed_out = match &joined {
+            ServerMessage::Joined { ice_servers, .. } => ice_servers
+                .iter()
+                .map(|s| crate::rtc::engine::IceServer {
+                    urls: s.urls.clone(),
+                    username: s.username.clone().unwrap_or_default(),
+                    credential: s.credential.clone().unwrap_or_default(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let transport = &transport.with_more_ice_servers(handed_out);
         let (pub_tx, pub_rx) = mpsc::unbounded_channel();
         let (sub_tx, mut sub_rx) = mpsc::unbounded_channel();
         let publisher = Arc::new(Peer::new(transport, pub_tx).await?);
@@ -258,6 +271,14 @@ impl Client {
             }
             self.backlog.push_back(e);
         }
+    }
+
+    /// Statistics of the publisher and the subscriber connection.
+    pub async fn link_stats(&self) -> (crate::rtc::stats::LinkStats, crate::rtc::stats::LinkStats) {
+        (
+            self.publisher.link_stats().await,
+            self.subscriber.link_stats().await,
+        )
     }
 
     /// Leaves and releases everything.

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod sfu;
 
 use chrono::{DateTime, Duration, Utc};
 use parlor::clock::Clock;
