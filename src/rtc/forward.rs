@@ -1,33 +1,28 @@
 //! Forwarding one published track to its subscribers.
 //!
-//! A [`Publication`] owns the publisher's remote track and a list of [`Sink`]s (one per
-//! subscriber). Its forwarding task reads each RTP packet once, asks every sink's
-//! [`Forwarder`] (the sans-IO decision) what to do, remaps the payload type and header
-//! extension ids to the subscriber leg (webrtc-rs silently drops packets whose PT or
-//! extension ids were not negotiated on that leg), gives the packet the down track's own SSRC
-//! and MID (browsers route packets by the MID extension; the publisher leg's MID names a
-//! different transceiver on the subscriber leg), and queues it for that subscriber.
-//!
-//! Each sink has a short queue drained by its own writer task, so a subscriber whose
-//! connection is slow loses its own packets (counted) instead of stalling everyone else on the
-//! track. The sink list is an immutable snapshot swapped on change, so the per-packet path
-//! takes a read lock only long enough to clone an `Arc`; no lock is held across an await and
-//! nothing is logged per packet. [`ForwardMetrics`] times every packet from its arrival to
-//! its hand-over to the subscriber's connection.
+//! A [`Publication`] owns the publisher's track — a remote track on the publisher's
+//! connection, or packets written in-process by a server-side participant (the voice agent)
+//! through a [`LocalSource`] — and a list of [`Sink`]s, one per subscriber. Its forwarding
+//! task reads each RTP packet once, asks every sink's [`Forwarder`](crate::sfu::forwarder)
+//! (the sans-IO decision) what to do, and lets the sink rewrite and queue it (see
+//! [`super::sink`]). The sink list is an immutable snapshot swapped on change, so the
+//! per-packet path takes a read lock only long enough to clone an `Arc`; no lock is held
+//! across an await and nothing is logged per packet.
 
 use super::RtcError;
-use super::engine::AUDIO_LEVEL_URI;
-use super::media::{MediaKind, RemoteTrack};
+use super::engine::{AUDIO_LEVEL_URI, PT_OPUS};
+use super::media::{MediaKind, RemoteTrack, RtpPacket};
 use super::peer::Peer;
+use super::sink::{MID_URI, PendingSink, Sink, Target, Timed, random_ssrc};
 use crate::sfu::forwarder::{Decision, Forwarder, vp8_keyframe_start};
 use crate::sfu::{ParticipantId, TrackId};
 use bytes::Bytes;
-use prometheus::{Histogram, IntCounter, IntGauge};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpParameters, RtpCodecKind,
+    RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpParameters,
+    RtpCodecKind,
 };
 use rtc::shared::marshal::Unmarshal;
 use std::sync::{Arc, Mutex, RwLock};
@@ -37,6 +32,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemoteEvent;
 use webrtc::rtp_transceiver::RtpSender;
+
+pub use super::sink::{ForwardMetrics, SINK_QUEUE};
 
 /// Callbacks from a publication's tasks into the room (no await inside them).
 pub trait PublicationEvents: Send + Sync + 'static {
@@ -48,52 +45,34 @@ pub trait PublicationEvents: Send + Sync + 'static {
     fn ended(&self, track: TrackId);
 }
 
-/// Packets queued per subscriber and track before that subscriber starts losing them
-/// (~0.25 s of a 1.5 Mbit/s video track).
-pub const SINK_QUEUE: usize = 128;
-
-/// Forwarding counters shared by every publication of a server.
-#[derive(Clone)]
-pub struct ForwardMetrics {
-    /// Packets handed to a subscriber's connection.
-    pub forwarded: IntCounter,
-    /// Packets dropped because a subscriber's queue was full.
-    pub dropped: IntCounter,
-    /// Seconds from a packet's arrival from the publisher's connection to its hand-over to
-    /// the subscriber's connection (SRTP and sockets on either side excluded).
-    pub latency: Histogram,
-    /// Running per-sink writer tasks (also counted in the media task gauge).
-    pub tasks: IntGauge,
+enum Source {
+    Remote(RemoteTrack),
+    /// Taken by the forwarding task when it starts.
+    InProcess(Mutex<Option<mpsc::Receiver<rtc::rtp::Packet>>>),
 }
 
-/// One subscriber's down track.
-pub struct Sink {
-    pub subscriber: ParticipantId,
-    local: Arc<TrackLocalStaticRTP>,
-    sender: Arc<dyn RtpSender>,
-    forwarder: Mutex<Forwarder>,
-    queue: mpsc::Sender<(rtc::rtp::Packet, Instant)>,
-    /// This down track's SSRC (never the publisher's: two publishers may share one).
+/// Writes the packets of an in-process publication (Opus audio, 48 kHz clock).
+pub struct LocalSource {
+    tx: mpsc::Sender<rtc::rtp::Packet>,
     ssrc: u32,
-    /// The MID of the subscriber-leg transceiver, written into the MID extension.
-    mid: Option<Bytes>,
-    /// (publisher PT, subscriber PT)
-    pt_map: Vec<(u8, u8)>,
-    /// Publisher extension id → subscriber id (0 = drop).
-    ext_map: [u8; 256],
-    ext_identity: bool,
 }
 
-impl Sink {
-    /// Pauses or resumes forwarding to this subscriber; true if a keyframe is needed.
-    pub fn set_paused(&self, paused: bool) -> bool {
-        let mut f = self.forwarder.lock().expect("forwarder lock");
-        if paused {
-            f.pause();
-            false
-        } else {
-            f.resume()
-        }
+impl LocalSource {
+    /// Queues one Opus packet; false if the publication is gone or its queue is full.
+    pub fn send(&self, sequence: u16, timestamp: u32, marker: bool, payload: Bytes) -> bool {
+        let pkt = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                marker,
+                payload_type: PT_OPUS,
+                sequence_number: sequence,
+                timestamp,
+                ssrc: self.ssrc,
+                ..Default::default()
+            },
+            payload,
+        };
+        self.tx.try_send(pkt).is_ok()
     }
 }
 
@@ -102,7 +81,7 @@ pub struct Publication {
     pub id: TrackId,
     pub owner: ParticipantId,
     pub kind: MediaKind,
-    remote: RemoteTrack,
+    source: Source,
     ssrc: u32,
     params: RTCRtpParameters,
     audio_level_id: Option<u8>,
@@ -130,21 +109,19 @@ impl Publication {
             .copied()
             .ok_or(RtcError::Sdp("track without SSRC".into()))?;
         let params = receiver_params(publisher, &remote).await?;
-        let audio_level_id = params
-            .header_extensions
-            .iter()
-            .find(|h| h.uri == AUDIO_LEVEL_URI)
-            .map(|h| h.id as u8);
-        let mid_ext_id = params
-            .header_extensions
-            .iter()
-            .find(|h| h.uri == MID_URI)
-            .map(|h| h.id as u8);
+        let ext_id = |uri: &str| {
+            params
+                .header_extensions
+                .iter()
+                .find(|h| h.uri == uri)
+                .map(|h| h.id as u8)
+        };
+        let (audio_level_id, mid_ext_id) = (ext_id(AUDIO_LEVEL_URI), ext_id(MID_URI));
         Ok(Arc::new(Self {
             id,
             owner,
             kind,
-            remote,
+            source: Source::Remote(remote),
             ssrc,
             params,
             audio_level_id,
@@ -154,6 +131,37 @@ impl Publication {
         }))
     }
 
+    /// An Opus audio track published by an in-process participant; write to it through the
+    /// returned [`LocalSource`]. It ends when the source is dropped.
+    pub fn in_process(
+        id: TrackId,
+        owner: ParticipantId,
+        metrics: ForwardMetrics,
+    ) -> (Arc<Self>, LocalSource) {
+        let (tx, rx) = mpsc::channel(64);
+        let ssrc = random_ssrc();
+        let params = RTCRtpParameters {
+            codecs: vec![RTCRtpCodecParameters {
+                rtp_codec: super::engine::opus(),
+                payload_type: PT_OPUS,
+            }],
+            ..Default::default()
+        };
+        let p = Arc::new(Self {
+            id,
+            owner,
+            kind: MediaKind::Audio,
+            source: Source::InProcess(Mutex::new(Some(rx))),
+            ssrc,
+            params,
+            audio_level_id: None,
+            mid_ext_id: None,
+            sinks: RwLock::new(Arc::new(Vec::new())),
+            metrics,
+        });
+        (p, LocalSource { tx, ssrc })
+    }
+
     /// Starts the forwarding task; it ends when the publisher's track or connection ends.
     pub fn spawn(
         self: &Arc<Self>,
@@ -161,11 +169,23 @@ impl Publication {
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
-            while let Some(ev) = me.remote.inner().poll().await {
-                match ev {
-                    TrackRemoteEvent::OnRtpPacket(pkt) => me.forward(pkt, events.as_ref()),
-                    TrackRemoteEvent::OnEnded => break,
-                    _ => {}
+            match &me.source {
+                Source::Remote(remote) => {
+                    while let Some(ev) = remote.inner().poll().await {
+                        match ev {
+                            TrackRemoteEvent::OnRtpPacket(pkt) => me.forward(pkt, events.as_ref()),
+                            TrackRemoteEvent::OnEnded => break,
+                            _ => {}
+                        }
+                    }
+                }
+                Source::InProcess(rx) => {
+                    let taken = rx.lock().expect("source lock").take();
+                    if let Some(mut rx) = taken {
+                        while let Some(pkt) = rx.recv().await {
+                            me.forward(pkt, events.as_ref());
+                        }
+                    }
                 }
             }
             events.ended(me.id);
@@ -190,33 +210,8 @@ impl Publication {
                 starving |= f.needs_keyframe() && !f.is_paused();
                 d
             };
-            let Decision::Forward { seq } = decision else {
-                continue;
-            };
-            let mut out = pkt.clone();
-            out.header.sequence_number = seq;
-            out.header.ssrc = sink.ssrc;
-            if let Some(&(_, pt)) = sink
-                .pt_map
-                .iter()
-                .find(|(i, _)| *i == out.header.payload_type)
-            {
-                out.header.payload_type = pt;
-            }
-            if let Some(id) = self.mid_ext_id
-                && let Some(e) = out.header.extensions.iter_mut().find(|e| e.id == id)
-            {
-                match &sink.mid {
-                    Some(mid) => e.payload = mid.clone(),
-                    None => e.id = 0,
-                }
-            }
-            if !sink.ext_identity || out.header.extensions.iter().any(|e| e.id == 0) {
-                remap_extensions(&mut out, &sink.ext_map);
-            }
-            // A full queue is that subscriber's problem: its packet is dropped, nobody waits.
-            if sink.queue.try_send((out, arrived)).is_err() {
-                self.metrics.dropped.inc();
+            if let Decision::Forward { seq } = decision {
+                sink.deliver(&pkt, seq, self.mid_ext_id, arrived, &self.metrics);
             }
         }
         // A subscriber still waiting for a keyframe (the first PLI may have been lost, or sent
@@ -227,13 +222,16 @@ impl Publication {
         }
     }
 
-    /// Sends a PLI to the publisher.
+    /// Sends a PLI to the publisher (nothing for in-process audio).
     pub async fn request_keyframe(&self) {
+        let Source::Remote(remote) = &self.source else {
+            return;
+        };
         let pli = PictureLossIndication {
             sender_ssrc: 0,
             media_ssrc: self.ssrc,
         };
-        let _ = self.remote.inner().write_rtcp(vec![Box::new(pli)]).await;
+        let _ = remote.inner().write_rtcp(vec![Box::new(pli)]).await;
     }
 
     /// Adds a down track for `subscriber` on its subscriber connection. The sink forwards only
@@ -243,12 +241,14 @@ impl Publication {
         subscriber_peer: &Peer,
         subscriber: ParticipantId,
     ) -> Result<PendingSink, RtcError> {
-        let codec = self
-            .remote
-            .inner()
-            .codec(self.ssrc)
-            .await
-            .ok_or(RtcError::Sdp("track without codec".into()))?;
+        let codec = match &self.source {
+            Source::Remote(remote) => remote
+                .inner()
+                .codec(self.ssrc)
+                .await
+                .ok_or(RtcError::Sdp("track without codec".into()))?,
+            Source::InProcess(_) => super::engine::opus(),
+        };
         let rtp_kind = if self.kind == MediaKind::Video {
             RtpCodecKind::Video
         } else {
@@ -290,7 +290,6 @@ impl Publication {
         events: Arc<dyn PublicationEvents>,
     ) -> Result<Arc<Sink>, RtcError> {
         let out = p.sender.get_parameters().await?.rtp_parameters;
-        let (ext_map, ext_identity) = ext_map(&self.params, &out);
         let mut mid = None;
         for t in subscriber_peer.pc().get_transceivers().await {
             if let Ok(Some(s)) = t.sender().await
@@ -299,31 +298,11 @@ impl Publication {
                 mid = t.mid().await.ok().flatten().map(Bytes::from);
             }
         }
-        let (queue, rx) = mpsc::channel(SINK_QUEUE);
-        spawn_writer(p.local.clone(), rx, self.metrics.clone());
-        let sink = Arc::new(Sink {
-            subscriber: p.subscriber,
-            forwarder: Mutex::new(Forwarder::new(self.kind == MediaKind::Video)),
-            pt_map: pt_map(&self.params, &out),
-            ext_map,
-            ext_identity,
-            local: p.local,
-            sender: p.sender,
-            queue,
-            ssrc: p.ssrc,
-            mid,
-        });
-        {
-            let mut w = self.sinks.write().expect("sinks lock");
-            let mut next: Vec<Arc<Sink>> = w
-                .iter()
-                .filter(|s| s.subscriber != sink.subscriber)
-                .cloned()
-                .collect();
-            next.push(sink.clone());
-            *w = Arc::new(next);
-        }
-        let (local, id) = (sink.local.clone(), self.id);
+        let local = p.local.clone();
+        let video = self.kind == MediaKind::Video;
+        let sink = Arc::new(p.into_sink(&self.params, &out, mid, video, &self.metrics));
+        self.insert(sink.clone());
+        let id = self.id;
         tokio::spawn(async move {
             while let Some(ev) = local.poll().await {
                 if let TrackLocalEvent::OnRtcpPacket(_) = ev {
@@ -334,13 +313,40 @@ impl Publication {
         Ok(sink)
     }
 
+    /// Forwards to an in-process participant: packets arrive on the returned channel (with
+    /// the time they arrived from the publisher) until [`Publication::detach`].
+    pub fn attach_channel(
+        &self,
+        subscriber: ParticipantId,
+        capacity: usize,
+    ) -> mpsc::Receiver<Timed<RtpPacket>> {
+        let (tx, rx) = mpsc::channel(capacity);
+        self.insert(Arc::new(Sink {
+            subscriber,
+            forwarder: Mutex::new(Forwarder::new(self.kind == MediaKind::Video)),
+            target: Target::Channel(tx),
+        }));
+        rx
+    }
+
+    fn insert(&self, sink: Arc<Sink>) {
+        let mut w = self.sinks.write().expect("sinks lock");
+        let mut next: Vec<Arc<Sink>> = w
+            .iter()
+            .filter(|s| s.subscriber != sink.subscriber)
+            .cloned()
+            .collect();
+        next.push(sink);
+        *w = Arc::new(next);
+    }
+
     /// Stops forwarding to `subscriber`; returns its sender for removal from its connection.
     pub fn detach(&self, subscriber: ParticipantId) -> Option<Arc<dyn RtpSender>> {
         let mut w = self.sinks.write().expect("sinks lock");
         let found = w
             .iter()
             .find(|s| s.subscriber == subscriber)
-            .map(|s| s.sender.clone());
+            .and_then(|s| s.sender());
         *w = Arc::new(
             w.iter()
                 .filter(|s| s.subscriber != subscriber)
@@ -366,48 +372,6 @@ impl Publication {
     }
 }
 
-/// A down track added to a connection, waiting for its renegotiation.
-pub struct PendingSink {
-    subscriber: ParticipantId,
-    local: Arc<TrackLocalStaticRTP>,
-    sender: Arc<dyn RtpSender>,
-    ssrc: u32,
-}
-
-impl PendingSink {
-    /// The sender, to remove it again if the subscription is cancelled before activation.
-    pub fn sender(&self) -> &Arc<dyn RtpSender> {
-        &self.sender
-    }
-}
-
-/// Drains one sink's queue into its down track until the sink is dropped.
-fn spawn_writer(
-    local: Arc<TrackLocalStaticRTP>,
-    mut rx: mpsc::Receiver<(rtc::rtp::Packet, Instant)>,
-    metrics: ForwardMetrics,
-) {
-    metrics.tasks.inc();
-    tokio::spawn(async move {
-        while let Some((pkt, arrived)) = rx.recv().await {
-            if local.write_rtp(pkt).await.is_ok() {
-                metrics.latency.observe(arrived.elapsed().as_secs_f64());
-                metrics.forwarded.inc();
-            }
-        }
-        metrics.tasks.dec();
-    });
-}
-
-fn random_ssrc() -> u32 {
-    let mut b = [0u8; 4];
-    getrandom::fill(&mut b).expect("OS randomness");
-    u32::from_ne_bytes(b).max(1)
-}
-
-/// RFC 8843 media identification.
-const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
-
 async fn receiver_params(peer: &Peer, remote: &RemoteTrack) -> Result<RTCRtpParameters, RtcError> {
     let id = remote.track_id().await;
     for r in peer.pc().get_receivers().await {
@@ -416,46 +380,4 @@ async fn receiver_params(peer: &Peer, remote: &RemoteTrack) -> Result<RTCRtpPara
         }
     }
     Err(RtcError::Sdp(format!("no receiver for track {id}")))
-}
-
-fn pt_map(inp: &RTCRtpParameters, out: &RTCRtpParameters) -> Vec<(u8, u8)> {
-    inp.codecs
-        .iter()
-        .filter_map(|c| {
-            out.codecs
-                .iter()
-                .find(|o| {
-                    o.rtp_codec
-                        .mime_type
-                        .eq_ignore_ascii_case(&c.rtp_codec.mime_type)
-                })
-                .map(|o| (c.payload_type, o.payload_type))
-        })
-        .collect()
-}
-
-/// Publisher extension id → subscriber id by URI (0 = drop); true if nothing changes.
-fn ext_map(inp: &RTCRtpParameters, out: &RTCRtpParameters) -> ([u8; 256], bool) {
-    let mut m = [0u8; 256];
-    let mut identity = true;
-    for h in &inp.header_extensions {
-        let o = out
-            .header_extensions
-            .iter()
-            .find(|x| x.uri == h.uri)
-            .map_or(0, |x| x.id as u8);
-        m[usize::from(h.id as u8)] = o;
-        identity &= o == h.id as u8;
-    }
-    (m, identity)
-}
-
-fn remap_extensions(pkt: &mut rtc::rtp::Packet, map: &[u8; 256]) {
-    pkt.header
-        .extensions
-        .retain(|e| map[usize::from(e.id)] != 0);
-    for e in pkt.header.extensions.iter_mut() {
-        e.id = map[usize::from(e.id)];
-    }
-    pkt.header.extension = !pkt.header.extensions.is_empty();
 }

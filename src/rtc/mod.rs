@@ -11,6 +11,7 @@ pub mod forward;
 pub mod media;
 pub mod peer;
 pub mod sdp;
+pub mod sink;
 pub mod stats;
 
 /// Errors of the media shell.

@@ -169,6 +169,11 @@ impl RoomHandle {
         }
     }
 
+    /// Sends one message to one participant (nothing if it has left).
+    pub fn send_message(&self, to: ParticipantId, m: ServerMessage) {
+        self.send(to, Command::Send(m));
+    }
+
     fn send(&self, to: ParticipantId, c: Command) {
         if let Some(tx) = self.sessions.lock().expect("sessions lock").get(&to) {
             let _ = tx.send(c);

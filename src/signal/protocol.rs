@@ -187,6 +187,25 @@ pub enum ServerMessage {
         message: String,
     },
     Pong,
+    /// Voice rooms: a line of the live transcript. `speaker` is `user` or `agent`; a
+    /// `tentative` user line is replaced by the next line with the same `event_id`, and a
+    /// `corrected` agent line replaces the agent line with its `event_id`.
+    Transcript {
+        speaker: String,
+        text: String,
+        event_id: Option<u64>,
+        #[serde(default)]
+        tentative: bool,
+        #[serde(default)]
+        corrected: bool,
+    },
+    /// Voice rooms: the AI agent's state (`connecting`, `listening`, `speaking`, `ended`)
+    /// with a sentence for the user when something went wrong or ended.
+    Agent {
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        message: Option<String>,
+    },
     /// The server ends the session (then closes the socket).
     Bye {
         reason: String,
