@@ -68,6 +68,8 @@ typed_id!(/// A coaching commitment.
     CommitmentId, "m");
 typed_id!(/// An integration API key.
     ApiKeyId, "k");
+typed_id!(/// An AI voice session.
+    VoiceSessionId, "v");
 
 /// A room name: 160 random bits, lower-case hex (valid as a Jitsi room name too).
 pub fn new_room_name() -> String {

@@ -43,7 +43,7 @@ pub struct JoinClaims {
     pub exp: i64,
 }
 
-const TYP: &str = "parlor-join";
+pub const TYP: &str = "parlor-join";
 
 /// Longest accepted room name; room names are `[A-Za-z0-9_-]`.
 pub const MAX_ROOM_LEN: usize = 64;

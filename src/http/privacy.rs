@@ -49,6 +49,15 @@ pub struct PersonalExport {
     pub commitments: Vec<Commitment>,
     pub coach_profile: Option<Coach>,
     pub audit_events: Vec<AuditEntry>,
+    pub voice_sessions: Vec<VoiceExport>,
+}
+
+/// A voice session with its transcript.
+#[derive(Serialize, ToSchema)]
+pub struct VoiceExport {
+    #[serde(flatten)]
+    pub session: crate::voice::model::VoiceSession,
+    pub transcript: Vec<crate::voice::model::TranscriptLine>,
 }
 
 /// Download everything held about you, as JSON.
@@ -80,6 +89,14 @@ async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespon
         commitments: data.commitments,
         coach_profile: data.coach_profile,
         audit_events: data.audit,
+        voice_sessions: data
+            .voice
+            .into_iter()
+            .map(|(session, transcript)| VoiceExport {
+                session,
+                transcript,
+            })
+            .collect(),
     };
     let mut h = HeaderMap::new();
     h.insert(

@@ -12,6 +12,7 @@ pub mod coaches;
 mod commitments;
 mod privacy;
 pub mod users;
+mod voice;
 
 pub use audit::AuditEntry;
 pub use privacy::PersonalData;

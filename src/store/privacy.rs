@@ -6,6 +6,7 @@ use crate::booking::model::{Booking, Coach, Commitment};
 use crate::ids::UserId;
 use crate::store::AuditEntry;
 use crate::store::bookings::BookingFilter;
+use crate::voice::model::{TranscriptLine, VoiceSession};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -18,6 +19,8 @@ pub struct PersonalData {
     pub commitments: Vec<Commitment>,
     pub coach_profile: Option<Coach>,
     pub audit: Vec<AuditEntry>,
+    /// Voice sessions with their transcripts.
+    pub voice: Vec<(VoiceSession, Vec<TranscriptLine>)>,
 }
 
 impl Store {
@@ -53,7 +56,13 @@ impl Store {
             }
         }
         let audit = self.audit_entries_about(id).await?;
+        let mut voice = Vec::new();
+        for v in self.voice_sessions(id, i64::MAX).await? {
+            let lines = self.voice_transcript(&v.id).await?;
+            voice.push((v, lines));
+        }
         Ok(PersonalData {
+            voice,
             login_sessions: sessions,
             api_keys: self.api_keys(id).await?,
             bookings,
@@ -72,7 +81,13 @@ impl Store {
         let uid = id.as_str();
         let t = secs(now);
         let erased_email = format!("erased+{uid}@invalid");
-        let statements: [(&'static str, bool); 9] = [
+        let statements: [(&'static str, bool); 11] = [
+            (
+                "DELETE FROM voice_turns WHERE session_id IN \
+                 (SELECT id FROM voice_sessions WHERE user_id = $1)",
+                false,
+            ),
+            ("DELETE FROM voice_sessions WHERE user_id = $1", false),
             ("DELETE FROM login_sessions WHERE user_id = $1", false),
             ("DELETE FROM api_keys WHERE user_id = $1", false),
             ("DELETE FROM commitments WHERE user_id = $1", false),

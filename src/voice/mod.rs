@@ -7,3 +7,4 @@
 //! never sees the wire protocol of any particular agent.
 
 pub mod events;
+pub mod model;
