@@ -60,12 +60,10 @@ struct Conv {
 pub(super) async fn run(socket: WebSocket, shared: Arc<Shared>, index: usize) {
     let (tx, mut rx) = socket.split();
     let cfg = shared.config.clone();
-    let (Some(input), Some(output)) = (
-        AudioFormat::parse(&cfg.input_format),
-        AudioFormat::parse(&cfg.output_format),
-    ) else {
-        panic!("test double configured with an unknown audio format");
-    };
+    // A format the double cannot produce is still announced (to test clients' refusal of
+    // it); audio then uses 16 kHz PCM.
+    let input = AudioFormat::parse(&cfg.input_format).unwrap_or(AudioFormat::PCM_16000);
+    let output = AudioFormat::parse(&cfg.output_format).unwrap_or(AudioFormat::PCM_16000);
     let mut c = Conv {
         shared,
         index,
@@ -185,8 +183,8 @@ impl Conv {
         let conversation_id = self.log(|l| l.conversation_id.clone());
         self.send(ServerMessage::Metadata(Metadata {
             conversation_id,
-            agent_output_audio_format: self.output.to_string(),
-            user_input_audio_format: self.input.to_string(),
+            agent_output_audio_format: self.shared.config.output_format.clone(),
+            user_input_audio_format: self.shared.config.input_format.clone(),
         }))
         .await
     }
