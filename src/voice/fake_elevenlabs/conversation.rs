@@ -6,55 +6,46 @@
 //! follows: `user_transcript`, `agent_response`, and tone audio in bursts of varying chunk
 //! sizes, faster than real time, all with the reply's id. Speaking while a reply would still be
 //! playing yields `interruption(X)` with a new id X, a few stale chunks of the interrupted
-//! reply, and the next reply reuses X (the case that trips the SDKs' `<=` rule).
+//! reply, and the next reply reuses X (the case that trips the SDKs' `<=` rule). The turn
+//! logic itself is in [`super::turns`]; this file owns the socket, the timers and the log.
 
+use super::turns::Reply;
 use super::{Failure, Received, Shared};
 use crate::voice::elevenlabs::protocol::{
-    AudioEvent, ClientFrame, ClientMessage, Metadata, ServerMessage, ToolCall, decode_audio,
-    encode_audio_b64, parse_client,
+    ClientFrame, ClientMessage, Metadata, ServerMessage, ToolCall, parse_client,
 };
 use crate::voice::events::AudioFormat;
-use crate::voice::vad::{EnergyVad, VadEvent, sine};
+use crate::voice::vad::EnergyVad;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
-/// Chunk lengths of replies in ms, cycled: replies arrive in varying sizes.
-const CHUNK_MS: [u32; 6] = [20, 60, 40, 100, 30, 80];
 /// Far future, for timers that are off.
-const NEVER: Duration = Duration::from_secs(86_400);
+pub(super) const NEVER: Duration = Duration::from_secs(86_400);
 
-struct Reply {
-    id: u64,
-    chunks: VecDeque<Vec<i16>>,
-    /// When the client will have played it all (sent at once, played in real time).
-    plays_until: Instant,
-    last_chunk: Vec<i16>,
-}
-
-struct Conv {
-    shared: Arc<Shared>,
-    index: usize,
-    tx: SplitSink<WebSocket, Message>,
-    input: AudioFormat,
-    output: AudioFormat,
-    vad: EnergyVad,
-    next_id: u64,
-    reuse_id: Option<u64>,
-    reply: Option<Reply>,
+pub(super) struct Conv {
+    pub(super) shared: Arc<Shared>,
+    pub(super) index: usize,
+    pub(super) tx: SplitSink<WebSocket, Message>,
+    pub(super) input: AudioFormat,
+    pub(super) output: AudioFormat,
+    pub(super) vad: EnergyVad,
+    pub(super) next_id: u64,
+    pub(super) reuse_id: Option<u64>,
+    pub(super) reply: Option<Reply>,
     /// Due time and speech length of a reply being thought about.
-    pending: Option<(Instant, u32)>,
-    next_burst: Instant,
-    burst_no: usize,
-    phase: u64,
-    pings: HashMap<u64, Instant>,
-    next_ping_id: u64,
-    last_rtt_ms: Option<u64>,
-    stalled: bool,
+    pub(super) pending: Option<(Instant, u32)>,
+    pub(super) next_burst: Instant,
+    pub(super) burst_no: usize,
+    pub(super) phase: u64,
+    pub(super) pings: HashMap<u64, Instant>,
+    pub(super) next_ping_id: u64,
+    pub(super) last_rtt_ms: Option<u64>,
+    pub(super) stalled: bool,
 }
 
 pub(super) async fn run(socket: WebSocket, shared: Arc<Shared>, index: usize) {
@@ -94,7 +85,7 @@ impl Conv {
         self.shared.observe(|o| f(&mut o.conversations[self.index]))
     }
 
-    async fn send(&mut self, m: ServerMessage) -> bool {
+    pub(super) async fn send(&mut self, m: ServerMessage) -> bool {
         if self.stalled {
             return true;
         }
@@ -306,147 +297,6 @@ impl Conv {
             }
             _ => true,
         }
-    }
-
-    async fn on_audio(&mut self, bytes: Vec<u8>) -> bool {
-        let pcm = decode_audio(self.input, &bytes);
-        if self.shared.config.streaming_echo {
-            let audio = encode_audio_b64(self.output, &pcm);
-            return self
-                .send(ServerMessage::Audio(AudioEvent {
-                    audio_base_64: audio,
-                    event_id: 1,
-                    alignment: None,
-                }))
-                .await;
-        }
-        match self.vad.push(&pcm, self.input.sample_rate) {
-            Some(VadEvent::Started) => {
-                self.pending = None;
-                let playing = self
-                    .reply
-                    .as_ref()
-                    .is_some_and(|r| Instant::now() < r.plays_until);
-                if let Some(old) = self.reply.take().filter(|_| playing) {
-                    return self.interrupt(old).await;
-                }
-            }
-            Some(VadEvent::Ended { speech_ms }) => {
-                self.pending = Some((Instant::now() + self.shared.config.think_time, speech_ms));
-            }
-            None => {}
-        }
-        true
-    }
-
-    async fn interrupt(&mut self, mut old: Reply) -> bool {
-        let x = self.next_id;
-        self.next_id += 1;
-        self.reuse_id = Some(x);
-        self.next_burst = Instant::now() + NEVER;
-        if !self.send(ServerMessage::Interruption { event_id: x }).await {
-            return false;
-        }
-        for _ in 0..self.shared.config.stale_chunks {
-            let pcm = old
-                .chunks
-                .pop_front()
-                .unwrap_or_else(|| old.last_chunk.clone());
-            let audio = encode_audio_b64(self.output, &pcm);
-            if !self
-                .send(ServerMessage::Audio(AudioEvent {
-                    audio_base_64: audio,
-                    event_id: old.id,
-                    alignment: None,
-                }))
-                .await
-            {
-                return false;
-            }
-        }
-        true
-    }
-
-    async fn start_reply(&mut self) -> bool {
-        let Some((_, speech_ms)) = self.pending.take() else {
-            return true;
-        };
-        let id = self.reuse_id.take().unwrap_or_else(|| {
-            self.next_id += 1;
-            self.next_id - 1
-        });
-        let cfg = self.shared.config.clone();
-        let secs = f64::from(speech_ms) / 1000.0;
-        let heard = format!("[fake] {secs:.2} s of speech");
-        let said = format!("I heard you speak for {secs:.2} seconds.");
-        if !self
-            .send(ServerMessage::UserTranscript {
-                event_id: id,
-                text: heard,
-            })
-            .await
-            || !self
-                .send(ServerMessage::AgentResponse {
-                    event_id: id,
-                    text: said,
-                })
-                .await
-        {
-            return false;
-        }
-        let rate = self.output.sample_rate;
-        let mut chunks = VecDeque::new();
-        let mut left = cfg.reply_ms;
-        for i in 0.. {
-            if left == 0 {
-                break;
-            }
-            let ms = CHUNK_MS[i % CHUNK_MS.len()].min(left);
-            left -= ms;
-            chunks.push_back(sine(rate, ms, 660.0, 6000.0, &mut self.phase));
-        }
-        let last_chunk = chunks.back().cloned().unwrap_or_default();
-        let plays_until = Instant::now() + Duration::from_millis(u64::from(cfg.reply_ms));
-        self.reply = Some(Reply {
-            id,
-            chunks,
-            plays_until,
-            last_chunk,
-        });
-        self.next_burst = Instant::now();
-        true
-    }
-
-    /// Sends the next burst of 1–3 chunks and schedules the one after.
-    async fn burst(&mut self) -> bool {
-        self.burst_no += 1;
-        let n = 1 + self.burst_no % 3;
-        let mut sent_ms = 0u64;
-        for _ in 0..n {
-            let Some(r) = self.reply.as_mut() else { break };
-            let Some(pcm) = r.chunks.pop_front() else {
-                break;
-            };
-            let id = r.id;
-            sent_ms += pcm.len() as u64 * 1000 / u64::from(self.output.sample_rate);
-            let audio = encode_audio_b64(self.output, &pcm);
-            if !self
-                .send(ServerMessage::Audio(AudioEvent {
-                    audio_base_64: audio,
-                    event_id: id,
-                    alignment: None,
-                }))
-                .await
-            {
-                return false;
-            }
-        }
-        let more = self.reply.as_ref().is_some_and(|r| !r.chunks.is_empty());
-        let pause = Duration::from_secs_f64(
-            sent_ms as f64 / 1000.0 / self.shared.config.send_speedup.max(1.0),
-        );
-        self.next_burst = Instant::now() + if more { pause } else { NEVER };
-        true
     }
 }
 

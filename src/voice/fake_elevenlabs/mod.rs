@@ -11,6 +11,7 @@
 
 pub mod cli;
 mod conversation;
+mod turns;
 
 use crate::voice::agent::AgentError;
 use crate::voice::elevenlabs::protocol::{ClientMessage, InitiationData};

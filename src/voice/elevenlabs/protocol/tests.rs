@@ -1,6 +1,9 @@
 //! JSON samples for every message in both directions, including garbage.
 
 use super::*;
+use crate::voice::events::AgentEvent;
+use serde_json::json;
+use std::collections::BTreeMap;
 
 const PCM: AudioFormat = AudioFormat::PCM_16000;
 
