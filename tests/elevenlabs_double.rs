@@ -606,3 +606,42 @@ async fn ulaw_formats_are_encoded_and_decoded_on_the_wire() {
             .contains(&Received::Audio { bytes: 160 })
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parlor_dev_fake_elevenlabs_serves_the_double_until_sigterm() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parlor"))
+        .args([
+            "dev",
+            "fake-elevenlabs",
+            "--listen",
+            "127.0.0.1:0",
+            "--agent-id",
+            "agent_test",
+        ])
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = timeout(WAIT, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = line.strip_prefix("listening on ").expect(&line).to_string();
+    let mut conn = agent(base, |_| {}).start(context()).await.unwrap();
+    started(&mut conn).await;
+    conn.commands.send(AgentCommand::Close).await.unwrap();
+    assert_eq!(ended(&mut conn).await, EndReason::Hangup);
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = timeout(WAIT, child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status:?}");
+}

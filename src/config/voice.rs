@@ -99,3 +99,85 @@ impl VoiceConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_from;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_echo_agent_is_the_default_and_an_agent_id_selects_elevenlabs() {
+        let c = load_from(None, env(&[])).unwrap();
+        assert!(!c.voice.uses_elevenlabs());
+        assert_eq!(c.voice.elevenlabs.base_url, "wss://api.elevenlabs.io");
+        let c = load_from(
+            Some("[voice.elevenlabs]\nagent_id = \"agent_1\"\nbase_url = \"wss://api.eu.residency.elevenlabs.io\"\n"),
+            env(&[("PARLOR_VOICE__ELEVENLABS__STALL_SECS", "30")]),
+        )
+        .unwrap();
+        assert!(c.voice.uses_elevenlabs());
+        assert_eq!(c.voice.elevenlabs.stall_secs, 30);
+        let c = load_from(
+            None,
+            env(&[
+                ("PARLOR_VOICE__AGENT", "echo"),
+                ("PARLOR_VOICE__ELEVENLABS__AGENT_ID", "agent_1"),
+            ]),
+        )
+        .unwrap();
+        assert!(!c.voice.uses_elevenlabs(), "an explicit echo wins");
+    }
+
+    #[test]
+    fn the_api_key_comes_only_from_the_environment_and_is_redacted() {
+        let e = load_from(
+            Some("[voice.elevenlabs]\napi_key = \"sk_file\"\n"),
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("PARLOR_VOICE__ELEVENLABS__API_KEY"), "{e}");
+        assert!(!e.contains("sk_file"), "{e}");
+        let c = load_from(
+            None,
+            env(&[
+                ("PARLOR_VOICE__ELEVENLABS__AGENT_ID", "agent_1"),
+                ("PARLOR_VOICE__ELEVENLABS__API_KEY", "sk_env_secret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.voice.elevenlabs.api_key.expose(), "sk_env_secret");
+        assert!(!format!("{c:?}").contains("sk_env_secret"));
+        assert!(!crate::voice::agent::describe(&c).contains("sk_env_secret"));
+        let agent = crate::voice::agent::from_config(&c).unwrap();
+        assert_eq!(agent.name(), "elevenlabs");
+    }
+
+    #[test]
+    fn voice_nonsense_is_rejected() {
+        for (k, v) in [
+            ("PARLOR_VOICE__AGENT", "gpt"),
+            ("PARLOR_VOICE__AGENT", "elevenlabs"),
+            ("PARLOR_VOICE__ELEVENLABS__STALL_SECS", "0"),
+            ("PARLOR_VOICE__ELEVENLABS__BASE_URL", "ftp://x"),
+        ] {
+            let pairs = [(k, v), ("PARLOR_VOICE__ELEVENLABS__AGENT_ID", "")];
+            assert!(load_from(None, env(&pairs)).is_err(), "{k}={v} accepted");
+        }
+        let e = load_from(
+            None,
+            env(&[
+                ("PARLOR_VOICE__ELEVENLABS__AGENT_ID", "agent_1"),
+                ("PARLOR_VOICE__ELEVENLABS__BASE_URL", "wss://x?y=1"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("voice.elevenlabs.base_url"), "{e}");
+    }
+}
