@@ -61,7 +61,8 @@ pub struct ConversationContext {
 /// One live conversation: read `events` until [`AgentEvent::Ended`], send `commands`.
 ///
 /// Dropping `commands` ends the conversation like [`AgentCommand::Close`]; dropping `events`
-/// ends it too (nobody listens any more).
+/// ends it too (nobody listens any more). Read `events` promptly: when the channel is full the
+/// connection stops reading its socket (backpressure), which also delays keep-alive answers.
 pub struct AgentConnection {
     pub events: mpsc::Receiver<AgentEvent>,
     pub commands: mpsc::Sender<AgentCommand>,

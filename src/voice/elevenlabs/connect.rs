@@ -39,14 +39,15 @@ pub fn tls_config() -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
-/// The URL to open: the public conversation URL, or a freshly signed one for a private agent.
+/// The URL to open: the public conversation URL, or a freshly signed one for a private agent
+/// (returned exactly as the service wrote it: it is opaque).
 pub async fn conversation_url(
     endpoints: &Endpoints,
     api_key: &Secret,
     tls: &Arc<rustls::ClientConfig>,
-) -> Result<Url, AgentError> {
+) -> Result<String, AgentError> {
     if api_key.is_empty() {
-        return Ok(endpoints.conversation.clone());
+        return Ok(endpoints.conversation.to_string());
     }
     let body = https_get(&endpoints.signed_url, api_key, tls).await?;
     #[derive(serde::Deserialize)]
@@ -63,18 +64,21 @@ pub async fn conversation_url(
             "signed URL is not ws:// or wss://".into(),
         ));
     }
-    Ok(url)
+    Ok(parsed.signed_url)
 }
 
 /// Opens the WebSocket (no extra headers: a signed URL carries its own credential).
-pub async fn open_socket(url: &Url, tls: &Arc<rustls::ClientConfig>) -> Result<Socket, AgentError> {
+pub async fn open_socket(url: &str, tls: &Arc<rustls::ClientConfig>) -> Result<Socket, AgentError> {
     let mut ws_config = WebSocketConfig::default();
     ws_config.max_message_size = Some(16 << 20);
     ws_config.max_frame_size = Some(16 << 20);
     let connector = Connector::Rustls(tls.clone());
-    let host = url.host_str().unwrap_or("?").to_string();
+    let host = Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
     match tokio_tungstenite::connect_async_tls_with_config(
-        url.as_str(),
+        url,
         Some(ws_config),
         true,
         Some(connector),
@@ -135,12 +139,14 @@ async fn https_get(
         )
         .body(Empty::<Bytes>::new())
         .map_err(|_| AgentError::Config("API key is not a valid header value".into()))?;
-    let tcp = TcpStream::connect((host, port))
+    // IPv6 literals come bracketed from the URL; sockets and TLS names want them bare.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let tcp = TcpStream::connect((bare, port))
         .await
         .map_err(|e| unreachable("connect", &e))?;
     let _ = tcp.set_nodelay(true);
     let (status, body) = if url.scheme() == "https" {
-        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        let name = rustls::pki_types::ServerName::try_from(bare.to_string())
             .map_err(|e| unreachable("server name", &e))?;
         let stream = tokio_rustls::TlsConnector::from(tls.clone())
             .connect(name, tcp)

@@ -24,6 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
+/// Most entries kept per log list, so a long benchmark run does not grow without bound.
+const LOG_CAP: usize = 200_000;
 /// Far future, for timers that are off.
 pub(super) const NEVER: Duration = Duration::from_secs(86_400);
 
@@ -110,7 +112,7 @@ impl Conv {
                 None,
             ),
         };
-        self.log(|l| l.sent.push((kind, id)));
+        self.log(|l| push_capped(&mut l.sent, (kind, id)));
         self.tx
             .send(Message::Text(m.to_json().into()))
             .await
@@ -284,14 +286,14 @@ impl Conv {
             ClientFrame::Message(m) => Received::Message(m.clone()),
             ClientFrame::Unknown(t) => Received::Unknown(t.clone()),
         };
-        self.log(|l| l.received.push(record));
+        self.log(|l| push_capped(&mut l.received, record));
         match frame {
             ClientFrame::Audio(bytes) => self.on_audio(bytes).await,
             ClientFrame::Message(ClientMessage::Pong { event_id }) => {
                 if let Some(sent) = self.pings.remove(&event_id) {
                     let rtt = sent.elapsed();
                     self.last_rtt_ms = Some(rtt.as_millis() as u64);
-                    self.log(|l| l.pongs.push((event_id, rtt)));
+                    self.log(|l| push_capped(&mut l.pongs, (event_id, rtt)));
                 }
                 true
             }
@@ -306,5 +308,11 @@ fn close_text(code: u16) -> &'static str {
         1002 => "llm_timeout",
         1008 => "invalid_message",
         _ => "internal_error",
+    }
+}
+
+fn push_capped<T>(list: &mut Vec<T>, item: T) {
+    if list.len() < LOG_CAP {
+        list.push(item);
     }
 }

@@ -107,7 +107,7 @@ pub enum Received {
     Invalid(String),
 }
 
-/// What happened on one conversation socket.
+/// What happened on one conversation socket (each list keeps at most 200,000 entries).
 #[derive(Debug, Clone, Default)]
 pub struct ConversationLog {
     pub conversation_id: String,
