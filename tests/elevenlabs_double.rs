@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn fake(config: FakeConfig) -> FakeElevenLabs {
-    FakeElevenLabs::start(config, "127.0.0.1:0".parse().unwrap())
+    FakeElevenLabs::start_local(config)
         .await
         .expect("bind the double")
 }

@@ -181,6 +181,11 @@ impl FakeElevenLabs {
         Ok(Self { addr, shared, task })
     }
 
+    /// Binds `127.0.0.1:0` (a free port chosen by the OS): what tests want.
+    pub async fn start_local(config: FakeConfig) -> Result<Self, AgentError> {
+        Self::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
