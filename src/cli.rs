@@ -1,4 +1,5 @@
-//! The `parlor` command line: `serve` (default), `migrate`, `user add`.
+//! The `parlor` command line: `serve` (default), `migrate`, `user add`, `token`, and `dev`
+//! tools for developers and CI (`dev fake-elevenlabs`).
 
 use crate::auth::model::Role;
 use crate::auth::{Accounts, Signup};
@@ -58,6 +59,17 @@ pub enum Command {
         #[arg(long)]
         ttl_minutes: Option<u32>,
     },
+    /// Developer and CI tools (test doubles); not for production.
+    Dev {
+        #[command(subcommand)]
+        action: DevAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DevAction {
+    /// Run the ElevenLabs Conversational AI test double (WebSocket + signed-URL endpoint).
+    FakeElevenlabs(crate::voice::fake_elevenlabs::cli::FakeArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -159,6 +171,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             );
             println!("{}/r/{room}#token={token}", config.public_origin());
         }
+        Command::Dev {
+            action: DevAction::FakeElevenlabs(args),
+        } => crate::voice::fake_elevenlabs::cli::run(args).await?,
         Command::Migrate => {
             let store = Store::connect(config.database.url.expose(), 1).await?;
             store.migrate().await?;

@@ -298,6 +298,21 @@ fn secret_in_the_config_file_is_refused_naming_its_variable() {
 }
 
 #[test]
+fn elevenlabs_api_key_in_the_config_file_is_refused_naming_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("file.toml"),
+        "[voice.elevenlabs]\nagent_id = \"agent_1\"\napi_key = \"sk_in_file\"\n",
+    )
+    .unwrap();
+    let e = config_error(dir.path(), |c| {
+        c.args(["--config", "file.toml", "migrate"]);
+    });
+    assert!(e.contains("PARLOR_VOICE__ELEVENLABS__API_KEY"), "{e}");
+    assert!(!e.contains("sk_in_file"), "the key is not echoed: {e}");
+}
+
+#[test]
 fn config_file_named_by_parlor_config_is_used() {
     // `--config` documents `PARLOR_CONFIG` as its environment form.
     let dir = tempfile::tempdir().unwrap();

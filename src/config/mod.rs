@@ -12,9 +12,11 @@
 
 mod load;
 mod secret;
+mod voice;
 
 pub use load::{ConfigError, load, load_from};
 pub use secret::Secret;
+pub use voice::{ElevenLabsSection, VoiceConfig};
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -40,6 +42,8 @@ pub struct Config {
     pub rtc: RtcConfig,
     /// Video room limits and join tokens.
     pub rooms: RoomsConfig,
+    /// AI voice sessions: the agent (echo or ElevenLabs).
+    pub voice: VoiceConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -211,6 +215,7 @@ impl Default for Config {
             jitsi: JitsiConfig::default(),
             rtc: RtcConfig::default(),
             rooms: RoomsConfig::default(),
+            voice: VoiceConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -280,8 +285,12 @@ impl Default for LogConfig {
 }
 
 /// Keys that hold secrets: refused in the config file, accepted from the environment.
-pub(crate) const SECRET_KEYS: &[&str] =
-    &["auth.signing_secret", "jitsi.app_secret", "rtc.turn_secret"];
+pub(crate) const SECRET_KEYS: &[&str] = &[
+    "auth.signing_secret",
+    "jitsi.app_secret",
+    "rtc.turn_secret",
+    "voice.elevenlabs.api_key",
+];
 
 impl Config {
     /// Rejects values that cannot work, with a message naming the key and what to do.
@@ -361,6 +370,7 @@ impl Config {
             );
         }
         self.validate_media()?;
+        self.voice.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return bad(
                 "log.level",

@@ -4,7 +4,17 @@
 //! voice agent (ElevenLabs Conversational AI, or the built-in echo agent); the agent's PCM is
 //! resampled to 48 kHz, cut into 20 ms frames, Opus-encoded and paced back out on a 20 ms clock.
 //! [`events`] is the vocabulary between an agent connection and the bridge, so that the bridge
-//! never sees the wire protocol of any particular agent.
+//! never sees the wire protocol of any particular agent. [`agent`] is the [`VoiceAgent`] seam
+//! the session layer starts conversations through; [`elevenlabs`] and [`echo`] implement it;
+//! [`fake_elevenlabs`] is a faithful test double of the ElevenLabs service; [`vad`] is the
+//! energy turn detector the echo agent and the double share.
 
+pub mod agent;
+pub mod echo;
+pub mod elevenlabs;
 pub mod events;
+pub mod fake_elevenlabs;
 pub mod model;
+pub mod vad;
+
+pub use agent::{AgentConnection, AgentError, ConversationContext, VoiceAgent};
