@@ -14,8 +14,9 @@
 //! - packets the server dropped for full subscriber queues, and packets lost at subscribers.
 //!
 //! Before the throughput phases it measures **RSS per participant**: the server's RSS idle,
-//! then with 8 participants in one room, each publishing audio and video at a realistic rate
-//! (50 + 100 packets/s) to the 7 others.
+//! with 4 and with 8 participants in one room, each publishing audio and video at a realistic
+//! rate (50 + 100 packets/s) to all the others; reported over idle and as the marginal cost
+//! from 4 to 8 (which leaves out one-time costs such as the first connection's allocations).
 //!
 //! `cargo bench --bench sfu_forward`; knobs `BENCH_SECS` (window per phase, default 8),
 //! `BENCH_PPS` (video packets/s per publisher, default 1000), `BENCH_ROOMS` (rooms in the
@@ -249,8 +250,12 @@ async fn phase(b: &Bench, name: &str, rooms: usize, subs: usize, pps: u64, secs:
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut all = Vec::new();
+    let slug: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
     for r in 0..rooms {
-        all.push(room(b, &format!("{name}-r{r}"), subs, pps, &measuring, &stop).await);
+        all.push(room(b, &format!("{slug}-r{r}"), subs, pps, &measuring, &stop).await);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = support::scrape(&b.server.base);
@@ -309,27 +314,37 @@ async fn phase(b: &Bench, name: &str, rooms: usize, subs: usize, pps: u64, secs:
     }
 }
 
-/// RSS of 8 participants in one room, each publishing audio (50/s) and video (100/s).
-async fn rss_per_participant(b: &Bench) -> (f64, f64, f64) {
+/// RSS with 4 and then 8 participants in one room, each publishing audio (50/s) and video
+/// (100/s) to all the others. Returns (idle, with 4, with 8) in MB.
+async fn rss_by_participants(b: &Bench) -> (f64, f64, f64) {
     let idle = b.server.rss_kib();
     let stop = Arc::new(AtomicBool::new(false));
-    let n = 8;
-    let mut clients = Vec::new();
-    let mut readers = Vec::new();
     let measuring = Arc::new(AtomicBool::new(false));
-    for i in 0..n {
-        let mut c = b.join("rss", &format!("p{i}")).await;
-        let tracks = publish(&mut c).await;
-        spawn_sender(tracks, 100, stop.clone());
-        clients.push(c);
-    }
-    for c in &mut clients {
-        for remote in incoming(c, 2 * (n - 1)).await {
-            readers.push(spawn_reader(remote, measuring.clone(), stop.clone()));
+    let mut clients: Vec<Client> = Vec::new();
+    let mut readers = Vec::new();
+    let mut at = Vec::new();
+    for n in [4usize, 8] {
+        while clients.len() < n {
+            let i = clients.len();
+            let mut c = b.join("rss", &format!("p{i}")).await;
+            let tracks = publish(&mut c).await;
+            spawn_sender(tracks, 100, stop.clone());
+            clients.push(c);
         }
+        // Every participant receives the others' two tracks (drain what is new).
+        for c in clients.iter_mut() {
+            while let Some(ClientEvent::Track { remote, .. }) = c
+                .wait_for(Duration::from_secs(3), |e| {
+                    matches!(e, ClientEvent::Track { .. })
+                })
+                .await
+            {
+                readers.push(spawn_reader(remote, measuring.clone(), stop.clone()));
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        at.push(b.server.rss_kib());
     }
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let loaded = b.server.rss_kib();
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.close().await;
@@ -337,8 +352,8 @@ async fn rss_per_participant(b: &Bench) -> (f64, f64, f64) {
     for r in readers {
         let _ = r.await;
     }
-    let per = (loaded.saturating_sub(idle)) as f64 / 1024.0 / n as f64;
-    (idle as f64 / 1024.0, loaded as f64 / 1024.0, per)
+    let mb = |k: u64| k as f64 / 1024.0;
+    (mb(idle), mb(at[0]), mb(at[1]))
 }
 
 #[tokio::main]
@@ -357,10 +372,13 @@ async fn main() {
         ws,
         transport: Transport::new("127.0.0.1".parse().unwrap(), (50_000, 51_999)),
     };
-    let (idle_mb, loaded_mb, per_participant_mb) = rss_per_participant(&b).await;
+    let (idle_mb, four_mb, eight_mb) = rss_by_participants(&b).await;
+    let per_participant_mb = (eight_mb - idle_mb) / 8.0;
+    let marginal_mb = (eight_mb - four_mb) / 4.0;
     println!(
-        "server RSS idle {idle_mb:.1} MB, 8 participants (audio+video each) {loaded_mb:.1} MB: \
-         {per_participant_mb:.2} MB per participant"
+        "server RSS: idle {idle_mb:.1} MB, 4 participants {four_mb:.1} MB, 8 participants \
+         {eight_mb:.1} MB (each publishing audio+video to all others): {per_participant_mb:.2} MB \
+         per participant over idle, {marginal_mb:.2} MB per participant from 4 to 8"
     );
     let mut phases = Vec::new();
     for subs in [1, 3, 7] {
@@ -407,7 +425,8 @@ async fn main() {
         "seconds_per_phase": secs,
         "video_payload_bytes": PAYLOAD,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "rss": {"idle_mb": idle_mb, "eight_participants_mb": loaded_mb, "per_participant_mb": per_participant_mb},
+        "rss": {"idle_mb": idle_mb, "four_participants_mb": four_mb, "eight_participants_mb": eight_mb,
+            "per_participant_mb": per_participant_mb, "marginal_per_participant_mb": marginal_mb},
         "phases": phases,
         "targets": {"forwarded_per_core_s": 50000, "server_added_p99_ms": 1.0, "rss_per_participant_mb": 2.0},
     });

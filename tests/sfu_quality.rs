@@ -44,7 +44,10 @@ async fn participants_learn_each_others_connection_quality() {
         assert_eq!(seen, both, "{who}");
     }
     let text = metrics(&app).await;
-    assert!(metric(&text, "parlor_forwarded_packets_total") > 100, "{text}");
+    assert!(
+        metric(&text, "parlor_forwarded_packets_total") > 100,
+        "{text}"
+    );
     assert!(
         text.contains("parlor_forward_latency_seconds_bucket"),
         "latency histogram exported"

@@ -208,3 +208,46 @@ pub fn histogram_quantile(before: &[(f64, f64)], after: &[(f64, f64)], p: f64) -
         .find(|(_, c)| *c >= want)
         .map_or(f64::INFINITY, |(le, _)| *le)
 }
+
+/// Creates a client account with `parlor user add` and returns an HTTP client logged in as it.
+pub async fn login_new_user(server: &Server, email: &str) -> reqwest::Client {
+    use std::io::Write;
+    let password = "bench user password";
+    let mut add = server
+        .command()
+        .args([
+            "user",
+            "add",
+            "--email",
+            email,
+            "--name",
+            "Bench Caller",
+            "--role",
+            "client",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    assert!(add.wait().unwrap().success(), "user add failed");
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert("origin", server.base.parse().unwrap());
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(h)
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}/api/auth/login", server.base))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "login: {}", r.status());
+    http
+}

@@ -33,7 +33,7 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemoteEvent;
 use webrtc::rtp_transceiver::RtpSender;
 
-pub use super::sink::{ForwardMetrics, SINK_QUEUE};
+pub use super::sink::ForwardMetrics;
 
 /// Callbacks from a publication's tasks into the room (no await inside them).
 pub trait PublicationEvents: Send + Sync + 'static {
@@ -300,7 +300,7 @@ impl Publication {
         }
         let local = p.local.clone();
         let video = self.kind == MediaKind::Video;
-        let sink = Arc::new(p.into_sink(&self.params, &out, mid, video, &self.metrics));
+        let sink = Arc::new(p.into_sink(&self.params, &out, mid, video));
         self.insert(sink.clone());
         let id = self.id;
         tokio::spawn(async move {

@@ -2,16 +2,19 @@
 //! subscriber's (sequence number from its [`Forwarder`], its own SSRC, its payload type and
 //! header-extension ids, its transceiver's MID) and queues it.
 //!
-//! A sink on a subscriber's connection has a short queue drained by its own writer task, so
-//! a subscriber whose connection is slow loses its own packets (counted) instead of stalling
-//! everyone else on the track. A sink of an in-process participant (the voice agent) is a
-//! channel of [`RtpPacket`]s: no connection, no rewriting beyond the sequence number.
+//! Delivery never waits: a packet is handed to the subscriber connection's queue only if that
+//! completes at once (webrtc-rs queues up to 256 packets per connection), so a subscriber
+//! whose connection is behind loses its own packets (counted) instead of stalling everyone
+//! else on the track — and no task hop is added per packet. A sink of an in-process
+//! participant (the voice agent) is a channel of [`RtpPacket`]s: no connection, no rewriting
+//! beyond the sequence number.
 
 use super::media::RtpPacket;
 use crate::sfu::ParticipantId;
 use crate::sfu::forwarder::Forwarder;
 use bytes::Bytes;
-use prometheus::{Histogram, IntCounter, IntGauge};
+use futures_util::FutureExt;
+use prometheus::{Histogram, IntCounter};
 use rtc::rtp_transceiver::rtp_sender::RTCRtpParameters;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -19,10 +22,6 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::rtp_transceiver::RtpSender;
-
-/// Packets queued per subscriber and track before that subscriber starts losing them
-/// (~0.25 s of a 1.5 Mbit/s video track).
-pub const SINK_QUEUE: usize = 128;
 
 /// RFC 8843 media identification.
 pub(super) const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
@@ -32,23 +31,21 @@ pub(super) const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 pub struct ForwardMetrics {
     /// Packets handed to a subscriber's connection (or in-process participant).
     pub forwarded: IntCounter,
-    /// Packets dropped because a subscriber's queue was full.
+    /// Packets dropped because a subscriber's connection (or in-process reader) was behind.
     pub dropped: IntCounter,
     /// Seconds from a packet's arrival from the publisher's connection to its hand-over to
     /// the subscriber's connection (SRTP and sockets on either side excluded).
     pub latency: Histogram,
-    /// Running per-sink writer tasks (also counted in the media task gauge).
-    pub tasks: IntGauge,
 }
 
 /// A packet with the time it arrived from its publisher.
 pub type Timed<T> = (T, Instant);
 
 pub(super) enum Target {
-    /// A down track on the subscriber's connection, fed by a writer task.
+    /// A down track on the subscriber's connection.
     Track {
+        local: Arc<TrackLocalStaticRTP>,
         sender: Arc<dyn RtpSender>,
-        queue: mpsc::Sender<Timed<rtc::rtp::Packet>>,
         /// This down track's SSRC (never the publisher's: two publishers may share one).
         ssrc: u32,
         /// The MID of the subscriber-leg transceiver, written into the MID extension.
@@ -100,7 +97,7 @@ impl Sink {
         arrived: Instant,
         metrics: &ForwardMetrics,
     ) {
-        let queued = match &self.target {
+        let delivered = match &self.target {
             Target::Channel(tx) => {
                 let out = RtpPacket {
                     sequence: seq,
@@ -109,15 +106,10 @@ impl Sink {
                     ssrc: pkt.header.ssrc,
                     payload: pkt.payload.clone(),
                 };
-                let ok = tx.try_send((out, arrived)).is_ok();
-                if ok {
-                    metrics.forwarded.inc();
-                    metrics.latency.observe(arrived.elapsed().as_secs_f64());
-                }
-                ok
+                tx.try_send((out, arrived)).is_ok()
             }
             Target::Track {
-                queue,
+                local,
                 ssrc,
                 mid,
                 pt_map,
@@ -142,11 +134,15 @@ impl Sink {
                 if !*ext_identity || out.header.extensions.iter().any(|e| e.id == 0) {
                     remap_extensions(&mut out, ext_map);
                 }
-                queue.try_send((out, arrived)).is_ok()
+                // Ready at once unless the connection's queue is full (or its track is
+                // being rebound): then the packet is that subscriber's loss, nobody waits.
+                matches!(local.write_rtp(out).now_or_never(), Some(Ok(())))
             }
         };
-        // A full queue is that subscriber's problem: its packet is dropped, nobody waits.
-        if !queued {
+        if delivered {
+            metrics.forwarded.inc();
+            metrics.latency.observe(arrived.elapsed().as_secs_f64());
+        } else {
             metrics.dropped.inc();
         }
     }
@@ -174,17 +170,14 @@ impl PendingSink {
         out: &RTCRtpParameters,
         mid: Option<Bytes>,
         video: bool,
-        metrics: &ForwardMetrics,
     ) -> Sink {
         let (ext_map, ext_identity) = ext_map(inp, out);
-        let (queue, rx) = mpsc::channel(SINK_QUEUE);
-        spawn_writer(self.local.clone(), rx, metrics.clone());
         Sink {
             subscriber: self.subscriber,
             forwarder: Mutex::new(Forwarder::new(video)),
             target: Target::Track {
+                local: self.local,
                 sender: self.sender,
-                queue,
                 ssrc: self.ssrc,
                 mid,
                 pt_map: pt_map(inp, out),
@@ -193,24 +186,6 @@ impl PendingSink {
             },
         }
     }
-}
-
-/// Drains one sink's queue into its down track until the sink is dropped.
-fn spawn_writer(
-    local: Arc<TrackLocalStaticRTP>,
-    mut rx: mpsc::Receiver<Timed<rtc::rtp::Packet>>,
-    metrics: ForwardMetrics,
-) {
-    metrics.tasks.inc();
-    tokio::spawn(async move {
-        while let Some((pkt, arrived)) = rx.recv().await {
-            if local.write_rtp(pkt).await.is_ok() {
-                metrics.latency.observe(arrived.elapsed().as_secs_f64());
-                metrics.forwarded.inc();
-            }
-        }
-        metrics.tasks.dec();
-    });
 }
 
 pub(super) fn random_ssrc() -> u32 {

@@ -75,10 +75,9 @@ impl HubGauges {
                 ),
                 dropped: counter(
                     "parlor_forward_dropped_packets_total",
-                    "RTP packets dropped because a subscriber's queue was full",
+                    "RTP packets dropped because a subscriber's connection was behind",
                 ),
                 latency,
-                tasks: media_tasks.clone(),
             },
             media_tasks,
         }
