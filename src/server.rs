@@ -65,7 +65,7 @@ pub async fn serve(
 }
 
 /// Background upkeep: a WAL checkpoint every two seconds, and hourly clean-up of expired
-/// sessions and old idempotency keys.
+/// sessions, old idempotency keys and voice transcripts past their retention.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     let mut n: u64 = 0;
@@ -85,6 +85,15 @@ async fn maintenance(state: AppState) {
         }
         if let Err(e) = state.store.purge_idempotency(now - ttl).await {
             tracing::warn!(error = %e, "idempotency clean-up failed");
+        }
+        let days = state.config.retention.voice_transcript_days;
+        if days > 0
+            && let Err(e) = state
+                .store
+                .purge_voice_transcripts(now - chrono::Duration::days(i64::from(days)))
+                .await
+        {
+            tracing::warn!(error = %e, "voice transcript retention failed");
         }
     }
 }

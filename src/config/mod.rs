@@ -44,6 +44,8 @@ pub struct Config {
     pub rooms: RoomsConfig,
     /// AI voice sessions: the agent (echo or ElevenLabs).
     pub voice: VoiceConfig,
+    /// How long personal records are kept.
+    pub retention: RetentionConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -81,6 +83,23 @@ pub struct RoomsConfig {
     pub max_rooms: u32,
     /// Lifetime of join tokens minted by the API, in minutes.
     pub join_token_ttl_minutes: u32,
+}
+
+/// How long personal records are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days after which voice-session transcripts are deleted (the sessions stay, without
+    /// their words); 0 keeps them until the user deletes their account.
+    pub voice_transcript_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            voice_transcript_days: 90,
+        }
+    }
 }
 
 impl Default for RtcConfig {
@@ -216,6 +235,7 @@ impl Default for Config {
             rtc: RtcConfig::default(),
             rooms: RoomsConfig::default(),
             voice: VoiceConfig::default(),
+            retention: RetentionConfig::default(),
             log: LogConfig::default(),
         }
     }
