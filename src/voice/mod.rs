@@ -6,4 +6,8 @@
 //! [`events`] is the vocabulary between an agent connection and the bridge, so that the bridge
 //! never sees the wire protocol of any particular agent.
 
+pub mod bridge;
 pub mod events;
+pub mod gate;
+pub mod media;
+pub mod pacer;
