@@ -20,110 +20,20 @@
 //! the agent ends, the queued reply is still played out and `Ended` is reported after its last
 //! frame. The core never reads a clock, never blocks, never logs per frame.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::events::{AgentCommand, AgentEvent, EndReason};
 use super::gate::{EventGate, GateDecision};
 use super::media::VoiceMediaError;
-use super::media::inbound::{InboundChain, InboundStats, ReorderConfig};
-use super::media::outbound::{OutboundChain, OutboundStats};
+use super::media::inbound::InboundChain;
+use super::media::outbound::OutboundChain;
 use super::pacer::{Pacer, TICK};
 
-/// Bridge settings.
-#[derive(Debug, Clone, Copy)]
-pub struct BridgeConfig {
-    /// First RTP timestamp of the agent's track (random in production).
-    pub rtp_base: u32,
-    /// While the talk button is held, how many 20 ms chunks the browser's audio may lag behind
-    /// the agent chunk clock before the bridge fills the gap with silence.
-    pub held_slack_chunks: u64,
-    /// Reorder buffer of the browser's packets.
-    pub reorder: ReorderConfig,
-}
+mod queue;
+mod types;
 
-impl Default for BridgeConfig {
-    fn default() -> Self {
-        Self {
-            rtp_base: 0,
-            held_slack_chunks: 3,
-            reorder: ReorderConfig::default(),
-        }
-    }
-}
-
-/// Who said a transcript line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    User,
-    Agent,
-}
-
-/// What kind of transcript line this is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TranscriptKind {
-    /// Final text.
-    Final,
-    /// A partial hypothesis of the user's speech; a later line with the same id replaces it.
-    Tentative,
-    /// The agent's earlier line with this id was cut short; `text` is what was actually said.
-    Correction { original: String },
-}
-
-/// One transcript line for the browser.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transcript {
-    pub role: Role,
-    pub event_id: u64,
-    pub text: String,
-    pub kind: TranscriptKind,
-}
-
-/// Something the caller must do.
-#[derive(Debug, PartialEq)]
-pub enum BridgeOutput<'a> {
-    /// Send this to the agent connection.
-    ToAgent(AgentCommand),
-    /// Write this Opus packet to the agent's RTP track now.
-    Frame {
-        rtp_timestamp: u32,
-        marker: bool,
-        payload: &'a [u8],
-        /// When the agent audio at the start of this frame reached the bridge.
-        queued_at: Option<Instant>,
-    },
-    /// Show this to the browser.
-    Transcript(Transcript),
-    /// The conversation is over (after the last queued frame was sent).
-    Ended(EndReason),
-}
-
-/// Counters for metrics and benchmarks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BridgeStats {
-    /// Playout ticks handled (ticks skipped after a stall not included).
-    pub ticks: u64,
-    /// Opus frames sent to the browser.
-    pub frames_sent: u64,
-    /// Playout ticks skipped because the caller stalled.
-    pub missed_ticks: u64,
-    /// Playout ticks served late, back to back.
-    pub late_ticks: u64,
-    /// 20 ms chunks sent to the agent (real and silence).
-    pub chunks_to_agent: u64,
-    /// Of which silence (talk button up, or the browser's audio stopped).
-    pub silence_chunks: u64,
-    /// Browser chunks dropped because the talk button was up.
-    pub discarded_chunks: u64,
-    /// Agent audio chunks dropped by the event-id rule.
-    pub gate_dropped: u64,
-    /// Playout flushes (interruptions).
-    pub flushes: u64,
-    /// Browser packets ignored before `Started` or after the end.
-    pub packets_ignored: u64,
-    pub inbound: InboundStats,
-    pub outbound: OutboundStats,
-}
+use queue::OutputQueue;
+pub use types::{BridgeConfig, BridgeOutput, BridgeStats, Role, Transcript, TranscriptKind};
 
 #[derive(Debug)]
 enum Phase {
@@ -133,19 +43,6 @@ enum Phase {
     /// The agent ended; the queued reply is still being played.
     Draining(EndReason),
     Ended,
-}
-
-#[derive(Debug)]
-enum Pending {
-    ToAgent(AgentCommand),
-    Frame {
-        rtp_timestamp: u32,
-        marker: bool,
-        payload: Vec<u8>,
-        queued_at: Option<Instant>,
-    },
-    Transcript(Transcript),
-    Ended(EndReason),
 }
 
 /// A running media session (sans-IO).
@@ -162,10 +59,7 @@ pub struct VoiceBridge {
     chunk_clock: Option<Instant>,
     chunks_sent: u64,
     scratch: Vec<i16>,
-    outputs: VecDeque<Pending>,
-    /// Frame buffers to reuse, and the one lent out by the last `poll_output`.
-    pool: Vec<Vec<u8>>,
-    lent: Option<Vec<u8>>,
+    outputs: OutputQueue,
     stats: BridgeStats,
 }
 
@@ -183,9 +77,7 @@ impl VoiceBridge {
             chunk_clock: None,
             chunks_sent: 0,
             scratch: Vec::new(),
-            outputs: VecDeque::with_capacity(16),
-            pool: (0..4).map(|_| Vec::with_capacity(512)).collect(),
-            lent: None,
+            outputs: OutputQueue::new(),
             stats: BridgeStats::default(),
         }
     }
@@ -255,8 +147,7 @@ impl VoiceBridge {
     /// that long for audio. Pressing also tells the agent the user is active.
     pub fn set_talking(&mut self, held: bool) {
         if held && !self.talking && matches!(self.phase, Phase::Running) {
-            self.outputs
-                .push_back(Pending::ToAgent(AgentCommand::UserActivity));
+            self.outputs.command(AgentCommand::UserActivity);
         }
         self.talking = held;
     }
@@ -273,13 +164,13 @@ impl VoiceBridge {
             return;
         }
         if !matches!(self.phase, Phase::Draining(_)) {
-            self.outputs
-                .push_back(Pending::ToAgent(AgentCommand::Close));
+            self.outputs.command(AgentCommand::Close);
         }
-        self.drop_pending_frames();
+        self.outputs.drop_frames();
+        self.stats = self.stats();
         self.outbound = None;
         self.inbound = None;
-        self.outputs.push_back(Pending::Ended(EndReason::Hangup));
+        self.outputs.ended(EndReason::Hangup);
         self.phase = Phase::Ended;
     }
 
@@ -309,18 +200,10 @@ impl VoiceBridge {
             let Some(frame) = outbound.next_frame(now)? else {
                 continue;
             };
-            let mut buf = self.pool.pop().unwrap_or_default();
-            buf.clear();
-            buf.extend_from_slice(frame.payload);
-            let queued_at = frame.queued_at;
             let marker = self.pacer.mark_sent(&tick);
             self.stats.frames_sent += 1;
-            self.outputs.push_back(Pending::Frame {
-                rtp_timestamp: tick.rtp_timestamp,
-                marker,
-                payload: buf,
-                queued_at,
-            });
+            self.outputs
+                .frame(tick.rtp_timestamp, marker, frame.payload, frame.queued_at);
         }
         self.finish_draining();
         Ok(())
@@ -329,28 +212,7 @@ impl VoiceBridge {
     /// The next thing to do, or `None` when there is nothing left. A frame's payload is
     /// borrowed until the next call.
     pub fn poll_output(&mut self) -> Option<BridgeOutput<'_>> {
-        if let Some(buf) = self.lent.take() {
-            self.pool.push(buf);
-        }
-        Some(match self.outputs.pop_front()? {
-            Pending::ToAgent(command) => BridgeOutput::ToAgent(command),
-            Pending::Transcript(t) => BridgeOutput::Transcript(t),
-            Pending::Ended(reason) => BridgeOutput::Ended(reason),
-            Pending::Frame {
-                rtp_timestamp,
-                marker,
-                payload,
-                queued_at,
-            } => {
-                let payload = self.lent.insert(payload);
-                BridgeOutput::Frame {
-                    rtp_timestamp,
-                    marker,
-                    payload,
-                    queued_at,
-                }
-            }
-        })
+        self.outputs.poll()
     }
 
     /// Counters so far.
@@ -399,8 +261,7 @@ impl VoiceBridge {
         self.chunk_clock = Some(now);
         self.phase = Phase::Running;
         if self.talking {
-            self.outputs
-                .push_back(Pending::ToAgent(AgentCommand::UserActivity));
+            self.outputs.command(AgentCommand::UserActivity);
         }
         Ok(())
     }
@@ -423,8 +284,9 @@ impl VoiceBridge {
         if let Some(outbound) = &mut self.outbound {
             outbound.flush()?;
         }
-        self.drop_pending_frames();
+        self.outputs.drop_frames();
         self.stats.flushes += 1;
+        self.finish_draining();
         Ok(())
     }
 
@@ -432,12 +294,12 @@ impl VoiceBridge {
         if matches!(self.phase, Phase::Ended) {
             return;
         }
-        self.outputs.push_back(Pending::Transcript(Transcript {
+        self.outputs.transcript(Transcript {
             role,
             event_id,
             text,
             kind,
-        }));
+        });
     }
 
     fn agent_ended(&mut self, reason: EndReason) {
@@ -464,7 +326,7 @@ impl VoiceBridge {
             self.stats.outbound = outbound.stats();
         }
         if let Phase::Draining(reason) = std::mem::replace(&mut self.phase, Phase::Ended) {
-            self.outputs.push_back(Pending::Ended(reason));
+            self.outputs.ended(reason);
         }
     }
 
@@ -481,8 +343,7 @@ impl VoiceBridge {
                 }
                 self.chunks_sent += 1;
                 self.stats.chunks_to_agent += 1;
-                self.outputs
-                    .push_back(Pending::ToAgent(AgentCommand::UserAudio(chunk)));
+                self.outputs.command(AgentCommand::UserAudio(chunk));
             }
         } else {
             while inbound.pop_chunk(&mut self.scratch) {
@@ -508,21 +369,8 @@ impl VoiceBridge {
             self.stats.chunks_to_agent += 1;
             self.stats.silence_chunks += 1;
             let silence = vec![0; inbound.chunk_samples()];
-            self.outputs
-                .push_back(Pending::ToAgent(AgentCommand::UserAudio(silence)));
+            self.outputs.command(AgentCommand::UserAudio(silence));
         }
-    }
-
-    /// Drops frames produced but not yet drained (stale after a flush or hang-up).
-    fn drop_pending_frames(&mut self) {
-        let pool = &mut self.pool;
-        self.outputs.retain_mut(|p| match p {
-            Pending::Frame { payload, .. } => {
-                pool.push(std::mem::take(payload));
-                false
-            }
-            _ => true,
-        });
     }
 }
 
