@@ -422,3 +422,51 @@ fn rtp_timestamps_advance_through_silence() {
     // Ticks 2..=10 sent nothing; the timestamp kept counting.
     assert_eq!(second, [(1000 + 11 * 960, true), (1000 + 12 * 960, false)]);
 }
+
+#[test]
+fn frames_carry_when_their_audio_arrived_for_latency_measurement() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.run_to(95);
+    h.speech(1, 40);
+    h.now = h.t0 + Duration::from_millis(100);
+    h.bridge.on_tick(h.now).unwrap();
+    let mut sent = 0;
+    while let Some(output) = h.bridge.poll_output() {
+        if let BridgeOutput::Frame { queued_at, .. } = output {
+            // Pushed at 95 ms, sent on the 100 ms tick: 5 ms added by the server's pacing.
+            assert_eq!(queued_at, Some(h.t0 + Duration::from_millis(95)));
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, 1);
+}
+
+#[test]
+fn an_interruption_while_draining_ends_at_once() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.speech(1, 1000);
+    h.event(AgentEvent::Ended(EndReason::Completed));
+    assert_eq!(frames(&h.run_to(40)).len(), 3);
+    assert_eq!(
+        h.event(AgentEvent::Interruption { event_id: 1 }),
+        [Out::End(EndReason::Completed)]
+    );
+    assert!(h.bridge.is_ended());
+}
+
+#[test]
+fn hang_up_keeps_the_counters() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.speech(1, 100);
+    h.run_to(100);
+    let before = h.bridge.stats();
+    assert_eq!(before.outbound.frames, 5);
+    h.bridge.hang_up();
+    let after = h.bridge.stats();
+    assert_eq!(after.outbound.frames, 5);
+    assert_eq!(after.frames_sent, 5);
+    assert_eq!(after.chunks_to_agent, before.chunks_to_agent);
+}

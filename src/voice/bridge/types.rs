@@ -14,7 +14,8 @@ pub struct BridgeConfig {
     /// First RTP timestamp of the agent's track (random in production).
     pub rtp_base: u32,
     /// While the talk button is held, how many 20 ms chunks the browser's audio may lag behind
-    /// the agent chunk clock before the bridge fills the gap with silence.
+    /// the agent chunk clock before the bridge fills the gap with silence. Keep it longer than
+    /// [`ReorderConfig::max_wait`], so a hole being waited for is not also filled with silence.
     pub held_slack_chunks: u64,
     /// Reorder buffer of the browser's packets.
     pub reorder: ReorderConfig,

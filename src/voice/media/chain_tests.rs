@@ -82,8 +82,16 @@ fn assert_tone(x: &[i16], rate: u32, what: &str) {
 #[test]
 fn a_tone_survives_both_chains_in_pitch_level_and_smoothness() {
     let (agent_pcm, back, packets, chunks, frames) = run(5, true);
-    // Exact counts: every 20 ms in makes 20 ms at the agent and 20 ms back out.
+    // Exact counts: every 20 ms in makes 20 ms at the agent and 20 ms back out. The resamplers
+    // delay the audio by a fixed 20 samples at 16 kHz and 60 at 48 kHz (1.25 ms each way; the
+    // first chunk and frame start with that much filter start-up) but never change a count.
     assert_eq!((chunks, frames), (packets, packets));
+    let inbound = InboundChain::new(16_000).unwrap();
+    let outbound = OutboundChain::new(16_000).unwrap();
+    assert_eq!(
+        (inbound.resampler_delay(), outbound.resampler_delay()),
+        (20, 60)
+    );
     assert_eq!(agent_pcm.len(), packets * 320);
     assert_eq!(back.len(), packets * 960);
     // Skip the first 100 ms (codec and filter settling).
@@ -99,4 +107,39 @@ fn ten_minutes_of_audio_do_not_drift() {
     assert_eq!(packets, 30_000);
     assert_eq!(chunks, packets);
     assert_eq!(frames, packets);
+}
+
+/// Per-frame cost of each chain (a measurement, not a check; run it in release):
+/// `cargo test --release --lib voice::media::chain_tests::per_frame_cost -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement; run it in release with --ignored --nocapture"]
+fn per_frame_cost() {
+    let packets = one_second_of_tone();
+    for rate in [16_000u32, 22_050, 24_000, 44_100] {
+        let mut inbound = InboundChain::new(rate).unwrap();
+        let mut outbound = OutboundChain::new(rate).unwrap();
+        let mut chunk = vec![0i16; inbound.chunk_samples()];
+        let t0 = Instant::now();
+        let n = 5_000;
+        let (mut t_in, mut t_out, mut t_enc) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        for i in 0..n {
+            let now = t0 + Duration::from_millis(20 * i as u64);
+            let start = Instant::now();
+            inbound.push_rtp(i as u16, 0, &packets[i % 50], now);
+            assert!(inbound.pop_chunk(&mut chunk));
+            let mid = Instant::now();
+            outbound.push_pcm(&chunk, now);
+            let pushed = Instant::now();
+            assert!(outbound.next_frame(now).unwrap().is_some());
+            t_in += mid - start;
+            t_out += pushed - mid;
+            t_enc += pushed.elapsed();
+        }
+        eprintln!(
+            "{rate} Hz: inbound (decode + resample) {:?}/frame, outbound resample {:?} + encode {:?}/frame",
+            t_in / n as u32,
+            t_out / n as u32,
+            t_enc / n as u32
+        );
+    }
 }

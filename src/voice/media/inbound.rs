@@ -263,7 +263,13 @@ impl InboundChain {
             Err(_) => {
                 self.stats.bad_packets += 1;
                 let samples = self.last_frame;
-                let n = self.decoder.conceal(samples, &mut self.pcm).unwrap_or(0);
+                let n = self
+                    .decoder
+                    .conceal(samples, &mut self.pcm)
+                    .unwrap_or_else(|_| {
+                        self.pcm[..samples].fill(0);
+                        samples
+                    });
                 self.resampler.push(&self.pcm[..n]);
             }
         }
@@ -274,8 +280,10 @@ impl InboundChain {
     fn resync(&mut self, seq: u16, payload: &[u8]) {
         self.stats.resyncs += 1;
         let next = self.next_seq.unwrap_or(seq);
-        self.waiting.sort_by_key(|s| s.seq.wrapping_sub(next));
-        for slot in std::mem::take(&mut self.waiting) {
+        // Latest first, so popping from the end plays them in order (at most a few).
+        self.waiting
+            .sort_by_key(|s| std::cmp::Reverse(s.seq.wrapping_sub(next)));
+        while let Some(slot) = self.waiting.pop() {
             self.next_seq = Some(slot.seq);
             self.play(&slot.payload);
             self.spare.push(slot.payload);
