@@ -1,0 +1,188 @@
+//! Agent → browser: PCM at the agent's output rate in chunks of any size, 20 ms Opus frames out.
+//!
+//! Agent audio arrives in bursts faster than real time. It goes through one stateful resampler
+//! to 48 kHz, whose output queue is the playout queue: [`OutboundChain::next_frame`] takes
+//! exactly 960 samples from it and Opus-encodes them (VOIP, mono, 32 kbps) into a reused buffer.
+//! How the audio was chunked never changes the output. When the queue holds less than a frame
+//! and no audio has been pushed for [`OutboundChain::TAIL_WAIT`], the last partial frame is
+//! completed with silence so a reply's last syllable is not held back. [`OutboundChain::flush`]
+//! (barge-in) drops the queue and resets the resampler and the encoder, so nothing stale is
+//! heard. Sans-IO: the caller passes the time; no allocation per frame.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::opus_codec::{MAX_PACKET_BYTES, OpusEncoder};
+use super::resample::StreamResampler;
+use super::{FRAME_48K, OPUS_RATE, VoiceMediaError};
+
+/// Push instants remembered for latency measurement (older ones are forgotten).
+const MAX_MARKS: usize = 512;
+
+/// One encoded frame, borrowed from the chain until the next call.
+#[derive(Debug)]
+pub struct EncodedFrame<'a> {
+    /// The Opus packet (20 ms).
+    pub payload: &'a [u8],
+    /// When the agent audio at the start of this frame was pushed (for latency measurement).
+    pub queued_at: Option<Instant>,
+}
+
+/// Counters of the outbound chain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboundStats {
+    /// Frames encoded.
+    pub frames: u64,
+    /// Flushes (barge-ins).
+    pub flushes: u64,
+    /// Partial last frames completed with silence.
+    pub tail_pads: u64,
+}
+
+/// Sans-IO agent → browser audio chain.
+pub struct OutboundChain {
+    resampler: StreamResampler,
+    encoder: OpusEncoder,
+    frame: Vec<i16>,
+    packet: Vec<u8>,
+    last_push: Option<Instant>,
+    /// (48 kHz output index of a push's first sample, when it was pushed).
+    marks: VecDeque<(u64, Instant)>,
+    /// 48 kHz output index of the next input sample (pads included), since the last flush.
+    next_in_index: f64,
+    /// 48 kHz samples taken as frames since the last flush.
+    taken: u64,
+    stats: OutboundStats,
+}
+
+impl std::fmt::Debug for OutboundChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundChain")
+            .field("resampler", &self.resampler)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl OutboundChain {
+    /// How long a partial last frame waits for more audio before it is completed with silence.
+    pub const TAIL_WAIT: Duration = Duration::from_millis(20);
+
+    /// A chain for agent audio at `source_rate`.
+    pub fn new(source_rate: u32) -> Result<Self, VoiceMediaError> {
+        let resampler = StreamResampler::new(source_rate, OPUS_RATE)?;
+        let next_in_index = resampler.output_delay() as f64;
+        Ok(Self {
+            resampler,
+            encoder: OpusEncoder::new()?,
+            frame: vec![0; FRAME_48K],
+            packet: vec![0; MAX_PACKET_BYTES],
+            last_push: None,
+            marks: VecDeque::with_capacity(MAX_MARKS),
+            next_in_index,
+            taken: 0,
+            stats: OutboundStats::default(),
+        })
+    }
+
+    pub fn stats(&self) -> OutboundStats {
+        self.stats
+    }
+
+    /// Delay of the resampler, in 48 kHz samples.
+    pub fn resampler_delay(&self) -> usize {
+        self.resampler.output_delay()
+    }
+
+    /// Queues agent audio (any length) received at `now`.
+    pub fn push_pcm(&mut self, pcm: &[i16], now: Instant) {
+        if pcm.is_empty() {
+            return;
+        }
+        if self.marks.len() < MAX_MARKS {
+            self.marks.push_back((self.next_in_index as u64, now));
+        }
+        self.advance_in_index(pcm.len());
+        self.resampler.push(pcm);
+        self.last_push = Some(now);
+    }
+
+    /// Whole 20 ms frames ready to encode.
+    pub fn queued_frames(&self) -> usize {
+        self.resampler.available() / FRAME_48K
+    }
+
+    /// Audio waiting to be played (ready output plus input not yet resampled).
+    pub fn queued_duration(&self) -> Duration {
+        let pending_48k = self.resampler.pending_input() as f64 * f64::from(OPUS_RATE)
+            / f64::from(self.resampler.rate_in());
+        let samples = self.resampler.available() as f64 + pending_48k;
+        Duration::from_secs_f64(samples / f64::from(OPUS_RATE))
+    }
+
+    /// Whether nothing at all is waiting to be played.
+    pub fn is_empty(&self) -> bool {
+        self.resampler.available() == 0 && self.resampler.pending_input() == 0
+    }
+
+    /// Encodes the next 20 ms frame, or `None` when less than a frame is queued (after
+    /// completing a partial last frame with silence once [`Self::TAIL_WAIT`] has passed).
+    pub fn next_frame(
+        &mut self,
+        now: Instant,
+    ) -> Result<Option<EncodedFrame<'_>>, VoiceMediaError> {
+        if self.resampler.available() < FRAME_48K && !self.is_empty() && self.tail_is_due(now) {
+            let zeros = self.resampler.pad_pending();
+            self.advance_in_index(zeros);
+            let added = self.resampler.pad_output_to(FRAME_48K);
+            self.next_in_index += added as f64;
+            self.stats.tail_pads += 1;
+        }
+        if !self.resampler.read_exact(&mut self.frame) {
+            return Ok(None);
+        }
+        let start = self.taken;
+        self.taken += FRAME_48K as u64;
+        let len = self.encoder.encode(&self.frame, &mut self.packet)?;
+        self.stats.frames += 1;
+        let queued_at = self.queued_at(start);
+        Ok(Some(EncodedFrame {
+            payload: &self.packet[..len],
+            queued_at,
+        }))
+    }
+
+    /// Barge-in: drops everything queued and resets the resampler and the encoder.
+    pub fn flush(&mut self) -> Result<(), VoiceMediaError> {
+        self.resampler.reset();
+        self.encoder.reset()?;
+        self.marks.clear();
+        self.next_in_index = self.resampler.output_delay() as f64;
+        self.taken = 0;
+        self.last_push = None;
+        self.stats.flushes += 1;
+        Ok(())
+    }
+
+    fn tail_is_due(&self, now: Instant) -> bool {
+        self.last_push
+            .is_none_or(|t| now.saturating_duration_since(t) >= Self::TAIL_WAIT)
+    }
+
+    fn advance_in_index(&mut self, source_samples: usize) {
+        self.next_in_index +=
+            source_samples as f64 * f64::from(OPUS_RATE) / f64::from(self.resampler.rate_in());
+    }
+
+    /// The push instant of the audio at 48 kHz output index `start`.
+    fn queued_at(&mut self, start: u64) -> Option<Instant> {
+        while self.marks.len() > 1 && self.marks[1].0 <= start {
+            self.marks.pop_front();
+        }
+        self.marks.front().map(|&(_, t)| t)
+    }
+}
+
+#[cfg(test)]
+#[path = "outbound_tests.rs"]
+mod tests;
