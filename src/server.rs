@@ -26,6 +26,8 @@ pub enum StartError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Voice(crate::voice::AgentError),
 }
 
 /// Opens the database (running migrations) and builds the application state.
@@ -38,7 +40,9 @@ pub async fn prepare(config: Arc<Config>, clock: Clock) -> Result<AppState, Star
     store.migrate().await?;
     let key = signing_key::load_or_create(&config.auth.signing_secret, &config.data_dir)
         .map_err(StartError::SigningKey)?;
-    Ok(AppState::new(config, store, key, clock))
+    let agent = crate::voice::agent::from_config(&config).map_err(StartError::Voice)?;
+    tracing::info!(agent = %crate::voice::agent::describe(&config), "voice agent");
+    Ok(AppState::new(config, store, key, clock, agent))
 }
 
 /// Binds the configured address.

@@ -12,6 +12,7 @@ pub mod openapi;
 mod ops;
 mod privacy;
 mod rooms;
+mod voice;
 
 use crate::auth::Accounts;
 use crate::booking::{Bookings, Coaches};
@@ -43,21 +44,40 @@ pub struct AppState {
     pub signing_key: Secret,
     /// Video rooms: the hub, the media transport, ICE settings.
     pub signal: Arc<crate::signal::SignalContext>,
+    /// AI voice sessions.
+    pub voice: Arc<crate::voice::service::VoiceService>,
 }
 
 impl AppState {
     /// Builds the services over an open store.
-    pub fn new(config: Arc<Config>, store: Store, signing_key: Secret, clock: Clock) -> Self {
+    /// Builds the services over an open store, with `agent` behind voice sessions.
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        signing_key: Secret,
+        clock: Clock,
+        agent: Arc<dyn crate::voice::VoiceAgent>,
+    ) -> Self {
         let metrics = Metrics::new();
+        let signal = Arc::new(crate::signal::SignalContext::new(
+            &config,
+            signing_key.clone(),
+            &metrics,
+        ));
+        let voice = crate::voice::service::VoiceService::new(
+            store.clone(),
+            signal.clone(),
+            agent,
+            config.clone(),
+            signing_key.clone(),
+            crate::voice::service::VoiceMetrics::new(&metrics),
+        );
         Self {
             accounts: Arc::new(Accounts::new(store.clone(), &config.auth)),
             bookings: Arc::new(Bookings::new(store.clone(), config.clone())),
             coaches: Arc::new(Coaches::new(store.clone())),
-            signal: Arc::new(crate::signal::SignalContext::new(
-                &config,
-                signing_key.clone(),
-                &metrics,
-            )),
+            signal,
+            voice,
             metrics,
             config,
             store,
@@ -78,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .merge(privacy::routes())
         .merge(assets::routes())
         .merge(rooms::routes())
+        .merge(voice::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track))

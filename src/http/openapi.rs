@@ -18,10 +18,11 @@ use utoipa::OpenApi;
         super::privacy::export, super::privacy::erase, super::privacy::list_commitments,
         super::privacy::create_commitment, super::privacy::update_commitment, super::privacy::audit,
         super::rooms::token,
+        super::voice::start, super::voice::list, super::voice::one, super::voice::end,
     ),
     modifiers(&BodyErrors),
     tags((name = "accounts"), (name = "coaches"), (name = "bookings"), (name = "commitments"),
-         (name = "privacy"), (name = "admin"), (name = "rooms"), (name = "ops"))
+         (name = "privacy"), (name = "admin"), (name = "rooms"), (name = "voice"), (name = "ops"))
 )]
 struct ApiDoc;
 

@@ -169,6 +169,11 @@ impl Client {
         })
     }
 
+    /// A handle that sends messages on this client's socket (e.g. from another task).
+    pub fn sender(&self) -> mpsc::UnboundedSender<ClientMessage> {
+        self.out.clone()
+    }
+
     /// Sends a message.
     pub fn send(&self, m: ClientMessage) {
         let _ = self.out.send(m);

@@ -1,0 +1,301 @@
+//! Voice round-trip benchmark: N concurrent voice sessions (webrtc-rs callers, parlor's own
+//! client) against the real `parlor` binary, whose agent is the ElevenLabs test double in
+//! streaming-echo mode (every audio chunk comes straight back: no turn detection, no think
+//! time), so the figures measure the bridge and not an endpointing delay.
+//!
+//! Each caller holds the talk button and sends 20 ms Opus frames in real time: silence, with a
+//! 60 ms tone burst every 400 ms whose frequency cycles through four values (the marker). It
+//! decodes the agent's audio and finds each burst's onset (to 1 ms); the round trip is the
+//! onset's arrival minus its sending. Reported per N: round trip p50/p95/p99; the server's own
+//! part from its histograms — ingress (packet arrival → chunk handed to the agent connection)
+//! and playout wait (agent audio arrival → frame sent, which includes waiting for the 20 ms
+//! playout tick); missed playout ticks; server CPU per session; server RSS.
+//!
+//! `cargo bench --bench voice_rtt`; knobs `BENCH_SECS` (per N, default 10) and
+//! `BENCH_SESSIONS` (comma list, default `1,10,50,100`). Writes
+//! `target/bench-results/voice_rtt.json`. Callers, the double and the server share the
+//! machine's cores; server CPU is read from /proc for the server alone.
+
+mod support;
+
+use parlor::rtc::engine::Transport;
+use parlor::signal::client::ClientEvent;
+use parlor::voice::caller::{HeardFrame, Mic, VoiceCaller, sine_frame, tone_power};
+use parlor::voice::fake_elevenlabs::{FakeConfig, FakeElevenLabs};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::Server;
+use tokio::sync::{Mutex, mpsc};
+
+const FREQS: [f64; 4] = [700.0, 1100.0, 1500.0, 1900.0];
+const BURST_EVERY: u64 = 20; // frames (400 ms)
+const BURST_FRAMES: u64 = 3; // 60 ms
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Sends frames in real time until `end`; returns the send time of every burst (index → t).
+async fn talk(mut mic: Mic, end: Instant) -> Vec<Instant> {
+    mic.talk(true);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let quiet = vec![0i16; 960];
+    let mut sent = Vec::new();
+    let mut frame = 0u64;
+    while Instant::now() < end {
+        tick.tick().await;
+        let in_burst = frame % BURST_EVERY;
+        let pcm = if in_burst < BURST_FRAMES {
+            let burst = frame / BURST_EVERY;
+            if in_burst == 0 {
+                sent.push(Instant::now());
+            }
+            sine_frame(FREQS[(burst % 4) as usize], 0.4, in_burst * 960)
+        } else {
+            quiet.clone()
+        };
+        if mic.send_frame(&pcm).await.is_err() {
+            break;
+        }
+        frame += 1;
+    }
+    sent
+}
+
+/// Finds burst onsets in the agent's audio: (burst index, arrival of the onset).
+async fn listen(mut rx: mpsc::UnboundedReceiver<HeardFrame>, end: Instant) -> Vec<(u64, Instant)> {
+    let mut found = Vec::new();
+    let mut next = 0u64;
+    let mut quiet_frames = 10u32;
+    while let Ok(Some(f)) =
+        tokio::time::timeout_at(tokio::time::Instant::from_std(end), rx.recv()).await
+    {
+        let freq = FREQS[(next % 4) as usize];
+        let loud = f.pcm.chunks(48).position(|w| tone_power(w, freq) > 0.02);
+        match loud {
+            Some(ms) if quiet_frames >= 5 => {
+                found.push((next, f.arrived + Duration::from_millis(ms as u64)));
+                next += 1;
+                quiet_frames = 0;
+            }
+            Some(_) => quiet_frames = 0,
+            None => quiet_frames += 1,
+        }
+    }
+    found
+}
+
+#[derive(serde::Serialize)]
+struct Row {
+    sessions: usize,
+    bursts_sent: usize,
+    bursts_heard: usize,
+    rtt_p50_ms: f64,
+    rtt_p95_ms: f64,
+    rtt_p99_ms: f64,
+    server_ingress_p50_ms: f64,
+    server_ingress_p99_ms: f64,
+    server_playout_wait_p50_ms: f64,
+    server_playout_wait_p99_ms: f64,
+    missed_ticks: f64,
+    frames_sent: f64,
+    missed_tick_pct: f64,
+    server_cpu_per_session_pct: f64,
+    server_rss_mb: f64,
+}
+
+async fn run(server: &Server, http: &reqwest::Client, n: usize, secs: u64, port_base: u16) -> Row {
+    let ws = server.base.replace("http://", "ws://") + "/rtc";
+    let transport = Arc::new(Transport::new(
+        "127.0.0.1".parse().unwrap(),
+        (port_base, port_base + 999),
+    ));
+    let mut callers = Vec::new();
+    for _ in 0..n {
+        let started: serde_json::Value = http
+            .post(format!("{}/api/voice/sessions", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = started["token"].as_str().expect("voice session token");
+        let caller = VoiceCaller::join(&ws, token, &transport)
+            .await
+            .expect("caller joins");
+        callers.push(caller);
+    }
+    // Everyone talks from now on; the agent's track appears with its first echoed packet.
+    let t0 = Instant::now();
+    let end = t0 + Duration::from_secs(secs + 2);
+    let mut talkers = Vec::new();
+    let mut clients = Vec::new();
+    for caller in callers {
+        let VoiceCaller { mut client, mic } = caller;
+        talkers.push(tokio::spawn(talk(mic, end)));
+        let heard = match client
+            .wait_for(Duration::from_secs(20), |e| {
+                matches!(e, ClientEvent::Track { .. })
+            })
+            .await
+        {
+            Some(ClientEvent::Track { remote, .. }) => {
+                parlor::voice::caller::decode_in_background(remote)
+            }
+            _ => panic!("no agent track"),
+        };
+        clients.push((
+            client,
+            tokio::spawn(listen(heard, end + Duration::from_secs(1))),
+        ));
+    }
+    // Measure from 2 s in (everyone connected and echoing) to the end.
+    tokio::time::sleep_until(tokio::time::Instant::from_std(t0 + Duration::from_secs(2))).await;
+    let before = support::scrape(&server.base);
+    let cpu0 = server.cpu_secs();
+    let m0 = Instant::now();
+    let rtts = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let mut tasks = Vec::new();
+    for (talker, (client, listener)) in talkers.into_iter().zip(clients) {
+        tasks.push(tokio::spawn(async move {
+            let sent = talker.await.unwrap();
+            let found = listener.await.unwrap();
+            // Only bursts sent inside the measurement window count.
+            let rtt: Vec<f64> = found
+                .iter()
+                .filter_map(|(i, at)| {
+                    let s = sent.get(*i as usize)?;
+                    (*s >= m0).then(|| at.duration_since(*s).as_secs_f64() * 1000.0)
+                })
+                .collect();
+            let in_window = sent.iter().filter(|s| **s >= m0).count();
+            (client, in_window, rtt)
+        }));
+    }
+    let mut heard_total = 0;
+    let mut closing = Vec::new();
+    let mut sent_total = 0;
+    for t in tasks {
+        let (caller, sent, rtt) = t.await.unwrap();
+        sent_total += sent;
+        heard_total += rtt.len();
+        rtts.lock().await.extend(rtt);
+        closing.push(caller);
+    }
+    let wall = m0.elapsed().as_secs_f64();
+    let cpu = server.cpu_secs() - cpu0;
+    let after = support::scrape(&server.base);
+    let rss = server.rss_kib() as f64 / 1024.0;
+    for c in closing {
+        c.close().await;
+    }
+    let mut r = rtts.lock().await.clone();
+    r.sort_by(f64::total_cmp);
+    let q = |name: &str, p: f64| {
+        support::histogram_quantile(
+            &support::buckets(&before, name),
+            &support::buckets(&after, name),
+            p,
+        ) * 1000.0
+    };
+    let delta = |name: &str| support::metric(&after, name) - support::metric(&before, name);
+    let missed = delta("parlor_voice_missed_ticks_total");
+    let frames = delta("parlor_voice_frames_total");
+    let expected_ticks = n as f64 * wall * 50.0;
+    Row {
+        sessions: n,
+        bursts_sent: sent_total,
+        bursts_heard: heard_total,
+        rtt_p50_ms: support::percentile(&r, 0.50),
+        rtt_p95_ms: support::percentile(&r, 0.95),
+        rtt_p99_ms: support::percentile(&r, 0.99),
+        server_ingress_p50_ms: q("parlor_voice_ingress_seconds", 0.50),
+        server_ingress_p99_ms: q("parlor_voice_ingress_seconds", 0.99),
+        server_playout_wait_p50_ms: q("parlor_voice_playout_wait_seconds", 0.50),
+        server_playout_wait_p99_ms: q("parlor_voice_playout_wait_seconds", 0.99),
+        missed_ticks: missed,
+        frames_sent: frames,
+        missed_tick_pct: 100.0 * missed / expected_ticks,
+        server_cpu_per_session_pct: 100.0 * cpu / wall / n as f64,
+        server_rss_mb: rss,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let secs = env_u64("BENCH_SECS", 10);
+    let counts: Vec<usize> = std::env::var("BENCH_SESSIONS")
+        .unwrap_or_else(|_| "1,10,50,100".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let fake = FakeElevenLabs::start_local(FakeConfig {
+        streaming_echo: true,
+        ping_interval: Duration::from_secs(30),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let server = Server::start(&[
+        ("PARLOR_RTC__UDP_PORTS", "52000-53999".into()),
+        ("PARLOR_ROOMS__MAX_ROOMS", "1000".into()),
+        ("PARLOR_VOICE__AGENT", "elevenlabs".into()),
+        ("PARLOR_VOICE__ELEVENLABS__AGENT_ID", "agent_bench".into()),
+        ("PARLOR_VOICE__ELEVENLABS__BASE_URL", fake.base_url()),
+    ]);
+    let http = support::login_new_user(&server, "caller@bench.test").await;
+    let mut rows = Vec::new();
+    for (i, n) in counts.iter().enumerate() {
+        rows.push(run(&server, &http, *n, secs, 54_000 + (i as u16) * 1000).await);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    println!(
+        "\n{:>8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9} {:>8}",
+        "sessions",
+        "bursts",
+        "heard",
+        "rtt p50",
+        "rtt p95",
+        "rtt p99",
+        "ingr p50",
+        "ingr p99",
+        "wait p50",
+        "wait p99",
+        "missed%",
+        "cpu/sess%",
+        "rss MB"
+    );
+    for r in &rows {
+        println!(
+            "{:>8} {:>7} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>10.3} {:>10.3} {:>10.2} {:>10.2} {:>8.2} {:>9.2} {:>8.1}",
+            r.sessions,
+            r.bursts_sent,
+            r.bursts_heard,
+            r.rtt_p50_ms,
+            r.rtt_p95_ms,
+            r.rtt_p99_ms,
+            r.server_ingress_p50_ms,
+            r.server_ingress_p99_ms,
+            r.server_playout_wait_p50_ms,
+            r.server_playout_wait_p99_ms,
+            r.missed_tick_pct,
+            r.server_cpu_per_session_pct,
+            r.server_rss_mb
+        );
+    }
+    let report = json!({
+        "benchmark": "voice_rtt",
+        "seconds_per_run": secs,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "rows": rows,
+        "targets": {"rtt_p50_ms_1_session": 35, "rtt_p99_ms_1_session": 50, "server_added_p99_ms": 2, "missed_tick_pct_100_sessions": 1},
+    });
+    let path = support::write_report("voice_rtt", &report);
+    println!("wrote {}", path.display());
+}

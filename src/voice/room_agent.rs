@@ -1,0 +1,414 @@
+//! The AI agent as a participant of a voice room: a thin tokio shell around the sans-IO
+//! [`VoiceBridge`].
+//!
+//! The agent joins the room through the hub like anyone else, publishes an in-process Opus
+//! track (no peer connection: [`Publication::in_process`]) and, when the room subscribes it to
+//! the user's microphone, reads that track from a channel ([`Publication::attach_channel`]).
+//! The user's mute state is the talk button: muted means released. The loop waits on four
+//! things — room commands, the user's packets, agent events and the bridge's next deadline —
+//! and after each one drains the bridge's outputs: commands to the agent, Opus frames to the
+//! track, transcript lines to the user (and, through a queue, to the store). Nothing here
+//! awaits while holding a lock, and nothing is logged per frame.
+
+use super::agent::{AgentConnection, AudioRefused, ConversationContext, VoiceAgent};
+use super::bridge::{BridgeConfig, BridgeOutput, Role, TranscriptKind, VoiceBridge};
+use super::events::{AgentCommand, AgentEvent, EndReason};
+use super::service::{Persist, VoiceMetrics};
+use crate::auth::join_token::{JoinClaims, RoomRole};
+use crate::ids::VoiceSessionId;
+use crate::rtc::forward::{LocalSource, Publication};
+use crate::rtc::media::RtpPacket;
+use crate::sfu::{ParticipantId, TrackId, TrackSource};
+use crate::signal::SignalContext;
+use crate::signal::hub::{Command, Membership, RoomHandle};
+use crate::signal::protocol::ServerMessage;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How long the user may be absent (not yet joined, or gone) before the session ends.
+const ABSENCE_LIMIT: Duration = Duration::from_secs(30);
+/// A drop within this time after the start gets one automatic reconnect.
+const EARLY_DROP: Duration = Duration::from_secs(5);
+
+/// What a voice room's agent needs to know.
+pub struct AgentSpec {
+    pub session: VoiceSessionId,
+    pub room: String,
+    /// The join identity of the only user allowed to talk to the agent.
+    pub user_identity: String,
+    pub conversation: ConversationContext,
+    /// Notified when the user ends the session from the API.
+    pub hangup: Arc<tokio::sync::Notify>,
+}
+
+/// Runs the agent participant until the conversation ends; returns why it ended.
+pub async fn run(
+    signal: Arc<SignalContext>,
+    agent: Arc<dyn VoiceAgent>,
+    spec: AgentSpec,
+    persist: mpsc::UnboundedSender<Persist>,
+    metrics: VoiceMetrics,
+) -> EndReason {
+    let now = chrono::Utc::now().timestamp();
+    let claims = JoinClaims {
+        typ: crate::auth::join_token::TYP.into(),
+        room: spec.room.clone(),
+        sub: format!("agent:{}", spec.session),
+        name: "AI coach".into(),
+        role: RoomRole::Coach,
+        iat: now,
+        nbf: now,
+        exp: now + 24 * 3600,
+    };
+    let Membership {
+        room,
+        id,
+        mut commands,
+    } = match signal.hub.join(&claims) {
+        Ok(m) => m,
+        Err(e) => return EndReason::Unreachable(format!("the voice room could not open: {e}")),
+    };
+    metrics.sessions.inc();
+    let (publication, source) = Publication::in_process(
+        TrackId(signal.hub.next_id()),
+        id,
+        signal.hub.gauges.forward.clone(),
+    );
+    let track = publication.id;
+    let reason = match room.publish(publication, TrackSource::Microphone) {
+        Ok(()) => {
+            let mut agent_loop = AgentLoop {
+                room: room.clone(),
+                id,
+                spec,
+                source,
+                persist,
+                metrics: metrics.clone(),
+                user: None,
+                mic: None,
+                packets: None,
+                seq: 0,
+                speaking: false,
+                started: Instant::now(),
+                missed: 0,
+                state: "connecting",
+            };
+            agent_loop.run(agent, &mut commands).await
+        }
+        Err(e) => EndReason::Unreachable(format!("the agent could not publish: {e}")),
+    };
+    let _ = room.unpublish(id, track);
+    signal.hub.leave(&room, id);
+    metrics.sessions.dec();
+    reason
+}
+
+struct AgentLoop {
+    room: Arc<RoomHandle>,
+    id: ParticipantId,
+    spec: AgentSpec,
+    source: LocalSource,
+    persist: mpsc::UnboundedSender<Persist>,
+    metrics: VoiceMetrics,
+    /// The user's participant id while present.
+    user: Option<ParticipantId>,
+    /// The user's microphone and the publication it came from.
+    mic: Option<(TrackId, Arc<Publication>)>,
+    packets: Option<mpsc::Receiver<(RtpPacket, Instant)>>,
+    seq: u16,
+    speaking: bool,
+    started: Instant,
+    /// Missed playout ticks already counted in the metrics.
+    missed: u64,
+    /// The agent state last announced (`connecting`, `listening`, `speaking`, `ended`).
+    state: &'static str,
+}
+
+impl AgentLoop {
+    async fn run(
+        &mut self,
+        agent: Arc<dyn VoiceAgent>,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> EndReason {
+        // The conversation (and any agent billing) starts only once the user is in the room.
+        self.find_user();
+        let hangup = self.spec.hangup.clone();
+        let deadline = tokio::time::Instant::now() + ABSENCE_LIMIT;
+        let mut held = false;
+        while self.user.is_none() {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Close(_)) | None => return EndReason::Hangup,
+                    Some(c) => held = self.on_command(c).unwrap_or(held),
+                },
+                _ = hangup.notified() => return EndReason::Hangup,
+                _ = tokio::time::sleep_until(deadline) => return EndReason::Hangup,
+            }
+        }
+        self.status("connecting", None);
+        let mut conn = match agent.start(self.spec.conversation.clone()).await {
+            Ok(c) => c,
+            Err(e) => return self.finish(EndReason::Unreachable(e.to_string())),
+        };
+        let mut reconnected = false;
+        let mut bridge = VoiceBridge::new(Instant::now(), bridge_config());
+        bridge.set_talking(held || self.mic_talking());
+        self.started = Instant::now();
+        let mut absent_since = None;
+        loop {
+            let deadline = tokio::time::Instant::from_std(bridge.poll_timeout());
+            let mut ingress: Option<Instant> = None;
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Close(_)) | None => bridge.hang_up(),
+                    Some(c) => {
+                        if let Some(held) = self.on_command(c) {
+                            bridge.set_talking(held);
+                        }
+                    }
+                },
+                Some((p, arrived)) = recv(&mut self.packets) => {
+                    bridge.on_client_rtp(p.sequence, p.timestamp, &p.payload, Instant::now());
+                    ingress = Some(arrived);
+                }
+                ev = conn.events.recv() => {
+                    let ev = ev.unwrap_or(AgentEvent::Ended(EndReason::Unreachable("the agent connection closed".into())));
+                    // One automatic reconnect for a drop in the first seconds.
+                    if let AgentEvent::Ended(r) = &ev
+                        && !reconnected
+                        && self.started.elapsed() < EARLY_DROP
+                        && !matches!(
+                            r,
+                            EndReason::Completed | EndReason::Hangup | EndReason::AgentError { code: 1008, .. }
+                        )
+                    {
+                        reconnected = true;
+                        if let Ok(c) = agent.start(self.spec.conversation.clone()).await {
+                            conn = c;
+                            bridge = VoiceBridge::new(Instant::now(), bridge_config());
+                            self.missed = 0;
+                            bridge.set_talking(self.mic_talking());
+                            continue;
+                        }
+                    }
+                    if let AgentEvent::Started { conversation_id, .. } = &ev {
+                        let _ = self.persist.send(Persist::Conversation(self.spec.session.clone(), conversation_id.clone()));
+                        self.status("listening", None);
+                    }
+                    if let Err(e) = bridge.on_agent_event(ev, Instant::now()) {
+                        bridge.on_agent_event(AgentEvent::Ended(EndReason::AgentError { code: 1008, reason: e.to_string() }), Instant::now()).ok();
+                    }
+                }
+                _ = hangup.notified() => bridge.hang_up(),
+                _ = tokio::time::sleep_until(deadline) => {
+                    let _ = bridge.on_tick(Instant::now());
+                }
+            }
+            if let Some(reason) = self.drain(&mut bridge, &conn, ingress) {
+                return self.finish(reason);
+            }
+            match (self.user, absent_since) {
+                (Some(_), _) => absent_since = None,
+                (None, None) => absent_since = Some(Instant::now()),
+                (None, Some(t)) if t.elapsed() > ABSENCE_LIMIT => bridge.hang_up(),
+                _ => {}
+            }
+        }
+    }
+
+    /// Carries out the bridge's outputs; `Some` when the conversation is over.
+    fn drain(
+        &mut self,
+        bridge: &mut VoiceBridge,
+        conn: &AgentConnection,
+        ingress: Option<Instant>,
+    ) -> Option<EndReason> {
+        let mut sent_frame = false;
+        while let Some(out) = bridge.poll_output() {
+            match out {
+                BridgeOutput::ToAgent(AgentCommand::UserAudio(pcm)) => match conn.send_audio(pcm) {
+                    Ok(()) => {
+                        if let Some(t) = ingress {
+                            self.metrics.ingress.observe(t.elapsed().as_secs_f64());
+                        }
+                    }
+                    Err(AudioRefused::Full) => self.metrics.agent_backlog_drops.inc(),
+                    Err(AudioRefused::Closed) => {}
+                },
+                BridgeOutput::ToAgent(c) => {
+                    let _ = conn.commands.try_send(c);
+                }
+                BridgeOutput::Frame {
+                    rtp_timestamp,
+                    marker,
+                    payload,
+                    queued_at,
+                } => {
+                    self.seq = self.seq.wrapping_add(1);
+                    let sent = self.source.send(
+                        self.seq,
+                        rtp_timestamp,
+                        marker,
+                        Bytes::copy_from_slice(payload),
+                    );
+                    if sent {
+                        self.metrics.frames.inc();
+                        if let Some(q) = queued_at {
+                            self.metrics.playout_wait.observe(q.elapsed().as_secs_f64());
+                        }
+                    }
+                    sent_frame = true;
+                }
+                BridgeOutput::Transcript(t) => self.transcript(t),
+                BridgeOutput::Ended(reason) => return Some(reason),
+            }
+        }
+        let missed = bridge.stats().missed_ticks;
+        if missed > self.missed {
+            self.metrics.missed_ticks.inc_by(missed - self.missed);
+            self.missed = missed;
+        }
+        if sent_frame != self.speaking && (sent_frame || bridge.queued_playout().is_zero()) {
+            self.speaking = sent_frame;
+            self.status(if sent_frame { "speaking" } else { "listening" }, None);
+        }
+        None
+    }
+
+    /// Handles a room command; returns the talk-button state if it changed.
+    fn on_command(&mut self, c: Command) -> Option<bool> {
+        match c {
+            Command::Subscribe(p) => {
+                self.find_user();
+                if Some(p.owner) == self.user && p.kind == crate::rtc::media::MediaKind::Audio {
+                    self.packets = Some(p.attach_channel(self.id, 64));
+                    self.mic = Some((p.id, p));
+                    return Some(self.mic_talking());
+                }
+            }
+            Command::Unsubscribe(t) => {
+                if let Some((mic, p)) = &self.mic
+                    && *mic == t
+                {
+                    p.detach(self.id);
+                    self.mic = None;
+                    self.packets = None;
+                    return Some(false);
+                }
+            }
+            Command::Send(ServerMessage::TrackMuted { track_id, muted }) => {
+                if self.mic.as_ref().is_some_and(|(t, _)| *t == track_id) {
+                    return Some(!muted);
+                }
+            }
+            Command::Send(ServerMessage::ParticipantLeft { participant_id }) => {
+                if Some(participant_id) == self.user {
+                    self.user = None;
+                }
+            }
+            Command::Send(ServerMessage::ParticipantJoined { .. }) => {
+                let was = self.user;
+                self.find_user();
+                if was.is_none() && self.user.is_some() {
+                    // Tell a (re)joining user where the agent is.
+                    self.status(self.state, None);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// Looks the user up among the room's participants.
+    fn find_user(&mut self) {
+        let (participants, _) = self.room.snapshot();
+        self.user = participants
+            .iter()
+            .find(|p| p.identity == self.spec.user_identity)
+            .map(|p| p.id);
+    }
+
+    /// Whether the microphone is unmuted (the talk button held) now.
+    fn mic_talking(&self) -> bool {
+        let Some((mic, _)) = &self.mic else {
+            return false;
+        };
+        let (_, tracks) = self.room.snapshot();
+        tracks
+            .iter()
+            .find(|t| t.id == *mic)
+            .is_some_and(|t| !t.muted)
+    }
+
+    fn transcript(&self, t: super::bridge::Transcript) {
+        let (tentative, corrected) = match t.kind {
+            TranscriptKind::Final => (false, false),
+            TranscriptKind::Tentative => (true, false),
+            TranscriptKind::Correction { .. } => (false, true),
+        };
+        let speaker = match t.role {
+            Role::User => super::model::Speaker::User,
+            Role::Agent => super::model::Speaker::Agent,
+        };
+        if let Some(user) = self.user {
+            self.room.send_message(
+                user,
+                ServerMessage::Transcript {
+                    speaker: speaker.as_str().into(),
+                    text: t.text.clone(),
+                    event_id: Some(t.event_id),
+                    tentative,
+                    corrected,
+                },
+            );
+        }
+        if !tentative {
+            let _ = self.persist.send(Persist::Line {
+                session: self.spec.session.clone(),
+                speaker,
+                text: t.text,
+                at_ms: self.started.elapsed().as_millis() as i64,
+                event_id: Some(t.event_id as i64),
+            });
+        }
+    }
+
+    fn status(&mut self, state: &'static str, message: Option<String>) {
+        self.state = state;
+        if let Some(user) = self.user {
+            self.room.send_message(
+                user,
+                ServerMessage::Agent {
+                    state: state.into(),
+                    message,
+                },
+            );
+        }
+    }
+
+    /// Tells the user why the conversation ended, in words.
+    fn finish(&mut self, reason: EndReason) -> EndReason {
+        self.status("ended", Some(super::service::describe_end(&reason)));
+        reason
+    }
+}
+
+fn bridge_config() -> BridgeConfig {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).expect("OS randomness");
+    BridgeConfig {
+        rtp_base: u32::from_ne_bytes(b),
+        ..Default::default()
+    }
+}
+
+async fn recv(
+    rx: &mut Option<mpsc::Receiver<(RtpPacket, Instant)>>,
+) -> Option<(RtpPacket, Instant)> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
