@@ -20,7 +20,8 @@
 //!
 //! `cargo bench --bench sfu_forward`; knobs `BENCH_SECS` (window per phase, default 8),
 //! `BENCH_PPS` (video packets/s per publisher, default 1000), `BENCH_ROOMS` (rooms in the
-//! last phase, default 3). Prints a table and writes `target/bench-results/sfu_forward.json`.
+//! last phase, default 3), `BENCH_NACK_HISTORY` (the server's `rtc.nack_history`),
+//! `BENCH_RSS_ONLY` (skip the throughput phases). Prints a table and writes `target/bench-results/sfu_forward.json`.
 //! On a 2-core machine the clients share the CPU with the server; per-core figures use the
 //! server's own CPU time, so they are not inflated by the clients' share.
 
@@ -362,10 +363,14 @@ async fn main() {
     let secs = env_u64("BENCH_SECS", 8);
     let pps = env_u64("BENCH_PPS", 1000);
     let rooms = env_u64("BENCH_ROOMS", 3) as usize;
-    let server = Server::start(&[
-        ("PARLOR_RTC__UDP_PORTS", "49000-49499".into()),
+    let mut env = vec![
+        ("PARLOR_RTC__UDP_PORTS", "49000-49499".to_string()),
         ("PARLOR_ROOMS__MAX_ROOMS", "1000".into()),
-    ]);
+    ];
+    if let Ok(n) = std::env::var("BENCH_NACK_HISTORY") {
+        env.push(("PARLOR_RTC__NACK_HISTORY", n));
+    }
+    let server = Server::start(&env);
     let ws = server.base.replace("http://", "ws://") + "/rtc";
     let b = Bench {
         server,
@@ -373,6 +378,7 @@ async fn main() {
         transport: Transport::new("127.0.0.1".parse().unwrap(), (50_000, 51_999)),
     };
     let (idle_mb, four_mb, eight_mb) = rss_by_participants(&b).await;
+    let rss_only = std::env::var("BENCH_RSS_ONLY").is_ok();
     let per_participant_mb = (eight_mb - idle_mb) / 8.0;
     let marginal_mb = (eight_mb - four_mb) / 4.0;
     println!(
@@ -381,10 +387,12 @@ async fn main() {
          per participant over idle, {marginal_mb:.2} MB per participant from 4 to 8"
     );
     let mut phases = Vec::new();
-    for subs in [1, 3, 7] {
+    for subs in [1, 3, 7].into_iter().filter(|_| !rss_only) {
         phases.push(phase(&b, &format!("1 room, 1→{subs}"), 1, subs, pps, secs).await);
     }
-    phases.push(phase(&b, &format!("{rooms} rooms, 1→7 each"), rooms, 7, pps, secs).await);
+    if !rss_only {
+        phases.push(phase(&b, &format!("{rooms} rooms, 1→7 each"), rooms, 7, pps, secs).await);
+    }
 
     println!(
         "\n{:<20} {:>5} {:>11} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",

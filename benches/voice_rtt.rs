@@ -40,26 +40,37 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// Sends frames in real time until `end`; returns the send time of every burst (index → t).
+/// The packets are encoded once up front (silence, and each burst's three frames), so the
+/// load generator spends its CPU on sending, not on encoding.
 async fn talk(mut mic: Mic, end: Instant) -> Vec<Instant> {
+    let quiet = vec![0i16; 960];
+    let silence = mic.encode(&quiet).unwrap();
+    let bursts: Vec<Vec<bytes::Bytes>> = FREQS
+        .iter()
+        .map(|f| {
+            (0..BURST_FRAMES)
+                .map(|i| mic.encode(&sine_frame(*f, 0.4, i * 960)).unwrap())
+                .collect()
+        })
+        .collect();
     mic.talk(true);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let quiet = vec![0i16; 960];
     let mut sent = Vec::new();
     let mut frame = 0u64;
     while Instant::now() < end {
         tick.tick().await;
         let in_burst = frame % BURST_EVERY;
-        let pcm = if in_burst < BURST_FRAMES {
+        let packet = if in_burst < BURST_FRAMES {
             let burst = frame / BURST_EVERY;
             if in_burst == 0 {
                 sent.push(Instant::now());
             }
-            sine_frame(FREQS[(burst % 4) as usize], 0.4, in_burst * 960)
+            bursts[(burst % 4) as usize][in_burst as usize].clone()
         } else {
-            quiet.clone()
+            silence.clone()
         };
-        if mic.send_frame(&pcm).await.is_err() {
+        if mic.send_packet(packet).await.is_err() {
             break;
         }
         frame += 1;

@@ -71,6 +71,10 @@ pub struct RtcConfig {
     pub turn_ttl_secs: u32,
     /// A participant whose ICE stays disconnected or failed this long is removed.
     pub ice_timeout_secs: u32,
+    /// Sent packets kept per stream to answer retransmission requests (NACK): a power of two
+    /// from 32 to 1024. The SFU keeps one history per subscriber and track, so this is most
+    /// of its memory per participant; 256 covers ~0.25 s of 1,000 packets/s video.
+    pub nack_history: u16,
 }
 
 /// Video room limits and join tokens.
@@ -112,6 +116,7 @@ impl Default for RtcConfig {
             turn_secret: Secret::default(),
             turn_ttl_secs: 6 * 3600,
             ice_timeout_secs: 30,
+            nack_history: 256,
         }
     }
 }
@@ -452,6 +457,10 @@ impl Config {
                 "rtc.turn_ttl_secs",
                 "TURN credentials must live at least 60 s; ice_timeout_secs > 0",
             );
+        }
+        let n = self.rtc.nack_history;
+        if !n.is_power_of_two() || !(32..=1024).contains(&n) {
+            return bad("rtc.nack_history", "must be a power of two from 32 to 1024");
         }
         if !(2..=64).contains(&self.rooms.max_participants) {
             return bad("rooms.max_participants", "must be between 2 and 64");

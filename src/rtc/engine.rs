@@ -57,6 +57,8 @@ pub struct Transport {
     pub ice_servers: Vec<IceServer>,
     /// Use relay (TURN) candidates only, as a client behind a restrictive network would.
     pub relay_only: bool,
+    /// Packets of send history per stream for NACK answers (a power of two).
+    pub nack_history: u16,
     /// Where the next port search starts (round-robin over the range).
     next: AtomicU16,
 }
@@ -77,6 +79,7 @@ impl Transport {
             ice_check_interval: Duration::from_millis(25),
             ice_servers: Vec::new(),
             relay_only: false,
+            nack_history: NACK_HISTORY,
             next: AtomicU16::new(0),
         }
     }
@@ -89,6 +92,7 @@ impl Transport {
             ice_check_interval: self.ice_check_interval,
             ice_servers: self.ice_servers.iter().cloned().chain(extra).collect(),
             relay_only: self.relay_only,
+            nack_history: self.nack_history,
             next: AtomicU16::new(self.next.load(Ordering::Relaxed)),
         }
     }
@@ -133,7 +137,7 @@ pub fn vp8() -> RTCRtpCodec {
     }
 }
 
-fn media_engine_and_registry() -> Result<(MediaEngine, Registry), RtcError> {
+fn media_engine_and_registry(nack_history: u16) -> Result<(MediaEngine, Registry), RtcError> {
     let mut me = MediaEngine::default();
     me.register_codec(
         RTCRtpCodecParameters {
@@ -156,13 +160,13 @@ fn media_engine_and_registry() -> Result<(MediaEngine, Registry), RtcError> {
         RtpCodecKind::Audio,
         Some(RTCRtpTransceiverDirection::Sendrecv),
     )?;
-    // The default interceptors, except that the NACK responder keeps NACK_HISTORY packets
-    // per stream instead of 1,024: an SFU keeps one history per down track, and at 1,024 a
+    // The default interceptors, except that the NACK responder keeps `nack_history` packets
+    // per stream (default NACK_HISTORY) instead of 1,024: an SFU keeps one history per down track, and at 1,024 a
     // room of eight holding 1,000-byte video packets used ~5 MB per participant.
     let registry = Registry::new()
         .with(
             Slot::NackResponder,
-            NackResponderBuilder::new().with_size(NACK_HISTORY).build(),
+            NackResponderBuilder::new().with_size(nack_history).build(),
         )
         .with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
     configure_simulcast_extension_headers(&mut me)?;
@@ -180,7 +184,7 @@ pub async fn build(
     port: u16,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Arc<dyn PeerConnection>, RtcError> {
-    let (me, registry) = media_engine_and_registry()?;
+    let (me, registry) = media_engine_and_registry(transport.nack_history)?;
     let se = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_ice_connection_attempts(Some(transport.ice_check_interval), None)

@@ -41,7 +41,11 @@ impl SignalContext {
                 cfg.rooms.max_participants as usize,
                 HubGauges::new(metrics),
             )),
-            transport: Arc::new(Transport::new(cfg.http.addr.ip(), ports)),
+            transport: Arc::new({
+                let mut t = Transport::new(cfg.http.addr.ip(), ports);
+                t.nack_history = cfg.rtc.nack_history;
+                t
+            }),
             signing_key,
             ice_timeout: Duration::from_secs(u64::from(cfg.rtc.ice_timeout_secs)),
             stun: cfg.rtc.ice_servers.clone(),

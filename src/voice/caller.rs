@@ -110,6 +110,25 @@ impl Mic {
         });
     }
 
+    /// Sends one already encoded 20 ms Opus packet (load generators encode once, send often).
+    pub async fn send_packet(&mut self, packet: Bytes) -> Result<(), ClientError> {
+        self.seq = self.seq.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(FRAME_48K as u32);
+        self.track
+            .write(self.seq, self.timestamp, false, packet)
+            .await?;
+        Ok(())
+    }
+
+    /// Encodes one 20 ms frame of 48 kHz audio (for [`Mic::send_packet`]).
+    pub fn encode(&mut self, pcm: &[i16]) -> Result<Bytes, ClientError> {
+        let n = self
+            .encoder
+            .encode(pcm, &mut self.packet)
+            .map_err(|e| ClientError::Socket(e.to_string()))?;
+        Ok(Bytes::copy_from_slice(&self.packet[..n]))
+    }
+
     /// Encodes and sends 20 ms of 48 kHz audio.
     pub async fn send_frame(&mut self, pcm: &[i16]) -> Result<(), ClientError> {
         debug_assert_eq!(pcm.len(), FRAME_48K);

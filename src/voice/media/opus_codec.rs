@@ -71,7 +71,13 @@ impl OpusDecoder {
     }
 }
 
-/// The agent track's encoder: 48 kHz mono, VOIP, [`AGENT_BITRATE`], 20 ms frames.
+/// Encoder complexity (0–10) for the agent's voice: 5 roughly halves libopus' cost per frame
+/// against the default 10 (the largest per-session cost of the bridge) with no audible loss
+/// for speech at 32 kbit/s.
+pub const AGENT_COMPLEXITY: i32 = 5;
+
+/// The agent track's encoder: 48 kHz mono, VOIP, [`AGENT_BITRATE`], [`AGENT_COMPLEXITY`],
+/// 20 ms frames.
 pub struct OpusEncoder {
     inner: opus::Encoder,
 }
@@ -87,6 +93,7 @@ impl OpusEncoder {
         let mut inner =
             opus::Encoder::new(OPUS_RATE, opus::Channels::Mono, opus::Application::Voip)?;
         inner.set_bitrate(opus::Bitrate::Bits(AGENT_BITRATE))?;
+        inner.set_complexity(AGENT_COMPLEXITY)?;
         Ok(Self { inner })
     }
 
