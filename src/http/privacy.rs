@@ -112,6 +112,7 @@ async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespon
 async fn erase(State(s): State<AppState>, auth: Auth) -> Result<impl IntoResponse, ApiError> {
     let now = s.clock.now();
     let id = &auth.principal.user.id;
+    s.voice.hang_up_all_of(id).await;
     s.store.erase_user(id, now).await?;
     s.store
         .audit(Some(id.as_str()), "erasure", Some(id.as_str()), None, now)

@@ -233,6 +233,12 @@ impl VoiceBridge {
         stats
     }
 
+    /// Where a bridge replacing this one at `now` should start its RTP timestamps (see
+    /// [`Pacer::rtp_timestamp_from`]).
+    pub fn rtp_timestamp_from(&self, now: Instant) -> u32 {
+        self.pacer.rtp_timestamp_from(now)
+    }
+
     /// Agent audio waiting to be played.
     pub fn queued_playout(&self) -> Duration {
         self.outbound

@@ -115,6 +115,15 @@ impl Pacer {
         self.start + Duration::from_millis(20 * index)
     }
 
+    /// The RTP timestamp of the first tick due at or after `now`: a clock that replaces this
+    /// one at `now` (a reconnected agent) starts there, so the track's timeline stays
+    /// continuous.
+    pub fn rtp_timestamp_from(&self, now: Instant) -> u32 {
+        let elapsed = now.saturating_duration_since(self.start).as_nanos();
+        let index = elapsed.div_ceil(TICK.as_nanos()) as u64;
+        self.rtp_timestamp(index.max(self.next_index))
+    }
+
     fn rtp_timestamp(&self, index: u64) -> u32 {
         // Wraps modulo 2^32 as RTP timestamps do.
         self.rtp_base
@@ -233,6 +242,18 @@ mod tests {
             }
         }
         assert_eq!(markers, [true, false, false, true, false]);
+    }
+
+    #[test]
+    fn a_successor_clock_continues_the_timeline() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(t0, 1000);
+        while pacer.poll(t0 + TICK * 3).is_some() {}
+        // Replaced 10 ms into tick 4: the successor's tick 0 is tick 5 of this timeline.
+        let at = t0 + TICK * 4 + Duration::from_millis(10);
+        assert_eq!(pacer.rtp_timestamp_from(at), 1000 + 5 * 960);
+        let mut next = Pacer::new(at, pacer.rtp_timestamp_from(at));
+        assert_eq!(next.poll(at).unwrap().rtp_timestamp, 1000 + 5 * 960);
     }
 
     #[test]

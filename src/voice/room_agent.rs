@@ -23,6 +23,8 @@ use crate::signal::SignalContext;
 use crate::signal::hub::{Command, Membership, RoomHandle};
 use crate::signal::protocol::ServerMessage;
 use bytes::Bytes;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -95,7 +97,15 @@ pub async fn run(
                 missed: 0,
                 state: "connecting",
             };
-            agent_loop.run(agent, &mut commands).await
+            // A bug in one session must not leave its room, track or gauge behind: a panic
+            // ends this session like an agent error and the cleanup below still runs.
+            AssertUnwindSafe(agent_loop.run(agent, &mut commands))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| EndReason::AgentError {
+                    code: 1011,
+                    reason: "internal error in the voice bridge".into(),
+                })
         }
         Err(e) => EndReason::Unreachable(format!("the agent could not publish: {e}")),
     };
@@ -187,7 +197,16 @@ impl AgentLoop {
                         reconnected = true;
                         if let Ok(c) = agent.start(self.spec.conversation.clone()).await {
                             conn = c;
-                            bridge = VoiceBridge::new(Instant::now(), bridge_config());
+                            // Same track, same timeline: continue the RTP timestamps.
+                            let now = Instant::now();
+                            let rtp_base = bridge.rtp_timestamp_from(now);
+                            bridge = VoiceBridge::new(
+                                now,
+                                BridgeConfig {
+                                    rtp_base,
+                                    ..bridge_config()
+                                },
+                            );
                             self.missed = 0;
                             bridge.set_talking(self.mic_talking());
                             continue;

@@ -10,7 +10,7 @@ use crate::auth::join_token::{self, RoomRole};
 use crate::auth::model::User;
 use crate::booking::model::CommitmentStatus;
 use crate::config::{Config, Secret};
-use crate::ids::VoiceSessionId;
+use crate::ids::{UserId, VoiceSessionId};
 use crate::signal::SignalContext;
 use crate::store::bookings::BookingFilter;
 use crate::store::{Store, StoreResult};
@@ -54,7 +54,7 @@ impl VoiceMetrics {
             c
         };
         let histogram = |n: &str, h: &str| {
-            let buckets = (0..24).map(|i| 2e-6 * 1.5f64.powi(i)).collect::<Vec<f64>>();
+            let buckets = (0..32).map(|i| 2e-6 * 1.5f64.powi(i)).collect::<Vec<f64>>();
             let h = Histogram::with_opts(HistogramOpts::new(n, h).buckets(buckets))
                 .expect("valid histogram");
             metrics.register(Box::new(h.clone()));
@@ -123,7 +123,13 @@ pub struct VoiceService {
     signing_key: Secret,
     metrics: VoiceMetrics,
     persist: mpsc::UnboundedSender<Persist>,
-    live: Arc<Mutex<HashMap<VoiceSessionId, Arc<tokio::sync::Notify>>>>,
+    live: Arc<Mutex<HashMap<VoiceSessionId, LiveSession>>>,
+}
+
+/// A running agent: whose it is and how to hang it up.
+struct LiveSession {
+    user: UserId,
+    hangup: Arc<tokio::sync::Notify>,
 }
 
 impl VoiceService {
@@ -186,16 +192,24 @@ impl VoiceService {
             self.metrics.clone(),
         );
         let hangup = spec.hangup.clone();
+        // One live session per user: a new one hangs up the previous (a reloaded page, a
+        // second tab), so a user holds at most one voice room. Registered before the agent
+        // task exists, so an agent that ends at once is never left marked live.
+        let previous = self.live.lock().expect("live lock").insert(
+            session.id.clone(),
+            LiveSession {
+                user: user.id.clone(),
+                hangup,
+            },
+        );
+        debug_assert!(previous.is_none(), "session ids are fresh");
+        self.end_others_of(&user.id, &session.id);
         let (id, live) = (session.id.clone(), self.live.clone());
         tokio::spawn(async move {
             let reason = room_agent::run(signal, agent, spec, persist.clone(), metrics).await;
             live.lock().expect("live lock").remove(&id);
             let _ = persist.send(Persist::End(id, end_label(&reason)));
         });
-        self.live
-            .lock()
-            .expect("live lock")
-            .insert(session.id.clone(), hangup);
         let join_url = format!(
             "{}/voice/{}#token={token}",
             self.config.http.public_url.trim_end_matches('/'),
@@ -216,9 +230,36 @@ impl VoiceService {
             .lock()
             .expect("live lock")
             .get(&session.id)
-            .cloned();
+            .map(|l| l.hangup.clone());
         if let Some(h) = hangup {
             h.notify_one();
+        }
+    }
+
+    /// Hangs up every live session of `user` and waits (up to 5 s) until their agents have
+    /// left, so that erasing the account afterwards leaves no agent writing transcript lines.
+    pub async fn hang_up_all_of(&self, user: &UserId) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let mut any = false;
+            for l in self.live.lock().expect("live lock").values() {
+                if &l.user == user {
+                    l.hangup.notify_one();
+                    any = true;
+                }
+            }
+            if !any || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    fn end_others_of(&self, user: &UserId, keep: &VoiceSessionId) {
+        for (id, l) in self.live.lock().expect("live lock").iter() {
+            if &l.user == user && id != keep {
+                l.hangup.notify_one();
+            }
         }
     }
 

@@ -37,6 +37,8 @@ pub struct OutboundStats {
     pub flushes: u64,
     /// Partial last frames completed with silence.
     pub tail_pads: u64,
+    /// Agent chunks dropped because [`OutboundChain::MAX_QUEUED`] was already waiting.
+    pub overflow_drops: u64,
 }
 
 /// Sans-IO agent → browser audio chain.
@@ -67,6 +69,10 @@ impl std::fmt::Debug for OutboundChain {
 impl OutboundChain {
     /// How long a partial last frame waits for more audio before it is completed with silence.
     pub const TAIL_WAIT: Duration = Duration::from_millis(20);
+    /// Audio queued beyond this is dropped. Agents send a reply faster than real time, so the
+    /// queue holds up to one reply (played, or flushed at once by a barge-in); no reply is
+    /// this long, and a misbehaving agent cannot grow a session's memory without bound.
+    pub const MAX_QUEUED: Duration = Duration::from_secs(120);
 
     /// A chain for agent audio at `source_rate`.
     pub fn new(source_rate: u32) -> Result<Self, VoiceMediaError> {
@@ -97,6 +103,10 @@ impl OutboundChain {
     /// Queues agent audio (any length) received at `now`.
     pub fn push_pcm(&mut self, pcm: &[i16], now: Instant) {
         if pcm.is_empty() {
+            return;
+        }
+        if self.queued_duration() >= Self::MAX_QUEUED {
+            self.stats.overflow_drops += 1;
             return;
         }
         if self.marks.len() < MAX_MARKS {

@@ -135,3 +135,27 @@ fn frames_remember_when_their_audio_was_pushed() {
     // 60 samples of the first push, frame 3 inside the second.
     assert_eq!(at, [t0, t0, t0, t1]);
 }
+
+#[test]
+fn a_flood_of_agent_audio_is_capped_at_max_queued() {
+    let mut chain = OutboundChain::new(16_000).unwrap();
+    let now = Instant::now();
+    let second = vec![1000i16; 16_000];
+    for _ in 0..OutboundChain::MAX_QUEUED.as_secs() + 10 {
+        chain.push_pcm(&second, now);
+    }
+    let queued = chain.queued_duration();
+    assert!(
+        queued >= OutboundChain::MAX_QUEUED - Duration::from_millis(10)
+            && queued < OutboundChain::MAX_QUEUED + Duration::from_millis(1010),
+        "{queued:?}"
+    );
+    let drops = chain.stats().overflow_drops;
+    assert!((9..=10).contains(&drops), "{drops} chunks dropped");
+    chain.flush().unwrap();
+    chain.push_pcm(&second, now);
+    assert!(
+        chain.queued_duration() <= Duration::from_millis(1001),
+        "a flush makes room again"
+    );
+}
