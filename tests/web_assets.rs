@@ -20,10 +20,10 @@ async fn landing_page_and_assets_are_served_with_a_strict_csp() {
         "{csp}"
     );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
-    assert!(r.text().await.unwrap().contains("/assets/status.js"));
+    assert!(r.text().await.unwrap().contains("/assets/pages/index.js"));
     let css = reqwest::get(app.url("/assets/base.css")).await.unwrap();
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
-    let js = reqwest::get(app.url("/assets/status.js")).await.unwrap();
+    let js = reqwest::get(app.url("/assets/lib/api.js")).await.unwrap();
     assert!(
         js.headers()["content-type"]
             .to_str()
@@ -49,5 +49,35 @@ async fn unknown_assets_and_traversal_are_json_404s() {
         assert_eq!(r.status(), 404, "{path}");
         let body: serde_json::Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_page_route_is_html_with_the_strict_csp() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    for path in [
+        "/",
+        "/login",
+        "/signup",
+        "/book",
+        "/upcoming",
+        "/voice",
+        "/coach",
+        "/account",
+        "/r/some-room",
+    ] {
+        let r = reqwest::get(app.url(path)).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/html; charset=utf-8",
+            "{path}"
+        );
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(r.text().await.unwrap().contains("<html"), "{path}");
     }
 }

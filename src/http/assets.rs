@@ -21,6 +21,13 @@ pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        .route("/login", get(|| page("login")))
+        .route("/signup", get(|| page("signup")))
+        .route("/book", get(|| page("book")))
+        .route("/upcoming", get(|| page("upcoming")))
+        .route("/voice", get(|| page("voice")))
+        .route("/coach", get(|| page("coach")))
+        .route("/account", get(|| page("account")))
         .route("/r/{room}", get(room_page))
         .route("/assets/{*path}", get(asset))
 }
@@ -35,6 +42,12 @@ async fn room_page(Path(room): Path<String>) -> Result<Response, ApiError> {
 
 async fn index() -> Result<Response, ApiError> {
     serve("index.html")
+}
+
+/// A signed-in page of the browser client (`/book` serves `book.html`); each page checks the
+/// session itself through the API and sends a logged-out visitor to `/login`.
+async fn page(name: &'static str) -> Result<Response, ApiError> {
+    serve(&format!("{name}.html"))
 }
 
 async fn asset(Path(path): Path<String>) -> Result<Response, ApiError> {

@@ -1,6 +1,9 @@
 //! Headless Chromium driven over the DevTools protocol (a WebSocket), with the flags that
 //! make WebRTC work here (fake camera and microphone, loopback candidates, no background
 //! networking). No Node, no extra crates: launch, find the page target, `Runtime.evaluate`.
+//! Also: a chosen viewport (`Launch`, `set_viewport`), navigation that waits for the load
+//! event, PNG screenshots into `target/test-artifacts/screenshots/`, and a scan of every
+//! element's computed colours for blue hues (`blue_elements`, the monochrome design rule).
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -17,6 +20,26 @@ pub fn chromium_path() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// How to start Chromium: the viewport, and whether camera/microphone requests are refused.
+#[derive(Clone, Copy, Debug)]
+pub struct Launch {
+    /// Launch without `--use-fake-ui-for-media-stream` and with `--deny-permission-prompts`,
+    /// so `getUserMedia` is refused as if the user said no.
+    pub deny_media: bool,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            deny_media: false,
+            width: 1280,
+            height: 800,
+        }
+    }
+}
+
 /// A running headless Chromium with one page.
 pub struct Chromium {
     child: Child,
@@ -25,20 +48,32 @@ pub struct Chromium {
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
     next_id: u64,
+    width: u32,
+    height: u32,
 }
 
 impl Chromium {
-    /// Starts Chromium on `url` and connects to its page.
+    /// Starts Chromium on `url` (1280×800, fake media allowed) and connects to its page.
     pub async fn open(url: &str) -> Chromium {
+        Chromium::open_with(url, Launch::default()).await
+    }
+
+    /// Starts Chromium on `url` with `launch`'s viewport and media permission.
+    pub async fn open_with(url: &str, launch: Launch) -> Chromium {
         let bin = chromium_path().expect("chromium installed");
         let profile = tempfile::tempdir().unwrap();
+        let media_flag = if launch.deny_media {
+            "--deny-permission-prompts"
+        } else {
+            "--use-fake-ui-for-media-stream"
+        };
         let child = Command::new(bin)
             .args([
                 "--headless=new",
                 "--no-sandbox",
                 "--disable-gpu",
                 "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
+                media_flag,
                 "--allow-loopback-in-peer-connection",
                 "--autoplay-policy=no-user-gesture-required",
                 "--disable-background-networking",
@@ -47,6 +82,7 @@ impl Chromium {
                 "--no-first-run",
                 "--remote-debugging-port=0",
             ])
+            .arg(format!("--window-size={},{}", launch.width, launch.height))
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(url)
             .stdout(Stdio::null())
@@ -85,32 +121,108 @@ impl Chromium {
         let (page, _) = tokio_tungstenite::connect_async(ws_url.expect("a page target"))
             .await
             .expect("CDP socket");
-        Chromium {
+        let mut browser = Chromium {
             child,
             _profile: profile,
             page,
             next_id: 1,
-        }
+            width: launch.width,
+            height: launch.height,
+        };
+        browser.call("Page.enable", json!({})).await;
+        browser.set_viewport(launch.width, launch.height).await;
+        browser
     }
 
-    /// Evaluates `expr` in the page (promises awaited) and returns its JSON value.
-    pub async fn eval(&mut self, expr: &str) -> Value {
+    /// Sends one DevTools command and returns its `result` (events in between are skipped).
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.call_then(method, params, None).await
+    }
+
+    /// Sends a command; when `event` is given, also waits for that event before returning.
+    async fn call_then(&mut self, method: &str, params: Value, event: Option<&str>) -> Value {
         let id = self.next_id;
         self.next_id += 1;
-        let cmd = json!({"id": id, "method": "Runtime.evaluate",
-            "params": {"expression": expr, "awaitPromise": true, "returnByValue": true}});
+        let cmd = json!({"id": id, "method": method, "params": params});
         self.page
             .send(Message::Text(cmd.to_string().into()))
             .await
             .expect("CDP send");
+        let mut result = None;
+        let mut seen_event = event.is_none();
         while let Some(Ok(msg)) = self.page.next().await {
             let Message::Text(t) = msg else { continue };
             let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
             if v["id"] == id {
-                return v["result"]["result"]["value"].clone();
+                result = Some(v["result"].clone());
+            } else if event.is_some_and(|e| v["method"] == e) && result.is_some() {
+                seen_event = true;
+            }
+            if seen_event && let Some(r) = result.take() {
+                return r;
             }
         }
         Value::Null
+    }
+
+    /// Evaluates `expr` in the page (promises awaited) and returns its JSON value.
+    pub async fn eval(&mut self, expr: &str) -> Value {
+        let params = json!({"expression": expr, "awaitPromise": true, "returnByValue": true});
+        self.call("Runtime.evaluate", params).await["result"]["value"].clone()
+    }
+
+    /// Emulates a `width`×`height` viewport; below 500 px wide, as a phone (mobile, touch).
+    pub async fn set_viewport(&mut self, width: u32, height: u32) {
+        let params = json!({"width": width, "height": height, "deviceScaleFactor": 1,
+            "mobile": width < 500});
+        self.call("Emulation.setDeviceMetricsOverride", params)
+            .await;
+        self.width = width;
+        self.height = height;
+    }
+
+    /// Opens `url` in the page and waits for its load event.
+    pub async fn navigate(&mut self, url: &str) {
+        let r = self
+            .call_then(
+                "Page.navigate",
+                json!({"url": url}),
+                Some("Page.loadEventFired"),
+            )
+            .await;
+        assert!(r["errorText"].is_null(), "navigating to {url}: {r}");
+    }
+
+    /// Saves a PNG of the viewport as `target/test-artifacts/screenshots/{name}-{w}x{h}.png`
+    /// and returns its path.
+    pub async fn screenshot(&mut self, name: &str) -> PathBuf {
+        use base64::Engine as _;
+        let r = self
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().expect("screenshot data"))
+            .expect("screenshot is base64");
+        let dir =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot directory");
+        let path = dir.join(format!("{name}-{}x{}.png", self.width, self.height));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
+    /// Every element (and `::before`/`::after`/`::placeholder`, the focus ring of each
+    /// focusable element, and the page's `::selection`) whose computed colours include a
+    /// blue hue, each described as `selector property colour`. Empty means monochrome.
+    pub async fn blue_elements(&mut self) -> Vec<String> {
+        let v = self.eval(&format!("({BLUE_SCAN})()")).await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("the colour scan failed: {v}")])
     }
 
     /// Waits until `expr` is true (polling); on timeout, describes the page's state.
@@ -146,3 +258,83 @@ impl Drop for Chromium {
         let _ = self.child.wait();
     }
 }
+
+/// The colour scan, evaluated in the page. Each colour is painted on a 1×1 canvas and read
+/// back as sRGB (so any CSS colour syntax works); a colour counts as blue when its HSL hue is
+/// within 190°–260°, its saturation is above 12 % and its channels are not all within 12
+/// of each other (near-grey). Fully transparent colours are ignored.
+const BLUE_SCAN: &str = r##"() => {
+  const props = ["color", "background-color", "border-top-color", "border-right-color",
+    "border-bottom-color", "border-left-color", "outline-color", "text-decoration-color",
+    "fill", "stroke", "caret-color", "accent-color", "column-rule-color",
+    "-webkit-text-fill-color", "-webkit-tap-highlight-color"];
+  const ctx = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+  const cache = new Map();
+  const rgba = (c) => {
+    if (cache.has(c)) return cache.get(c);
+    let out = null;
+    if (c && c !== "none" && !c.startsWith("url(") && c !== "auto") {
+      ctx.clearRect(0, 0, 1, 1);
+      ctx.fillStyle = "#000";
+      ctx.fillStyle = c;
+      ctx.fillRect(0, 0, 1, 1);
+      out = Array.from(ctx.getImageData(0, 0, 1, 1).data);
+    }
+    cache.set(c, out);
+    return out;
+  };
+  const blue = (c) => {
+    const p = rgba(c);
+    if (!p || p[3] === 0) return false;
+    const [r, g, b] = p.map((x) => x / 255);
+    const max = Math.max(r, g, b), min = Math.min(r, g, b), d = max - min;
+    if (d * 255 <= 12) return false;
+    const l = (max + min) / 2;
+    const s = d / (1 - Math.abs(2 * l - 1));
+    let h = max === r ? ((g - b) / d) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4;
+    h = (h * 60 + 360) % 360;
+    return h >= 190 && h <= 260 && s > 0.12;
+  };
+  const describe = (el) => {
+    let d = el.tagName.toLowerCase();
+    if (el.id) d += "#" + el.id;
+    if (el.classList && el.classList.length) d += "." + Array.from(el.classList).join(".");
+    const t = (el.getAttribute && (el.getAttribute("aria-label") || el.textContent || "")).trim().slice(0, 30);
+    return t ? `${d} "${t}"` : d;
+  };
+  const found = [];
+  const check = (el, pseudo, label) => {
+    const cs = getComputedStyle(el, pseudo);
+    if (pseudo && pseudo !== "::selection" && (cs.content === "none" || cs.content === "normal")
+        && pseudo !== "::placeholder") return;
+    for (const p of props) {
+      const v = cs.getPropertyValue(p);
+      if (blue(v)) found.push(`${describe(el)}${label || pseudo || ""} ${p} ${v}`);
+    }
+  };
+  const all = [document.documentElement, ...document.querySelectorAll("*")];
+  for (const el of all) {
+    check(el, null);
+    check(el, "::before");
+    check(el, "::after");
+    if (el.matches("input, textarea")) check(el, "::placeholder");
+  }
+  const sel = getComputedStyle(document.body, "::selection").backgroundColor;
+  const selRgba = rgba(sel);
+  if (!selRgba || selRgba[3] === 0) found.push(`::selection background-color is the browser default (${sel})`);
+  else if (blue(sel)) found.push(`::selection background-color ${sel}`);
+  const active = document.activeElement;
+  const focusable = document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]");
+  for (const el of focusable) {
+    if (el.disabled) continue;
+    el.focus({ preventScroll: true });
+    if (document.activeElement !== el) continue;
+    for (const p of ["outline-color", "border-top-color", "box-shadow", "background-color", "color"]) {
+      const v = getComputedStyle(el).getPropertyValue(p);
+      const colours = p === "box-shadow" ? (v.match(/rgba?\([^)]*\)/g) || []) : [v];
+      for (const c of colours) if (blue(c)) found.push(`${describe(el)}:focus ${p} ${c}`);
+    }
+  }
+  if (active && active.focus) active.focus({ preventScroll: true }); else document.activeElement?.blur();
+  return found;
+}"##;
