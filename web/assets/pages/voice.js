@@ -1,0 +1,202 @@
+// voice.js — the page /voice: a conversation with the AI coach through a voice room
+// (docs/signalling.md, "Voice rooms"). The talk button is the microphone's mute state: held
+// with the pointer, a finger or the Space key it unmutes, released it mutes again. Shows the
+// live transcript, the agent's state and audio level, and the history of past sessions.
+// Test hook: window.parlorVoiceStats().
+
+import { api, humanError } from "../lib/api.js";
+import { shell } from "../lib/shell.js";
+import { RoomSession, JoinError } from "../rtc/session.js";
+import { LiveTranscript } from "./voice-transcript.js";
+import { loadHistory } from "./voice-history.js";
+import { AgentMeter } from "./voice-meter.js";
+
+const $ = (id) => document.getElementById(id);
+const transcript = new LiveTranscript($("transcript"), $("transcript-empty"));
+const meter = new AgentMeter($("agent-level"));
+let session = null;
+let started = null; // the POST /api/voice/sessions answer
+let talking = false;
+let agentState = "idle";
+let ending = false;
+
+const STATE_TEXT = {
+  connecting: "Connecting to the AI coach…",
+  listening: "The AI coach is listening. Hold the button to talk.",
+  speaking: "The AI coach is speaking…",
+};
+
+function status(text) {
+  $("status").textContent = text;
+}
+
+function micErrorText(err) {
+  if (err && (err.name === "NotAllowedError" || err.name === "SecurityError")) {
+    return "Your browser blocked the microphone. Allow it for this site (the icon in the address bar) and try again.";
+  }
+  if (err && err.name === "NotFoundError") return "No microphone was found. Connect one and try again.";
+  return "The microphone could not be started. Close other apps that use it and try again.";
+}
+
+function setAgentState(state, message) {
+  agentState = state;
+  $("live").querySelector(".agent-indicator").dataset.state = state;
+  $("agent-state").textContent = state === "speaking" ? "Speaking" : state === "listening" ? "Listening" : "Connecting…";
+  if (state === "ended") return finish(message || "The session ended.");
+  if (!talking) status(STATE_TEXT[state] || "");
+  $("talk").disabled = state === "connecting";
+  return undefined;
+}
+
+function talk(on) {
+  if (!session || talking === on || $("talk").disabled) return;
+  talking = on;
+  session.setMuted("microphone", !on);
+  $("talk").setAttribute("aria-pressed", String(on));
+  $("talk-label").textContent = on ? "Listening to you…" : "Hold to talk";
+  status(on ? "Speak now. Let go when you are done." : STATE_TEXT[agentState] || "");
+}
+
+async function startConversation() {
+  $("voice-start").disabled = true;
+  transcript.clear();
+  status("Checking your microphone…");
+  let mic;
+  try {
+    mic = (await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } })).getAudioTracks()[0];
+  } catch (err) {
+    status(micErrorText(err));
+    $("voice-start").disabled = false;
+    return;
+  }
+  status("Starting a conversation…");
+  try {
+    started = await api("POST", "/api/voice/sessions");
+  } catch (err) {
+    mic.stop();
+    status(humanError(err));
+    $("voice-start").disabled = false;
+    return;
+  }
+  ending = false;
+  session = new RoomSession({ token: started.token });
+  session.on("track", (entry) => {
+    if (entry.track.kind !== "audio") return;
+    const audio = document.createElement("audio");
+    audio.autoplay = true;
+    audio.srcObject = new MediaStream([entry.track]);
+    $("live").append(audio);
+    meter.attach(entry.track);
+  });
+  session.on("transcript", (m) => transcript.apply(m));
+  session.on("agent", (m) => setAgentState(m.state, m.message));
+  session.on("state", (s) => { if (s === "reconnecting") status("Connection lost. Reconnecting…"); });
+  session.on("joined", () => { if (agentState !== "idle") setAgentState(agentState); });
+  session.on("closed", (e) => { if (e.code !== "left") finish(e.message && e.code !== "bye" ? e.message : "The session ended."); });
+  session.publish("microphone", mic, { muted: true });
+  try {
+    await session.join();
+  } catch (err) {
+    const text = err instanceof JoinError && err.code !== "unreachable" ? err.message : "Cannot connect to the voice server. Check your connection and try again.";
+    finish(text);
+    return;
+  }
+  $("idle").hidden = true;
+  $("live").hidden = false;
+  setAgentState("connecting");
+}
+
+async function endConversation() {
+  if (!started || ending) return;
+  ending = true;
+  $("voice-end").disabled = true;
+  status("Ending the session…");
+  try {
+    await api("POST", `/api/voice/sessions/${encodeURIComponent(started.session.id)}/end`);
+  } catch (err) {
+    status(humanError(err));
+  }
+  // The agent answers with `agent: ended`; if it does not within a few seconds, leave anyway.
+  setTimeout(() => { if (session) finish("The session ended."); }, 4000);
+}
+
+function finish(text) {
+  if (!session && !started) return;
+  talking = false;
+  const s = session;
+  session = null;
+  started = null;
+  s?.leave();
+  meter.detach();
+  for (const a of $("live").querySelectorAll("audio")) a.remove();
+  $("live").hidden = true;
+  $("idle").hidden = false;
+  $("voice-start").disabled = false;
+  $("voice-end").disabled = false;
+  $("talk").setAttribute("aria-pressed", "false");
+  $("talk-label").textContent = "Hold to talk";
+  agentState = "idle";
+  status(text);
+  loadHistory($("history"), $("history-status"));
+}
+
+// ---- the talk button: pointer, touch and the Space key ----
+const talkButton = $("talk");
+talkButton.addEventListener("pointerdown", (e) => {
+  if (e.button !== 0) return;
+  e.preventDefault();
+  try { talkButton.setPointerCapture(e.pointerId); } catch { /* synthetic pointers */ }
+  talk(true);
+});
+for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) {
+  talkButton.addEventListener(type, () => talk(false));
+}
+talkButton.addEventListener("contextmenu", (e) => e.preventDefault());
+function typing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+document.addEventListener("keydown", (e) => {
+  if (e.code !== "Space" || !session || typing(e.target)) return;
+  e.preventDefault();
+  if (!e.repeat) talk(true);
+});
+document.addEventListener("keyup", (e) => {
+  if (e.code !== "Space" || !session || typing(e.target)) return;
+  e.preventDefault();
+  talk(false);
+});
+window.addEventListener("blur", () => talk(false));
+
+$("voice-start").onclick = startConversation;
+$("voice-end").onclick = endConversation;
+
+window.parlorVoiceStats = async () => {
+  const rx = session ? await session.receiveStats() : { audioEnergy: 0 };
+  return {
+    live: !!session,
+    sessionId: started?.session.id ?? null,
+    agentState,
+    talking,
+    audioEnergy: rx.audioEnergy,
+    agentLevelPeak: meter.peak,
+    userLines: transcript.count("user"),
+    agentLines: transcript.count("agent"),
+  };
+};
+
+async function init() {
+  try {
+    await shell({ title: "AI coach", requireLogin: true });
+  } catch {
+    status("Cannot reach the server. Check your connection and reload the page.");
+    return;
+  }
+  if (!window.RTCPeerConnection || !navigator.mediaDevices?.getUserMedia) {
+    status("This browser cannot make voice calls. Use a recent Chrome, Edge, Firefox or Safari.");
+    return;
+  }
+  status("Ready when you are.");
+  $("voice-start").disabled = false;
+  loadHistory($("history"), $("history-status"));
+}
+init();
