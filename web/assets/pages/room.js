@@ -193,7 +193,7 @@ function syncControls() {
   const micMuted = !session.publisher.track("microphone") || !session.publisher.track("microphone").enabled;
   const camOff = !session.publisher.track("camera") || !session.publisher.track("camera").enabled;
   setToggle($("mic"), micMuted, "Unmute microphone", "Mute microphone", "Unmute", "Mute");
-  setToggle($("cam"), camOff, "Turn camera on", "Turn camera off", "Camera", "Camera");
+  setToggle($("cam"), camOff, "Turn camera on", "Turn camera off", "Video", "Video");
   $("mic").disabled = !session.publisher.track("microphone");
   $("cam").disabled = !session.publisher.track("camera");
   grid.setSelfVideo(session.publisher.track("camera"));
