@@ -210,28 +210,7 @@ impl Client {
             })
             .collect();
         let mids: Vec<String> = offers.iter().map(|o| o.mid.clone()).collect();
-        self.send(ClientMessage::PublishOffer {
-            sdp: offer,
-            tracks: offers,
-        });
-        let answer = self
-            .wait_for(Duration::from_secs(10), |e| {
-                matches!(
-                    e,
-                    ClientEvent::Message(
-                        ServerMessage::PublishAnswer { .. } | ServerMessage::Error { .. }
-                    )
-                )
-            })
-            .await
-            .ok_or(ClientError::Timeout("publish_answer"))?;
-        let ClientEvent::Message(ServerMessage::PublishAnswer { sdp, tracks: ids }) = answer else {
-            if let ClientEvent::Message(ServerMessage::Error { code, message }) = answer {
-                return Err(ClientError::Refused { code, message });
-            }
-            unreachable!("wait_for returned a matching event");
-        };
-        self.publisher.apply_answer(&sdp).await?;
+        let ids = self.negotiate_publisher(offer, offers).await?;
         Ok(locals
             .into_iter()
             .zip(mids)
@@ -243,6 +222,46 @@ impl Client {
                 (local, id)
             })
             .collect())
+    }
+
+    /// After a network change: asks the server for a subscriber offer with fresh ICE
+    /// credentials (answered automatically) and renegotiates the publisher connection with an
+    /// ICE-restart offer. Published tracks keep their ids.
+    pub async fn restart_ice(&mut self) -> Result<(), ClientError> {
+        self.send(ClientMessage::IceRestart);
+        let offer = self.publisher.offer(true).await?;
+        self.negotiate_publisher(offer, Vec::new()).await?;
+        Ok(())
+    }
+
+    /// Sends a publisher offer, waits for the answer and applies it; returns the track ids.
+    async fn negotiate_publisher(
+        &mut self,
+        sdp: String,
+        tracks: Vec<TrackOffer>,
+    ) -> Result<Vec<crate::signal::protocol::PublishedTrack>, ClientError> {
+        self.send(ClientMessage::PublishOffer { sdp, tracks });
+        let answer = self
+            .wait_for(Duration::from_secs(10), |e| {
+                matches!(
+                    e,
+                    ClientEvent::Message(
+                        ServerMessage::PublishAnswer { .. } | ServerMessage::Error { .. }
+                    )
+                )
+            })
+            .await
+            .ok_or(ClientError::Timeout("publish_answer"))?;
+        match answer {
+            ClientEvent::Message(ServerMessage::PublishAnswer { sdp, tracks }) => {
+                self.publisher.apply_answer(&sdp).await?;
+                Ok(tracks)
+            }
+            ClientEvent::Message(ServerMessage::Error { code, message }) => {
+                Err(ClientError::Refused { code, message })
+            }
+            _ => unreachable!("wait_for returned a matching event"),
+        }
     }
 
     /// The next event, within `timeout`.
