@@ -13,6 +13,7 @@ export function h(tag, props = {}, ...children) {
     if (v === undefined || v === null || v === false) continue;
     if (k === "class") el.className = v;
     else if (k === "text") el.textContent = v;
+    else if (k === "for") el.htmlFor = v;
     else if (k === "attrs") for (const [a, av] of Object.entries(v)) { if (av !== null && av !== undefined && av !== false) el.setAttribute(a, av === true ? "" : av); }
     else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
     else el[k] = v;

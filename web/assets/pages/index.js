@@ -7,6 +7,9 @@ import { fmtShortDate, fmtTime, viewerZone } from "../lib/time.js";
 import { sessionSummary, joinButton, callLink, calendarLink } from "../lib/sessions.js";
 
 function landing(view) {
+  if (new URLSearchParams(location.search).get("deleted")) {
+    say(document.getElementById("app-status"), "Your account has been deleted. Thank you for using parlor.", "ok");
+  }
   view.replaceChildren(
     h("section", { class: "hero card" },
       h("p", { class: "eyebrow", text: "Coaching, on your own server" }),

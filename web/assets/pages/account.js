@@ -1,0 +1,97 @@
+// account.js — "/account": name and time zone, download my data (JSON), delete my account
+// (typed confirmation; future sessions are cancelled and the session ends).
+import { api, humanError } from "../lib/api.js";
+import { shell, say } from "../lib/shell.js";
+import { h, markReady, sentence } from "../lib/dom.js";
+import { allZones, browserZone } from "../lib/time.js";
+
+function profileForm(me) {
+  const status = h("p", { id: "profile-status", hidden: true });
+  const name = h("input", { id: "name", value: me.user.name, autocomplete: "name", maxLength: 100, required: true });
+  const zone = h("select", { id: "time-zone", attrs: { "aria-describedby": "tz-hint" } });
+  const zones = allZones();
+  if (!zones.includes(me.user.time_zone)) zones.unshift(me.user.time_zone);
+  zone.append(...zones.map((z) => h("option", { value: z, text: z, selected: z === me.user.time_zone })));
+  const here = browserZone();
+  const useHere = here !== me.user.time_zone ? h("button", { type: "button", class: "btn btn-quiet", text: `Use this device's zone (${here})` }) : null;
+  useHere?.addEventListener("click", () => { zone.value = here; });
+  const save = h("button", { type: "submit", class: "btn btn-primary", text: "Save profile" });
+  const form = h("form", { class: "card", attrs: { "aria-labelledby": "profile-h", novalidate: true } },
+    h("h2", { id: "profile-h", text: "Profile" }),
+    h("dl", { class: "facts" }, h("dt", { text: "Email" }), h("dd", { text: me.user.email }), h("dt", { text: "Account" }), h("dd", { text: me.user.role })),
+    h("hr"),
+    h("div", { class: "field" }, h("label", { for: "name", text: "Name" }), name),
+    h("div", { class: "field" }, h("label", { for: "time-zone", text: "Time zone" }), zone,
+      h("span", { id: "tz-hint", class: "hint", text: "Session times and free slots are shown in this zone." }), useHere),
+    status, save);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!name.value.trim()) { say(status, "Please enter your name.", "error"); name.focus(); return; }
+    save.disabled = true;
+    try {
+      await api("PATCH", "/api/me", { name: name.value.trim(), time_zone: zone.value });
+      say(status, "Profile saved.", "ok");
+    } catch (e) {
+      say(status, `The profile was not saved. ${sentence(humanError(e))}`, "error");
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return form;
+}
+
+function exportCard() {
+  return h("section", { class: "card", attrs: { "aria-labelledby": "export-h" } },
+    h("h2", { id: "export-h", text: "Your data" }),
+    h("p", { class: "muted", text: "Download everything this server holds about you: profile, sessions, commitments, AI coach transcripts and sign-in history, as a JSON file." }),
+    h("a", { class: "btn", id: "export", href: "/api/me/export", attrs: { download: "parlor-export.json" }, text: "Download my data" }));
+}
+
+function deleteCard() {
+  const status = h("p", { id: "delete-status", hidden: true });
+  const start = h("button", { type: "button", class: "btn btn-danger", id: "delete-start", text: "Delete my account…" });
+  const card = h("section", { class: "card danger-zone", attrs: { "aria-labelledby": "delete-h" } },
+    h("h2", { id: "delete-h", text: "Delete my account" }),
+    h("p", { text: "This removes your personal data, cancels your future sessions and signs you out everywhere. It cannot be undone." }),
+    start, status);
+  start.addEventListener("click", () => {
+    start.hidden = true;
+    const typed = h("input", { id: "delete-confirm", autocomplete: "off", attrs: { "aria-describedby": "delete-hint" } });
+    const go = h("button", { type: "button", class: "btn btn-danger", id: "delete-go", text: "Delete my account now" });
+    const keep = h("button", { type: "button", class: "btn btn-quiet", text: "Keep my account" });
+    const panel = h("div", { class: "panel" },
+      h("div", { class: "field" }, h("label", { for: "delete-confirm", text: "Type DELETE to confirm" }), typed,
+        h("span", { id: "delete-hint", class: "hint", text: "In capital letters." })),
+      h("div", { class: "row" }, go, keep));
+    keep.addEventListener("click", () => { panel.remove(); start.hidden = false; say(status, ""); start.focus(); });
+    go.addEventListener("click", async () => {
+      if (typed.value.trim() !== "DELETE") {
+        say(status, "To delete your account, type DELETE in the box first.", "error");
+        typed.focus();
+        return;
+      }
+      go.disabled = true;
+      say(status, "Deleting your account…", "busy");
+      try {
+        await api("DELETE", "/api/me");
+        location.assign("/?deleted=1");
+      } catch (e) {
+        go.disabled = false;
+        say(status, `Your account was not deleted. ${sentence(humanError(e))}`, "error");
+      }
+    });
+    card.insertBefore(panel, status);
+    typed.focus();
+  });
+  return card;
+}
+
+async function main() {
+  const view = document.getElementById("view");
+  let me;
+  try { me = await shell({ title: "Account" }); } catch { view.replaceChildren(); markReady(); return; }
+  view.replaceChildren(profileForm(me), exportCard(), deleteCard());
+  markReady();
+}
+
+main();
