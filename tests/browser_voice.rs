@@ -1,0 +1,172 @@
+//! The AI coach page `/voice` in real Chromium against the ElevenLabs test double: a logged-in
+//! client starts a conversation, holds the talk button (pointer events, then the Space key)
+//! while Chromium's fake microphone beeps, sees its own and the agent's transcript lines, hears
+//! the agent (audio energy > 0 and a level on the meter), ends the session, and finds it in the
+//! history with its transcript. Skipped, loudly, when Chromium is absent outside CI.
+
+mod common;
+
+use common::browser::{Chromium, chromium_path};
+use common::{Backend, TestApp};
+use parlor::voice::fake_elevenlabs::{FakeConfig, FakeElevenLabs};
+use std::time::Duration;
+
+const STATS: &str = "window.parlorVoiceStats()";
+
+/// How long the person speaks while holding the button (an action, not a wait).
+const SPEAK: Duration = Duration::from_millis(2500);
+
+async fn login(browser: &mut Chromium, email: &str) {
+    let status = browser
+        .eval(&format!(
+            "fetch('/api/auth/login', {{method: 'POST', headers: {{'content-type': 'application/json'}}, \
+             body: JSON.stringify({{email: '{email}', password: 'correct horse battery'}})}}).then(r => r.status)"
+        ))
+        .await;
+    assert_eq!(status, 200, "the browser logs in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
+    if chromium_path().is_none() {
+        assert!(std::env::var("CI").is_err(), "Chromium is required in CI");
+        eprintln!(
+            "\n*** SKIPPED voice_page_talks_to_the_agent_and_keeps_the_history: no Chromium at /usr/bin/chromium (set CHROMIUM=…) ***\n"
+        );
+        return;
+    }
+    let fake = FakeElevenLabs::start_local(FakeConfig {
+        think_time: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let base = fake.base_url();
+    let app = TestApp::start_with(Backend::Sqlite, move |c| {
+        c.rtc.udp_ports = "41200-41399".into();
+        c.voice.agent = "elevenlabs".into();
+        c.voice.elevenlabs.agent_id = "agent_test".into();
+        c.voice.elevenlabs.base_url = base;
+    })
+    .await;
+    let (http, _) = app.client_user("voice.browser@example.org").await;
+
+    let mut b = Chromium::open(&app.url("/login")).await;
+    b.navigate(&app.url("/login")).await;
+    login(&mut b, "voice.browser@example.org").await;
+    b.navigate(&app.url("/voice")).await;
+    b.wait_until(
+        "document.getElementById('voice-start').disabled === false",
+        15,
+        "the voice page to be ready",
+    )
+    .await;
+    b.eval("document.getElementById('voice-start').click(), true")
+        .await;
+    b.wait_until(
+        &format!("{STATS}.then(s => s.live && s.agentState === 'listening')"),
+        20,
+        "the agent to listen",
+    )
+    .await;
+
+    // Hold to talk with the pointer.
+    let pointer = |t: &str| {
+        format!(
+            "document.getElementById('talk').dispatchEvent(new PointerEvent('{t}', \
+             {{bubbles: true, pointerId: 1, button: 0, isPrimary: true}})), true"
+        )
+    };
+    b.eval(&pointer("pointerdown")).await;
+    b.wait_until(
+        &format!("{STATS}.then(s => s.talking)"),
+        5,
+        "the talk button to unmute",
+    )
+    .await;
+    tokio::time::sleep(SPEAK).await;
+    b.eval(&pointer("pointerup")).await;
+    b.wait_until(
+        &format!("{STATS}.then(s => !s.talking && s.userLines > 0 && s.agentLines > 0)"),
+        20,
+        "a user and an agent transcript line",
+    )
+    .await;
+    b.wait_until(
+        &format!("{STATS}.then(s => s.audioEnergy > 0 && s.agentLevelPeak > 0)"),
+        15,
+        "the agent's audio to play",
+    )
+    .await;
+    b.screenshot("voice-live").await;
+    let blue = b.blue_elements().await;
+    assert!(blue.is_empty(), "blue on the voice page: {blue:?}");
+
+    // Hold to talk with the Space key.
+    let users = b.eval(STATS).await["userLines"].as_u64().unwrap();
+    let key = |t: &str| {
+        format!("document.dispatchEvent(new KeyboardEvent('{t}', {{code: 'Space', key: ' ', bubbles: true}})), true")
+    };
+    b.eval(&key("keydown")).await;
+    b.wait_until(
+        &format!("{STATS}.then(s => s.talking)"),
+        5,
+        "the Space key to unmute",
+    )
+    .await;
+    tokio::time::sleep(SPEAK).await;
+    b.eval(&key("keyup")).await;
+    b.wait_until(
+        &format!("{STATS}.then(s => !s.talking && s.userLines > {users})"),
+        20,
+        "a second user line after talking with the Space key",
+    )
+    .await;
+
+    // End the session; the history lists it with its transcript.
+    let id = b.eval(STATS).await["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.eval("document.getElementById('voice-end').click(), true")
+        .await;
+    b.wait_until(
+        &format!("{STATS}.then(s => !s.live)"),
+        10,
+        "the session to end",
+    )
+    .await;
+    b.wait_until(
+        &format!("document.querySelector('#history [data-session=\"{id}\"] button') !== null"),
+        10,
+        "the ended session in the history",
+    )
+    .await;
+    b.eval(&format!(
+        "document.querySelector('#history [data-session=\"{id}\"] button').click(), true"
+    ))
+    .await;
+    b.wait_until(
+        &format!(
+            "(() => {{ const l = [...document.querySelectorAll('#history [data-session=\"{id}\"] .transcript-line')]; \
+             return l.some(x => x.dataset.speaker === 'user') && l.some(x => x.dataset.speaker === 'agent'); }})()"
+        ),
+        10,
+        "the stored transcript in the history",
+    )
+    .await;
+    b.set_viewport(360, 780).await;
+    b.screenshot("voice-history").await;
+    let ended: serde_json::Value = http
+        .get(app.url(&format!("/api/voice/sessions/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        ended["ended_at"].is_string(),
+        "the server recorded the end: {ended}"
+    );
+}
