@@ -1,0 +1,261 @@
+//! Every page of the browser client, in real headless Chromium against a real server:
+//! logged out, as a client and as a coach, at 360×740 (phone) and 1280×800 (desktop). Each
+//! visit saves a screenshot to `target/test-artifacts/screenshots/{name}-{w}x{h}.png` and
+//! scans the computed colours of every element: any blue hue fails the test, naming the
+//! element and property. A page whose server has gone away must say so in words.
+//!
+//! To add a page, add one line to [`PAGES`]: a name, a path (with `{coach}`, `{room}` and
+//! `{token}` filled in from the seeded data) and who is logged in. A page signals that its
+//! first render is done by setting `document.body.dataset.ready = "true"`.
+//!
+//! Runs in CI (`.ci/run` installs Chromium); elsewhere it is skipped, loudly, when Chromium
+//! is absent.
+
+mod common;
+
+use common::browser::{Chromium, Launch, chromium_path};
+use common::{Backend, TestApp};
+use serde_json::json;
+
+/// Who is logged in when a page is visited.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Visitor {
+    Nobody,
+    Client,
+    Coach,
+}
+
+/// One page visit: screenshot name, path, visitor.
+struct PageVisit {
+    name: &'static str,
+    path: &'static str,
+    visitor: Visitor,
+}
+
+const fn page(name: &'static str, path: &'static str, visitor: Visitor) -> PageVisit {
+    PageVisit {
+        name,
+        path,
+        visitor,
+    }
+}
+
+/// Every page, once per visitor it looks different for.
+const PAGES: &[PageVisit] = &[
+    page("landing", "/", Visitor::Nobody),
+    page("login", "/login", Visitor::Nobody),
+    page("signup", "/signup", Visitor::Nobody),
+    page("dashboard", "/", Visitor::Client),
+    page("book", "/book", Visitor::Client),
+    page("book-coach", "/book?coach={coach}", Visitor::Client),
+    page("upcoming", "/upcoming", Visitor::Client),
+    page("account", "/account", Visitor::Client),
+    page("coach-not-linked", "/coach", Visitor::Client),
+    page("dashboard-coach", "/", Visitor::Coach),
+    page("coach", "/coach", Visitor::Coach),
+];
+
+const SIZES: [(u32, u32); 2] = [(360, 740), (1280, 800)];
+
+/// True once the page has rendered (its module sets `data-ready`).
+pub const READY: &str =
+    "document.readyState === 'complete' && document.body.dataset.ready === 'true'";
+
+/// The ids the page paths refer to.
+struct Seeded {
+    coach: String,
+    room: String,
+    token: String,
+}
+
+fn skip(name: &str) -> bool {
+    if chromium_path().is_some() {
+        return false;
+    }
+    assert!(std::env::var("CI").is_err(), "Chromium is required in CI");
+    eprintln!("\n*** SKIPPED {name}: no Chromium at /usr/bin/chromium (set CHROMIUM=…) ***\n");
+    true
+}
+
+/// Logs the browser in through the page's own `fetch` (so it carries the page's Origin).
+async fn log_in(b: &mut Chromium, app: &TestApp, email: &str) {
+    b.navigate(&app.url("/login")).await;
+    b.wait_until(READY, 15, "the login page").await;
+    let expr = format!(
+        "fetch('/api/auth/login', {{method: 'POST', headers: {{'Content-Type': 'application/json'}}, \
+         body: JSON.stringify({{email: '{email}', password: 'correct horse battery'}})}}).then(r => r.status)"
+    );
+    assert_eq!(b.eval(&expr).await, json!(200), "log in as {email}");
+}
+
+/// A coach, a client and one booked video session between them.
+async fn seed(app: &TestApp) -> Seeded {
+    let admin = app.admin().await;
+    let (_, coach) = app.coach(&admin, "coach@example.org").await;
+    let (client, _) = app.client_user("client@example.org").await;
+    let at = app.free_slot(&coach, chrono::Duration::hours(30)).await;
+    let r = client
+        .post(app.url("/api/bookings"))
+        .json(
+            &json!({"coach_id": coach, "starts_at": at, "session_type": "video",
+            "focus_area": "Preparing for a new role"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let b: serde_json::Value = r.json().await.unwrap();
+    let room = b["join_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let t: serde_json::Value = client
+        .post(app.url(&format!("/api/rooms/{room}/token")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Seeded {
+        coach,
+        room,
+        token: t["token"].as_str().unwrap().to_string(),
+    }
+}
+
+fn fill(path: &str, s: &Seeded) -> String {
+    path.replace("{coach}", &s.coach)
+        .replace("{room}", &s.room)
+        .replace("{token}", &s.token)
+}
+
+/// Visits every page of `visitor` at both sizes; returns the problems found.
+async fn visit_all(app: &TestApp, seeded: &Seeded, visitor: Visitor) -> Vec<String> {
+    let mut b = Chromium::open_with("about:blank", Launch::default()).await;
+    match visitor {
+        Visitor::Nobody => {}
+        Visitor::Client => log_in(&mut b, app, "client@example.org").await,
+        Visitor::Coach => log_in(&mut b, app, "coach@example.org").await,
+    }
+    let mut problems = Vec::new();
+    for p in PAGES.iter().filter(|p| p.visitor == visitor) {
+        for (w, h) in SIZES {
+            b.set_viewport(w, h).await;
+            b.navigate(&app.url(&fill(p.path, seeded))).await;
+            if let Err(e) = b.try_wait(READY, 15, p.name).await {
+                problems.push(format!("{} at {w}x{h}: {e}", p.name));
+                continue;
+            }
+            let path = b.screenshot(p.name).await;
+            eprintln!("screenshot {}", path.display());
+            let blue = b.blue_elements().await;
+            problems.extend(
+                blue.into_iter()
+                    .map(|e| format!("{} at {w}x{h}: {e}", p.name)),
+            );
+            let wide = b
+                .eval("document.documentElement.scrollWidth > window.innerWidth + 1")
+                .await;
+            if wide == json!(true) {
+                problems.push(format!("{} at {w}x{h}: scrolls sideways", p.name));
+            }
+        }
+    }
+    problems
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_monochrome_at_phone_and_desktop_sizes() {
+    if skip("every_page_is_monochrome_at_phone_and_desktop_sizes") {
+        return;
+    }
+    let app = TestApp::start(Backend::Sqlite).await;
+    let seeded = seed(&app).await;
+    let mut problems = Vec::new();
+    for visitor in [Visitor::Nobody, Visitor::Client, Visitor::Coach] {
+        problems.extend(visit_all(&app, &seeded, visitor).await);
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_server_is_explained_in_words() {
+    if skip("a_vanished_server_is_explained_in_words") {
+        return;
+    }
+    let app = TestApp::start(Backend::Sqlite).await;
+    let _ = app.client_user("client@example.org").await;
+    let mut b = Chromium::open("about:blank").await;
+    log_in(&mut b, &app, "client@example.org").await;
+    b.navigate(&app.url("/upcoming")).await;
+    b.wait_until(READY, 15, "the upcoming page").await;
+    let mut login = Chromium::open("about:blank").await;
+    login.navigate(&app.url("/login")).await;
+    login.wait_until(READY, 15, "the login page").await;
+    drop(app);
+
+    b.eval("document.getElementById('feed-link').click(), true")
+        .await;
+    b.wait_until(
+        "document.querySelector('#feed .notice-error')?.textContent.includes('Cannot reach the server')",
+        15,
+        "the calendar feed button to say the server cannot be reached",
+    )
+    .await;
+
+    login
+        .eval(
+            "document.getElementById('email').value = 'client@example.org', \
+             document.getElementById('password').value = 'correct horse battery', \
+             document.querySelector('#login-form button[type=submit]').click(), true",
+        )
+        .await;
+    login
+        .wait_until(
+            "document.getElementById('form-status').textContent.includes('Cannot reach the server')",
+            15,
+            "the login form to say the server cannot be reached",
+        )
+        .await;
+    login.screenshot("server-unreachable-login").await;
+}
+
+/// The scan itself must be able to fail: a blue link colour and the browser's default
+/// selection colour are both reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_colour_scan_reports_blue_and_the_default_selection() {
+    if skip("the_colour_scan_reports_blue_and_the_default_selection") {
+        return;
+    }
+    let app = TestApp::start(Backend::Sqlite).await;
+    let mut b = Chromium::open("about:blank").await;
+    b.navigate(&app.url("/login")).await;
+    b.wait_until(READY, 15, "the login page").await;
+    assert_eq!(b.blue_elements().await, Vec::<String>::new());
+    b.eval(
+        "(() => { const a = document.createElement('a'); a.id = 'planted'; a.href = '#'; \
+         a.textContent = 'planted'; a.style.textDecorationColor = 'oklch(0.55 0.2 260)'; \
+         document.body.append(a); return true; })()",
+    )
+    .await;
+    let found = b.blue_elements().await;
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("a#planted") && f.contains("text-decoration-color")),
+        "{found:?}"
+    );
+    b.navigate("about:blank").await;
+    b.eval("document.body.append('plain text'), true").await;
+    let found = b.blue_elements().await;
+    assert!(found.iter().any(|f| f.contains("::selection")), "{found:?}");
+}
