@@ -178,7 +178,7 @@ async function join({ withMedia = true } = {}) {
   } catch (err) {
     stopLocal();
     const code = err instanceof JoinError ? err.code : "unreachable";
-    await problem(joinErrorText(code, err.message), { retry: code === "unreachable" });
+    await problem(joinErrorText(code, err.message), { retry: code === "unreachable" || code === "room_full" });
     return;
   }
   syncControls();
