@@ -10,9 +10,11 @@
 //! The first call also exercises the rest of the call page: the coach shares a screen
 //! (`getDisplayMedia`, which `--use-fake-ui-for-media-stream` answers with a fake screen) and
 //! the client decodes it in a new tile; a chat message, a raised hand and a reaction cross
-//! over; the client's signalling socket is dropped and the page rejoins by itself with the
+//! over; an ICE restart (what the page does after a network change) keeps sound and pictures
+//! flowing; the client's signalling socket is dropped and the page rejoins by itself with the
 //! same token, after which the coach sees exactly one client tile (no ghost) whose video
-//! flows again and whose hand is still up. Screenshots at 1280 and 360 px wide, and no blue.
+//! flows again and whose hand is still up; stopping the share removes its tile. Screenshots
+//! at 1280 and 360 px wide, and no blue.
 
 mod common;
 
@@ -73,6 +75,21 @@ async fn call_features(coach: &mut Chromium, client: &mut Chromium) -> Result<()
     }
     coach.set_viewport(1280, 800).await;
 
+    // A network change: ICE restarts on both connections; sound and pictures keep coming.
+    let before = client.eval("window.parlorStats()").await;
+    client.eval("window.parlorDebug.restartIce(), true").await;
+    client
+        .try_wait(
+            &format!(
+                "window.parlorStats().then(s => s.state === 'joined' && s.rejoins === 0 && s.remoteTracks === {} \
+                 && s.framesDecoded > {} + 10 && s.audioEnergy > {})",
+                before["remoteTracks"], before["framesDecoded"], before["audioEnergy"]
+            ),
+            20,
+            "media to keep flowing after an ICE restart",
+        )
+        .await?;
+
     // The client's socket drops: the page rejoins with the same token by itself.
     let before = coach.eval("window.parlorStats()").await;
     client.eval("window.parlorDebug.rejoin(), true").await;
@@ -93,6 +110,21 @@ async fn call_features(coach: &mut Chromium, client: &mut Chromium) -> Result<()
         .await?;
     coach
         .try_wait(hand_up, 10, "the client's hand to stay up after the rejoin")
+        .await?;
+    client
+        .try_wait(
+            "window.parlorStats().then(s => s.screenWidth > 0)",
+            20,
+            "the client to see the screen share again after its rejoin",
+        )
+        .await?;
+    coach.eval(&click("screen")).await;
+    client
+        .try_wait(
+            "document.querySelectorAll('.tile.screen').length === 0",
+            10,
+            "the screen share tile to go when the coach stops sharing",
+        )
         .await
 }
 

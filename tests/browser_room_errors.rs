@@ -24,7 +24,15 @@ fn no_chromium(name: &str) -> bool {
 }
 
 fn link(app: &TestApp, room: &str, issued: i64, ttl: i64) -> String {
-    let t = join_token::mint(KEY, room, "u_guest", "Gil Guest", RoomRole::Guest, issued, ttl);
+    let t = join_token::mint(
+        KEY,
+        room,
+        "u_guest",
+        "Gil Guest",
+        RoomRole::Guest,
+        issued,
+        ttl,
+    );
     format!("{}/r/{room}#token={t}", app.base)
 }
 

@@ -105,7 +105,9 @@ async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
     // Hold to talk with the Space key.
     let users = b.eval(STATS).await["userLines"].as_u64().unwrap();
     let key = |t: &str| {
-        format!("document.dispatchEvent(new KeyboardEvent('{t}', {{code: 'Space', key: ' ', bubbles: true}})), true")
+        format!(
+            "document.dispatchEvent(new KeyboardEvent('{t}', {{code: 'Space', key: ' ', bubbles: true}})), true"
+        )
     };
     b.eval(&key("keydown")).await;
     b.wait_until(

@@ -270,6 +270,7 @@ window.parlorDebug = {
   events: debugEvents,
   rejoin: () => session?.rejoin(),
   restartIce: () => session?.restartIce("test"),
+  session: () => session,
 };
 
 $("prejoin-form").onsubmit = (e) => { e.preventDefault(); join(); };

@@ -179,6 +179,9 @@ export class RoomSession extends Emitter {
       case "track_published":
         if (m.track.owner === this.participantId) this.publisher.onPublished(m.track);
         break;
+      case "track_unpublished":
+        this.subscriber.forget(m.track_id);
+        break;
       case "participant_joined":
         this.participants.set(m.participant.id, m.participant);
         break;

@@ -29,9 +29,15 @@ export class Subscriber {
     this.send({ type: "subscribe_answer", sdp: peer.pc.localDescription.sdp });
     const next = new Map();
     for (const info of m.tracks) next.set(info.mid, info);
+    const receiving = new Set(peer.pc.getTransceivers()
+      .filter((t) => t.mid !== null && (t.currentDirection === "recvonly" || t.currentDirection === "sendrecv"))
+      .map((t) => t.mid));
     for (const [mid, entry] of this.byMid) {
       const now = next.get(mid);
-      if (!now || now.track_id !== entry.info.track_id) {
+      // A mid missing from `tracks` whose media section still receives keeps its track (an
+      // ICE-restart offer has been seen to leave a live track out of the list).
+      const gone = now ? now.track_id !== entry.info.track_id : !receiving.has(mid);
+      if (gone) {
         this.byMid.delete(mid);
         this.emit("track_removed", entry.info);
       }
@@ -42,6 +48,15 @@ export class Subscriber {
       const entry = { info, track: t.receiver.track, receiver: t.receiver };
       this.byMid.set(t.mid, entry);
       this.emit("track", entry);
+    }
+  }
+
+  /** The server unpublished a track: forget it even if its media section lingers. */
+  forget(trackId) {
+    for (const [mid, entry] of this.byMid) {
+      if (entry.info.track_id !== trackId) continue;
+      this.byMid.delete(mid);
+      this.emit("track_removed", entry.info);
     }
   }
 
