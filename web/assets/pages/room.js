@@ -41,6 +41,12 @@ async function problem(text, { retry = false, withoutMedia = false } = {}) {
     $("fallback").href = url;
     $("fallback-wrap").hidden = false;
   }
+  markReady();
+}
+
+// Tells tests (and anything else watching) that the first render is done.
+function markReady() {
+  document.body.dataset.ready = "true";
 }
 
 async function checkDevices() {
@@ -53,8 +59,9 @@ async function checkDevices() {
     await problem(mediaErrorText(err), { retry: true, withoutMedia: true });
     return;
   }
-  status(`Ready to join. Check your picture and sound, then press Join.`);
+  status("Ready to join. Check your picture and sound, then press Join.");
   $("join").disabled = false;
+  markReady();
 }
 
 // ---- the call ----

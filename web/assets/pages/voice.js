@@ -189,14 +189,17 @@ async function init() {
     await shell({ title: "AI coach", requireLogin: true });
   } catch {
     status("Cannot reach the server. Check your connection and reload the page.");
+    document.body.dataset.ready = "true";
     return;
   }
   if (!window.RTCPeerConnection || !navigator.mediaDevices?.getUserMedia) {
     status("This browser cannot make voice calls. Use a recent Chrome, Edge, Firefox or Safari.");
+    document.body.dataset.ready = "true";
     return;
   }
   status("Ready when you are.");
   $("voice-start").disabled = false;
-  loadHistory($("history"), $("history-status"));
+  await loadHistory($("history"), $("history-status"));
+  document.body.dataset.ready = "true";
 }
 init();
