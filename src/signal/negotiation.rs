@@ -86,7 +86,15 @@ impl Session {
                 .activate(&self.subscriber, p, self.room_events())
                 .await
             {
-                if publication.kind == MediaKind::Video {
+                // A pause sent while the subscription was being negotiated holds from the
+                // first packet (the core remembers it; the new sink must too).
+                let me = self.id;
+                let paused = self
+                    .room
+                    .with_core(|c, _| Ok((c.is_paused(me, t), crate::sfu::Output::default())))
+                    .unwrap_or(false);
+                sink.set_paused(paused);
+                if publication.kind == MediaKind::Video && !paused {
                     let _ = self
                         .room
                         .with_core(|c, now| Ok(((), c.request_keyframe(t, now))));
