@@ -83,8 +83,10 @@ function bookingForm(view, coach, me, back) {
         say(status, `Sorry, ${lost} is no longer free: someone else booked it a moment ago.${offer}`, "error");
         status.dataset.code = "slot_taken";
         update();
+        status.scrollIntoView({ block: "center" });
       } else {
         say(status, `The booking did not go through. ${sentence(humanError(e))}`, "error");
+        status.scrollIntoView({ block: "center" });
         confirm.disabled = false;
       }
     }
