@@ -2,11 +2,12 @@
 //! client starts a conversation, holds the talk button (pointer events, then the Space key)
 //! while Chromium's fake microphone beeps, sees its own and the agent's transcript lines, hears
 //! the agent (audio energy > 0 and a level on the meter), ends the session, and finds it in the
-//! history with its transcript. Skipped, loudly, when Chromium is absent outside CI.
+//! history with its transcript. A refused microphone is explained and starts no session.
+//! Skipped, loudly, when Chromium is absent outside CI.
 
 mod common;
 
-use common::browser::{Chromium, chromium_path};
+use common::browser::{Chromium, Launch, chromium_path};
 use common::{Backend, TestApp};
 use parlor::voice::fake_elevenlabs::{FakeConfig, FakeElevenLabs};
 use std::time::Duration;
@@ -170,5 +171,54 @@ async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
     assert!(
         ended["ended_at"].is_string(),
         "the server recorded the end: {ended}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_microphone_is_explained_on_the_voice_page() {
+    if chromium_path().is_none() {
+        assert!(std::env::var("CI").is_err(), "Chromium is required in CI");
+        eprintln!(
+            "\n*** SKIPPED a_refused_microphone_is_explained_on_the_voice_page: no Chromium ***\n"
+        );
+        return;
+    }
+    let app =
+        TestApp::start_with(Backend::Sqlite, |c| c.rtc.udp_ports = "41240-41259".into()).await;
+    let (http, _) = app.client_user("voice.denied@example.org").await;
+    let launch = Launch {
+        deny_media: true,
+        ..Launch::default()
+    };
+    let mut b = Chromium::open_with("about:blank", launch).await;
+    b.navigate(&app.url("/login")).await;
+    login(&mut b, "voice.denied@example.org").await;
+    b.navigate(&app.url("/voice")).await;
+    b.wait_until(
+        "document.getElementById('voice-start').disabled === false",
+        15,
+        "the voice page to be ready",
+    )
+    .await;
+    b.eval("document.getElementById('voice-start').click(), true")
+        .await;
+    b.wait_until(
+        "document.getElementById('status').textContent.includes('blocked the microphone')",
+        10,
+        "the page to say the microphone is blocked",
+    )
+    .await;
+    let sessions: serde_json::Value = http
+        .get(app.url("/api/voice/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.as_array().map(Vec::len),
+        Some(0),
+        "no session is started without a microphone"
     );
 }
