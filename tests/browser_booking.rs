@@ -283,6 +283,23 @@ async fn a_client_books_sees_downloads_and_cancels_and_the_coach_follows_up() {
         "{up:?}"
     );
 
+    // "Join video call" mints a join token and opens the booking's room with it.
+    open_page(&mut b, &app, "/upcoming").await;
+    click(&mut b, &format!("{card} .join-video")).await;
+    let room = first["join_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    b.wait_until(
+        &format!("location.pathname === '/r/{room}' && location.hash.startsWith('#token=')"),
+        15,
+        "the room page with a join token",
+    )
+    .await;
+    drop(b);
+
     coach_follows_up(&app, &coach_api, &coach_id, &first_id).await;
 }
 
@@ -297,6 +314,14 @@ async fn coach_follows_up(
     let mut c = Chromium::open("about:blank").await;
     open_page(&mut c, app, "/login").await;
     c.eval(&set_value("#email", "coach@example.org")).await;
+    c.eval(&set_value("#password", "not the password")).await;
+    click(&mut c, "#login-form button[type=submit]").await;
+    c.wait_until(
+        "document.getElementById('form-status').textContent === 'Email or password is wrong.'",
+        10,
+        "a wrong password to be explained",
+    )
+    .await;
     c.eval(&set_value("#password", "correct horse battery"))
         .await;
     click(&mut c, "#login-form button[type=submit]").await;
