@@ -171,7 +171,10 @@ async function join({ withMedia = true } = {}) {
   $("join").disabled = true;
   status("Connecting to the room…");
   localStream = withMedia ? prejoin.takeTracks() : null;
-  session = new RoomSession({ token });
+  // A guest may pick the name others see; the server uses it once it supports `name` on join
+  // (today it is ignored there and only labels our own tile).
+  const guestName = claims?.role === "guest" ? $("guest-name").value.trim().slice(0, 60) : "";
+  session = new RoomSession({ token, name: guestName && guestName !== claims?.name ? guestName : null });
   chat = chat || new Chat(session, null);
   chat.session = session;
   wireSession();

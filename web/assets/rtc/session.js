@@ -34,9 +34,10 @@ const ICE_RESTART_GRACE_MS = 12000;
 const MAX_REJOIN_ATTEMPTS = 30;
 
 export class RoomSession extends Emitter {
-  constructor({ token, url } = {}) {
+  constructor({ token, url, name } = {}) {
     super();
     this.token = token;
+    this.name = name || null; // a guest's chosen display name (see docs/signalling.md, join)
     this.url = url || `${location.origin.replace(/^http/, "ws")}/rtc`;
     this.state = "idle";
     this.ws = null;
@@ -87,7 +88,7 @@ export class RoomSession extends Emitter {
     this.ws = ws;
     this.joinError = null;
     let chain = Promise.resolve();
-    ws.onopen = () => this.send({ type: "join", token: this.token });
+    ws.onopen = () => this.send(this.name ? { type: "join", token: this.token, name: this.name } : { type: "join", token: this.token });
     ws.onmessage = (e) => {
       let m;
       try { m = JSON.parse(e.data); } catch { return; }
