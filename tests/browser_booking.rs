@@ -91,6 +91,10 @@ async fn my_bookings(b: &mut Chromium, scope: &str) -> Vec<Value> {
     v.as_array().cloned().unwrap_or_default()
 }
 
+fn instant(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str().expect("an RFC 3339 time").parse().unwrap()
+}
+
 fn ics_stamp(rfc3339: &str) -> String {
     let t: chrono::DateTime<chrono::Utc> = rfc3339.parse().unwrap();
     t.format("%Y%m%dT%H%M%SZ").to_string()
@@ -133,16 +137,7 @@ async fn a_client_books_sees_downloads_and_cancels_and_the_coach_follows_up() {
     let up = my_bookings(&mut b, "upcoming").await;
     assert_eq!(up.len(), 1, "{up:?}");
     let first = up[0].clone();
-    assert_eq!(
-        first["starts_at"]
-            .as_str()
-            .unwrap()
-            .parse::<chrono::DateTime<chrono::Utc>>()
-            .unwrap(),
-        first_start
-            .parse::<chrono::DateTime<chrono::Utc>>()
-            .unwrap()
-    );
+    assert_eq!(instant(&first["starts_at"]), instant(&json!(first_start)));
     assert_eq!(first["session_type"], "video");
     assert_eq!(first["focus_area"], "Preparing for a promotion");
     let first_id = first["id"].as_str().unwrap().to_string();
@@ -194,16 +189,7 @@ async fn a_client_books_sees_downloads_and_cancels_and_the_coach_follows_up() {
     assert_eq!(up.len(), 2, "{up:?}");
     let second = up.iter().find(|x| x["id"] != first["id"]).unwrap().clone();
     let second_id = second["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        second["starts_at"]
-            .as_str()
-            .unwrap()
-            .parse::<chrono::DateTime<chrono::Utc>>()
-            .unwrap(),
-        second_start
-            .parse::<chrono::DateTime<chrono::Utc>>()
-            .unwrap()
-    );
+    assert_eq!(instant(&second["starts_at"]), instant(&json!(second_start)));
     open_page(&mut b, &app, "/upcoming").await;
     let card2 = format!("[data-booking=\"{second_id}\"]");
     // The first session is within the 24-hour cut-off: no cancel button, and the page says why.
@@ -273,15 +259,43 @@ async fn a_client_books_sees_downloads_and_cancels_and_the_coach_follows_up() {
     b.screenshot("book-slot-taken").await;
     confirm_booking(&mut b).await;
     let up = my_bookings(&mut b, "upcoming").await;
-    assert!(
-        up.iter().any(|x| x["starts_at"]
-            .as_str()
-            .unwrap()
-            .parse::<chrono::DateTime<chrono::Utc>>()
-            .unwrap()
-            == offered.parse::<chrono::DateTime<chrono::Utc>>().unwrap()),
-        "{up:?}"
-    );
+    let third = up
+        .iter()
+        .find(|x| instant(&x["starts_at"]) == instant(&json!(offered)))
+        .expect("the offered time was booked");
+    let third_id = third["id"].as_str().unwrap().to_string();
+
+    // Reschedule it (it is days ahead, inside the reschedule window) to another free time.
+    open_page(&mut b, &app, "/upcoming").await;
+    let card3 = format!("#upcoming-list [data-booking=\"{third_id}\"]");
+    click(&mut b, &format!("{card3} .reschedule")).await;
+    b.wait_until(
+        &format!("document.querySelectorAll('{card3} .reschedule-panel .slot-btn').length > 1"),
+        15,
+        "free times to move to",
+    )
+    .await;
+    let moved_to = b
+        .eval(&format!(
+            "(() => {{ const s = [...document.querySelectorAll('{card3} .slot-btn')].find(b => b.dataset.start !== {offered}); \
+             s.click(); return s.dataset.start; }})()",
+            offered = json!(offered)
+        ))
+        .await;
+    click(&mut b, &format!("{card3} .confirm-move")).await;
+    b.wait_until(
+        &format!("!document.querySelector('{card3} .reschedule-panel')"),
+        15,
+        "the move to finish",
+    )
+    .await;
+    let moved = b
+        .eval(&format!(
+            "fetch('/api/bookings/{third_id}').then(r => r.json())"
+        ))
+        .await;
+    assert_eq!(instant(&moved["starts_at"]), instant(&moved_to), "{moved}");
+    assert_eq!(moved["sequence"], 1, "{moved}");
 
     // "Join video call" mints a join token and opens the booking's room with it.
     open_page(&mut b, &app, "/upcoming").await;
