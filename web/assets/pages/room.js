@@ -118,7 +118,7 @@ function onJoined(m) {
 
 function wireSession() {
   session.on("*", ({ type, value }) => {
-    debugEvents.push(type === "track_muted" || type === "participant_joined" || type === "participant_left" || type === "track_published"
+    debugEvents.push(type === "subscribe_offer" || type === "track_muted" || type === "participant_joined" || type === "participant_left" || type === "track_published"
       ? `${type} ${JSON.stringify(value)}` : type);
     if (debugEvents.length > 200) debugEvents.shift();
   });

@@ -169,7 +169,9 @@ export class RoomSession extends Emitter {
     switch (m.type) {
       case "joined": return this.onJoined(m);
       case "publish_answer": return this.publisher.onAnswer(m);
-      case "subscribe_offer": return this.subscriber.onOffer(m);
+      case "subscribe_offer":
+        this.emit("subscribe_offer", { tracks: m.tracks });
+        return this.subscriber.onOffer(m);
       case "candidate": {
         const peer = m.target === "publisher" ? this.pubPeer : this.subPeer;
         return peer?.addRemoteCandidate(m);
