@@ -222,3 +222,37 @@ async fn a_refused_microphone_is_explained_on_the_voice_page() {
         "no session is started without a microphone"
     );
 }
+
+/// The live transcript applies the protocol's corrections: a tentative user line is replaced
+/// by the next line with its `event_id`, and a `corrected` agent line replaces the agent line
+/// with its `event_id` (the agent was interrupted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_transcript_applies_corrections() {
+    if chromium_path().is_none() {
+        assert!(std::env::var("CI").is_err(), "Chromium is required in CI");
+        eprintln!("\n*** SKIPPED the_live_transcript_applies_corrections: no Chromium ***\n");
+        return;
+    }
+    let app =
+        TestApp::start_with(Backend::Sqlite, |c| c.rtc.udp_ports = "41260-41279".into()).await;
+    let mut b = Chromium::open("about:blank").await;
+    b.navigate(&app.url("/login")).await;
+    let lines = b
+        .eval(
+            "import('/assets/pages/voice-transcript.js').then(({ LiveTranscript }) => { \
+               const list = document.createElement('ol'); const empty = document.createElement('p'); \
+               const t = new LiveTranscript(list, empty); \
+               t.apply({speaker: 'user', text: 'helo', event_id: 1, tentative: true, corrected: false}); \
+               t.apply({speaker: 'user', text: 'hello there', event_id: 1, tentative: false, corrected: false}); \
+               t.apply({speaker: 'agent', text: 'Hi! Let me tell you a long story about', event_id: 2, tentative: false, corrected: false}); \
+               t.apply({speaker: 'agent', text: 'Hi! Let me tell you', event_id: 2, tentative: false, corrected: true}); \
+               t.apply({speaker: 'user', text: 'stop', event_id: 3, tentative: false, corrected: false}); \
+               return [...list.children].map(li => li.dataset.speaker + ':' + li.querySelector('.transcript-text').textContent); })",
+        )
+        .await;
+    assert_eq!(
+        lines,
+        serde_json::json!(["user:hello there", "agent:Hi! Let me tell you", "user:stop"]),
+        "corrections replace lines in place"
+    );
+}
