@@ -44,7 +44,7 @@ async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
     .unwrap();
     let base = fake.base_url();
     let app = TestApp::start_with(Backend::Sqlite, move |c| {
-        c.rtc.udp_ports = "41200-41399".into();
+        c.rtc.udp_ports = "41200-41239".into();
         c.voice.agent = "elevenlabs".into();
         c.voice.elevenlabs.agent_id = "agent_test".into();
         c.voice.elevenlabs.base_url = base;
