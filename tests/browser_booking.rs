@@ -91,6 +91,12 @@ async fn my_bookings(b: &mut Chromium, scope: &str) -> Vec<Value> {
     v.as_array().cloned().unwrap_or_default()
 }
 
+/// The page in its current state (panels open, messages shown) has no blue anywhere.
+async fn assert_monochrome(b: &mut Chromium, state: &str) {
+    let blue = b.blue_elements().await;
+    assert!(blue.is_empty(), "blue while {state}:\n{}", blue.join("\n"));
+}
+
 fn instant(v: &Value) -> chrono::DateTime<chrono::Utc> {
     v.as_str().expect("an RFC 3339 time").parse().unwrap()
 }
@@ -257,6 +263,7 @@ async fn a_client_books_sees_downloads_and_cancels_and_the_coach_follows_up() {
         .to_string();
     assert_ne!(offered, wanted);
     b.screenshot("book-slot-taken").await;
+    assert_monochrome(&mut b, "explaining a taken slot").await;
     confirm_booking(&mut b).await;
     let up = my_bookings(&mut b, "upcoming").await;
     let third = up
@@ -282,6 +289,7 @@ async fn a_client_books_sees_downloads_and_cancels_and_the_coach_follows_up() {
             offered = json!(offered)
         ))
         .await;
+    assert_monochrome(&mut b, "choosing a new time").await;
     click(&mut b, &format!("{card3} .confirm-move")).await;
     b.wait_until(
         &format!("!document.querySelector('{card3} .reschedule-panel')"),
@@ -404,4 +412,5 @@ async fn coach_follows_up(
         json!([{"date": closed_day, "windows": []}])
     );
     c.screenshot("coach-after-edits").await;
+    assert_monochrome(&mut c, "editing availability").await;
 }

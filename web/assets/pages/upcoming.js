@@ -92,7 +92,7 @@ function upcomingCard(b) {
     c.addEventListener("click", () => togglePanel("cancel-panel", () => cancelPanel(b, card, status)));
     actions.append(c);
   }
-  card.append(sessionSummary(b, tz), actions, h("p", { class: "policy-note", text: cutoffNote(b) }), status);
+  card.append(sessionSummary(b, tz, { viewerIsCoach: b.coach.id === me.coach_id }), actions, h("p", { class: "policy-note", text: cutoffNote(b) }), status);
   return card;
 }
 
@@ -125,7 +125,7 @@ function ratingForm(b) {
 function pastCard(b) {
   const rateable = b.client.id === me.user.id && !b.rating && ["scheduled", "completed"].includes(b.status) && new Date(b.ends_at) < new Date();
   return h("li", { class: "card session-card", attrs: { "data-booking": b.id } },
-    sessionSummary(b, tz),
+    sessionSummary(b, tz, { viewerIsCoach: b.coach.id === me.coach_id }),
     b.status === "cancelled" && b.cancel_reason ? h("p", { class: "muted small", text: `Reason: ${b.cancel_reason}` }) : null,
     b.rating ? h("p", { class: "muted", text: `You rated this session ${b.rating} of 5.` }) : null,
     rateable ? ratingForm(b) : null,
