@@ -8,14 +8,14 @@
 mod common;
 
 use common::sfu::{metric, metrics, transport};
+use common::voice::{hear_anything, hear_tone, speak};
 use common::{Backend, TestApp};
 use parlor::config::Config;
 use parlor::signal::protocol::ServerMessage;
-use parlor::voice::caller::{HeardFrame, VoiceCaller, sine_frame, tone_power};
+use parlor::voice::caller::VoiceCaller;
 use parlor::voice::fake_elevenlabs::{Failure, FakeConfig, FakeElevenLabs};
 use serde_json::Value;
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use std::time::Duration;
 
 async fn voice_app(ports: &str, tweak: impl FnOnce(&mut Config) + Send + 'static) -> TestApp {
     let ports = ports.to_string();
@@ -55,54 +55,6 @@ async fn call(app: &TestApp, started: &Value, lo: u16) -> VoiceCaller {
     VoiceCaller::join(&ws, token, &transport(lo, lo + 39))
         .await
         .expect("caller joins the voice room")
-}
-
-/// Holds the talk button for `frames` × 20 ms of a tone, then releases it and sends
-/// `silence` frames of silence, paced in real time.
-async fn speak(c: &mut VoiceCaller, freq: f64, frames: u64, silence: u64) {
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    let mic = &mut c.mic;
-    mic.talk(true);
-    for i in 0..frames {
-        tick.tick().await;
-        mic.send_frame(&sine_frame(freq, 0.3, i * 960))
-            .await
-            .unwrap();
-    }
-    mic.talk(false);
-    let quiet = vec![0i16; 960];
-    for _ in 0..silence {
-        tick.tick().await;
-        mic.send_frame(&quiet).await.unwrap();
-    }
-}
-
-/// Waits until a heard frame carries `freq` (returns when), or `limit` passes.
-async fn hear_tone(
-    rx: &mut mpsc::UnboundedReceiver<HeardFrame>,
-    freq: f64,
-    limit: Duration,
-) -> Option<Instant> {
-    let deadline = tokio::time::Instant::now() + limit;
-    while let Ok(Some(f)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        if tone_power(&f.pcm, freq) > 0.005 {
-            return Some(f.arrived);
-        }
-    }
-    None
-}
-
-/// Whether any heard frame within `limit` has audible energy.
-async fn hear_anything(rx: &mut mpsc::UnboundedReceiver<HeardFrame>, limit: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while let Ok(Some(f)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        let energy: f64 =
-            f.pcm.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / f.pcm.len().max(1) as f64;
-        if energy.sqrt() > 300.0 {
-            return true;
-        }
-    }
-    false
 }
 
 async fn agent_state(c: &mut VoiceCaller, state: &str, secs: u64) -> Option<String> {

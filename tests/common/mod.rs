@@ -10,6 +10,7 @@
 
 pub mod browser;
 pub mod sfu;
+pub mod voice;
 
 use chrono::{DateTime, Duration, Utc};
 use parlor::clock::Clock;

@@ -184,7 +184,14 @@ async fn run(
                 _ => Step::End(EndReason::Stalled),
             },
         };
-        if let Step::End(reason) = step {
+        if let Step::End(mut reason) = step {
+            // A write that failed because the agent had just closed: its close frame (and
+            // status code) may still be waiting to be read.
+            if matches!(reason, EndReason::AgentError { code: 1006, .. })
+                && let Some(frame) = close_frame_in_flight(&mut stream).await
+            {
+                reason = close_reason(frame, s.pending_error.take().map(|(m, _)| m));
+            }
             if s.dropped_early_audio > 0 {
                 tracing::debug!(
                     chunks = s.dropped_early_audio,
@@ -195,6 +202,21 @@ async fn run(
             return reason;
         }
     }
+}
+
+/// A close frame already sent by the agent, read within 100 ms (other frames are skipped).
+async fn close_frame_in_flight(stream: &mut SplitStream<Socket>) -> Option<Option<CloseFrame>> {
+    timeout(Duration::from_millis(100), async {
+        while let Some(Ok(m)) = stream.next().await {
+            if let Message::Close(frame) = m {
+                return Some(frame);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 fn close_reason(frame: Option<CloseFrame>, pending: Option<String>) -> EndReason {

@@ -79,6 +79,20 @@ pub(super) async fn run(socket: WebSocket, shared: Arc<Shared>, index: usize) {
     if c.handshake(&mut rx).await {
         c.converse(&mut rx).await;
     }
+    // Like a real WebSocket server (RFC 6455 §7.1.1), after sending a close frame wait for the
+    // client's answering close before dropping TCP: dropping at once with unread client audio
+    // turns the close into a reset that can swallow the status code. (A `DropAfter` failure
+    // drops on purpose and sends no close frame.)
+    if c.log(|l| l.closed_by_double.is_some()) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(m)) = rx.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
     c.log(|l| l.finished = true);
 }
 
