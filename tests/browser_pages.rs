@@ -60,6 +60,75 @@ const SIZES: [(u32, u32); 2] = [(360, 740), (1280, 800)];
 /// True once the page has rendered (its module sets `data-ready`).
 const READY: &str = "document.readyState === 'complete' && document.body.dataset.ready === 'true'";
 
+/// Touch targets of at least 44×44 px: every control (links inside running text are
+/// exempt); returns the offenders.
+const TOUCH_CHECK: &str = r##"(() => {
+  const found = [];
+  for (const el of document.querySelectorAll("button, select, textarea, input, a.btn, nav a, a.brand")) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === "hidden") continue;
+    const target = el.matches("input[type=checkbox], input[type=radio]") ? (el.closest("label") || el) : el;
+    const r = target.getBoundingClientRect();
+    const label = (el.getAttribute("aria-label") || el.textContent || el.id || "").trim().slice(0, 30);
+    if (r.height < 43.5 || r.width < 43.5) found.push(`small touch target (${Math.round(r.width)}x${Math.round(r.height)}): ${el.tagName.toLowerCase()} "${label}"`);
+  }
+  return found;
+})()"##;
+
+/// Describes the element keyboard focus is on: whether it shows a focus ring (an outline of
+/// 2 px or more, or a box shadow) and whether that ring is blue; null on <body>. Each
+/// element is marked so a walk can tell when Tab has come round again; `same` means Tab
+/// moved inside one control (the hour and minute fields of a time input).
+const FOCUS_CHECK: &str = r##"(() => {
+  const el = document.activeElement;
+  if (!el || el === document.body || el === document.documentElement) return null;
+  if (el === window.lastTabStop) return { same: true };
+  window.lastTabStop = el;
+  if (el.dataset.tabSeen) return { again: true };
+  el.dataset.tabSeen = "1";
+  const cs = getComputedStyle(el);
+  const ring = (cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) >= 2) || cs.boxShadow !== "none";
+  const m = cs.outlineColor.match(/[\d.]+/g) || [];
+  const [r, g, b] = m.slice(0, 3).map(Number);
+  const max = Math.max(r, g, b), min = Math.min(r, g, b);
+  const blue = max - min > 12 && b === max && b > r + 12;
+  const desc = `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""} "${(el.getAttribute("aria-label") || el.textContent || "").trim().slice(0, 30)}"`;
+  return { desc, ring, blue, outline: cs.outlineColor };
+})()"##;
+
+/// Walks the page with the Tab key: every stop must show a visible, non-blue focus ring.
+async fn keyboard_walk(b: &mut Chromium, name: &str) -> Vec<String> {
+    b.eval("document.activeElement?.blur(), window.scrollTo(0, 0), true")
+        .await;
+    let mut problems = Vec::new();
+    let mut stops = 0;
+    for _ in 0..300 {
+        b.press_key("Tab", false).await;
+        let v = b.eval(FOCUS_CHECK).await;
+        if v.is_null() || v["again"] == json!(true) {
+            break;
+        }
+        if v["same"] == json!(true) {
+            continue; // Tab moved between the fields of one control (hours, minutes)
+        }
+        stops += 1;
+        if v["ring"] != json!(true) {
+            problems.push(format!("{name}: no visible focus ring on {}", v["desc"]));
+        }
+        if v["blue"] == json!(true) {
+            problems.push(format!(
+                "{name}: blue focus ring {} on {}",
+                v["outline"], v["desc"]
+            ));
+        }
+    }
+    eprintln!("{name}: {stops} Tab stops");
+    if stops == 0 {
+        problems.push(format!("{name}: the Tab key reaches nothing"));
+    }
+    problems
+}
+
 /// The ids the page paths refer to.
 struct Seeded {
     coach: String,
@@ -151,11 +220,15 @@ async fn visit_all(app: &TestApp, seeded: &Seeded, visitor: Visitor) -> Vec<Stri
             }
             let path = b.screenshot(p.name).await;
             eprintln!("screenshot {}", path.display());
+            problems.extend(keyboard_walk(&mut b, &format!("{} at {w}x{h}", p.name)).await);
             let blue = b.blue_elements().await;
             problems.extend(
                 blue.into_iter()
                     .map(|e| format!("{} at {w}x{h}: {e}", p.name)),
             );
+            let touch = b.eval(TOUCH_CHECK).await;
+            let touch = touch.as_array().cloned().unwrap_or_default();
+            problems.extend(touch.iter().map(|e| format!("{} at {w}x{h}: {e}", p.name)));
             let wide = b
                 .eval("document.documentElement.scrollWidth > window.innerWidth + 1")
                 .await;

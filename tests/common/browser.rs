@@ -130,6 +130,12 @@ impl Chromium {
             height: launch.height,
         };
         browser.call("Page.enable", json!({})).await;
+        browser
+            .call(
+                "Emulation.setFocusEmulationEnabled",
+                json!({"enabled": true}),
+            )
+            .await;
         browser.set_viewport(launch.width, launch.height).await;
         browser
     }
@@ -179,6 +185,28 @@ impl Chromium {
             .await;
         self.width = width;
         self.height = height;
+    }
+
+    /// Presses and releases `key` ("Tab", "Enter", "Space" or "Escape") as a keyboard does,
+    /// with Shift held when `shift`.
+    pub async fn press_key(&mut self, key: &str, shift: bool) {
+        let (code, vk, text) = match key {
+            "Tab" => ("Tab", 9, ""),
+            "Enter" => ("Enter", 13, "\r"),
+            "Space" => ("Space", 32, " "),
+            "Escape" => ("Escape", 27, ""),
+            other => panic!("press_key does not know {other}"),
+        };
+        let key_name = if key == "Space" { " " } else { key };
+        let modifiers = if shift { 8 } else { 0 };
+        for kind in ["keyDown", "keyUp"] {
+            let mut params = json!({"type": kind, "key": key_name, "code": code,
+                "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk, "modifiers": modifiers});
+            if kind == "keyDown" && !text.is_empty() {
+                params["text"] = json!(text);
+            }
+            self.call("Input.dispatchKeyEvent", params).await;
+        }
     }
 
     /// Opens `url` in the page and waits for its load event.
