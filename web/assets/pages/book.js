@@ -164,7 +164,10 @@ async function main() {
   const wanted = new URLSearchParams(location.search).get("coach");
   const pre = coaches.find((c) => c.id === wanted);
   if (pre) await choose(pre);
-  else list();
+  else {
+    list();
+    if (wanted) say(document.getElementById("app-status"), "That coach is not taking bookings right now. Please choose another coach.", "info");
+  }
   markReady();
 }
 

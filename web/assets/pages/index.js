@@ -55,13 +55,35 @@ function upcomingList(list, tz) {
   );
 }
 
+function commitmentItem(c) {
+  const id = `done-${c.id}`;
+  const box = h("input", { type: "checkbox", id, class: "commitment-done" });
+  const status = h("p", { hidden: true });
+  const item = h("li", { class: "list-item" },
+    h("label", { class: "day-toggle commitment", for: id }, box,
+      h("span", {}, c.text, c.due_date ? h("span", { class: "muted small", text: ` · due ${c.due_date}` }) : null)),
+    status);
+  box.addEventListener("change", async () => {
+    box.disabled = true;
+    try {
+      await api("PATCH", `/api/commitments/${encodeURIComponent(c.id)}`, { status: box.checked ? "done" : "open" });
+      say(status, box.checked ? "Marked as done." : "Open again.", "ok");
+    } catch (e) {
+      box.checked = !box.checked;
+      say(status, `Not saved. ${sentence(humanError(e))}`, "error");
+    } finally {
+      box.disabled = false;
+    }
+  });
+  return item;
+}
+
 function commitmentsCard(items) {
   const open = items.filter((c) => c.status === "open");
   return h("section", { class: "card", attrs: { "aria-labelledby": "com-h" } },
     h("h2", { id: "com-h", text: "Open commitments" }),
     open.length
-      ? h("ul", { class: "list" }, open.map((c) => h("li", { class: "list-item" }, c.text,
-        c.due_date ? h("span", { class: "muted small", text: ` · due ${c.due_date}` }) : null)))
+      ? h("ul", { class: "list" }, open.map(commitmentItem))
       : h("p", { class: "empty", text: "No open commitments. Things you agree to do in a session show up here." }),
   );
 }
