@@ -209,15 +209,17 @@ impl Chromium {
         }
     }
 
-    /// Opens `url` in the page and waits for its load event.
+    /// Opens `url` in the page and waits for its load event (a new document; a change of
+    /// only the `#fragment` fires none, so use `eval("location.hash = …")` for that).
     pub async fn navigate(&mut self, url: &str) {
-        let r = self
-            .call_then(
-                "Page.navigate",
-                json!({"url": url}),
-                Some("Page.loadEventFired"),
-            )
-            .await;
+        let load = self.call_then(
+            "Page.navigate",
+            json!({"url": url}),
+            Some("Page.loadEventFired"),
+        );
+        let r = tokio::time::timeout(Duration::from_secs(30), load)
+            .await
+            .unwrap_or_else(|_| panic!("navigating to {url}: no load event within 30 s"));
         assert!(r["errorText"].is_null(), "navigating to {url}: {r}");
     }
 
