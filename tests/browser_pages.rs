@@ -226,6 +226,8 @@ async fn visit_all(app: &TestApp, seeded: &Seeded, visitor: Visitor) -> Vec<Stri
                 blue.into_iter()
                     .map(|e| format!("{} at {w}x{h}: {e}", p.name)),
             );
+            let errors = b.page_errors().await;
+            problems.extend(errors.iter().map(|e| format!("{} at {w}x{h}: {e}", p.name)));
             let touch = b.eval(TOUCH_CHECK).await;
             let touch = touch.as_array().cloned().unwrap_or_default();
             problems.extend(touch.iter().map(|e| format!("{} at {w}x{h}: {e}", p.name)));
@@ -301,8 +303,8 @@ async fn a_vanished_server_is_explained_in_words() {
     login.screenshot("server-unreachable-login").await;
 }
 
-/// The scan itself must be able to fail: a blue link colour and the browser's default
-/// selection colour are both reported.
+/// The checks themselves must be able to fail: an inline event handler is blocked by the
+/// CSP and recorded, and a blue link colour and the default selection colour are reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_colour_scan_reports_blue_and_the_default_selection() {
     if skip("the_colour_scan_reports_blue_and_the_default_selection") {
@@ -313,6 +315,15 @@ async fn the_colour_scan_reports_blue_and_the_default_selection() {
     b.navigate(&app.url("/login")).await;
     b.wait_until(READY, 15, "the login page").await;
     assert_eq!(b.blue_elements().await, Vec::<String>::new());
+    assert_eq!(b.page_errors().await, Vec::<String>::new());
+    b.eval("document.body.insertAdjacentHTML('beforeend', '<img alt=\"\" src=\"data:,\" onerror=\"1\">'), true")
+        .await;
+    b.wait_until(
+        "window.parlorPageErrors.some(e => e.startsWith('CSP blocked'))",
+        5,
+        "the CSP to block an inline handler and the test support to record it",
+    )
+    .await;
     b.eval(
         "(() => { const a = document.createElement('a'); a.id = 'planted'; a.href = '#'; \
          a.textContent = 'planted'; a.style.textDecorationColor = 'oklch(0.55 0.2 260)'; \

@@ -136,6 +136,12 @@ impl Chromium {
                 json!({"enabled": true}),
             )
             .await;
+        browser
+            .call(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": ERROR_LOG}),
+            )
+            .await;
         browser.set_viewport(launch.width, launch.height).await;
         browser
     }
@@ -185,6 +191,19 @@ impl Chromium {
             .await;
         self.width = width;
         self.height = height;
+    }
+
+    /// Content-Security-Policy violations, uncaught errors and unhandled promise rejections
+    /// of the current document, in words (empty when clean).
+    pub async fn page_errors(&mut self) -> Vec<String> {
+        let v = self.eval("window.parlorPageErrors || []").await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e.as_str().unwrap_or("?").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Presses and releases `key` ("Tab", "Enter", "Space" or "Escape") as a keyboard does,
@@ -288,6 +307,13 @@ impl Drop for Chromium {
         let _ = self.child.wait();
     }
 }
+
+/// Installed in every document before its own scripts: records CSP violations, uncaught
+/// errors and unhandled rejections in `window.parlorPageErrors`.
+const ERROR_LOG: &str = r#"window.parlorPageErrors = [];
+addEventListener("securitypolicyviolation", (e) => parlorPageErrors.push(`CSP blocked ${e.effectiveDirective}: ${e.blockedURI || "inline"} (${e.sourceFile || ""}:${e.lineNumber})`));
+addEventListener("error", (e) => parlorPageErrors.push(`uncaught error: ${e.message} (${e.filename}:${e.lineno})`));
+addEventListener("unhandledrejection", (e) => parlorPageErrors.push(`unhandled rejection: ${e.reason && (e.reason.stack || e.reason.message) || e.reason}`));"#;
 
 /// The colour scan, evaluated in the page. Each colour is painted on a 1×1 canvas and read
 /// back as sRGB (so any CSS colour syntax works); a colour counts as blue when its HSL hue is
