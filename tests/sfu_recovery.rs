@@ -7,7 +7,6 @@ mod common;
 
 use common::TestApp;
 use common::sfu::*;
-use parlor::rtc::media::MediaKind;
 use parlor::signal::client::{Client, ClientEvent};
 use parlor::signal::protocol::ServerMessage;
 use std::time::Duration;

@@ -317,15 +317,15 @@ impl AgentLoop {
                     return Some(false);
                 }
             }
-            Command::Send(ServerMessage::TrackMuted { track_id, muted }) => {
-                if self.mic.as_ref().is_some_and(|(t, _)| *t == track_id) {
-                    return Some(!muted);
-                }
+            Command::Send(ServerMessage::TrackMuted { track_id, muted })
+                if self.mic.as_ref().is_some_and(|(t, _)| *t == track_id) =>
+            {
+                return Some(!muted);
             }
-            Command::Send(ServerMessage::ParticipantLeft { participant_id }) => {
-                if Some(participant_id) == self.user {
-                    self.user = None;
-                }
+            Command::Send(ServerMessage::ParticipantLeft { participant_id })
+                if Some(participant_id) == self.user =>
+            {
+                self.user = None;
             }
             Command::Send(ServerMessage::ParticipantJoined { .. }) => {
                 let was = self.user;
