@@ -65,6 +65,7 @@ impl Client {
         let (mut sink, mut stream) = ws.split();
         let join = protocol_text(&ClientMessage::Join {
             token: token.into(),
+            name: None,
         });
         sink.send(Message::Text(join.into()))
             .await

@@ -39,9 +39,12 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    /// First message: the join token.
+    /// First message: the join token, and for a guest token optionally the display name the
+    /// guest chose (see [`guest_name`]; ignored for coach and client tokens).
     Join {
         token: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// An offer on the publisher connection, naming the tracks it carries.
     PublishOffer {
@@ -271,6 +274,25 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ProtocolError> {
         return Err(ProtocolError::UnknownType(kind.chars().take(64).collect()));
     }
     serde_json::from_value(value).map_err(|e| ProtocolError::Malformed(e.to_string()))
+}
+
+/// Longest display name a guest may choose on `join`.
+pub const MAX_GUEST_NAME_CHARS: usize = 60;
+
+/// The display name a guest asked for on `join`: `Ok(None)` when it is absent or blank (the
+/// token's name stays), the trimmed name when it is a valid display name of at most
+/// [`MAX_GUEST_NAME_CHARS`] characters, or a message for the user otherwise.
+pub fn guest_name(requested: Option<&str>) -> Result<Option<String>, String> {
+    let Some(raw) = requested.filter(|r| !r.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let name = crate::validate::name(raw)?;
+    if name.chars().count() > MAX_GUEST_NAME_CHARS {
+        return Err(format!(
+            "name must have at most {MAX_GUEST_NAME_CHARS} characters"
+        ));
+    }
+    Ok(Some(name))
 }
 
 /// Serialises a server message.

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 fn every_client_message_parses() {
     let cases = [
         r#"{"type":"join","token":"t"}"#,
+        r#"{"type":"join","token":"t","name":"Gil"}"#,
         r#"{"type":"publish_offer","sdp":"v=0","tracks":[{"mid":"0","source":"microphone"},{"mid":"1","source":"screen"}]}"#,
         r#"{"type":"subscribe_answer","sdp":"v=0"}"#,
         r#"{"type":"candidate","target":"publisher","candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdp_mid":"0","sdp_m_line_index":0}"#,
@@ -80,10 +81,40 @@ fn server_messages_have_the_documented_shape() {
     );
 }
 
+#[test]
+fn a_join_carries_an_optional_name() {
+    assert_eq!(
+        parse_client(r#"{"type":"join","token":"t","name":" Gil "}"#),
+        Ok(ClientMessage::Join {
+            token: "t".into(),
+            name: Some(" Gil ".into())
+        })
+    );
+    assert_eq!(
+        parse_client(r#"{"type":"join","token":"t"}"#),
+        Ok(ClientMessage::Join {
+            token: "t".into(),
+            name: None
+        })
+    );
+}
+
+#[test]
+fn guest_names_are_trimmed_blank_ones_ignored_and_bad_ones_refused() {
+    assert_eq!(guest_name(None), Ok(None));
+    assert_eq!(guest_name(Some("   ")), Ok(None));
+    assert_eq!(guest_name(Some("  Gil  ")), Ok(Some("Gil".into())));
+    let longest = "é".repeat(MAX_GUEST_NAME_CHARS);
+    assert_eq!(guest_name(Some(&longest)), Ok(Some(longest.clone())));
+    let too_long = "é".repeat(MAX_GUEST_NAME_CHARS + 1);
+    assert!(guest_name(Some(&too_long)).is_err());
+    assert!(guest_name(Some("Gil\u{7}")).is_err());
+}
+
 fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
     let s = ".{0,40}";
     prop_oneof![
-        s.prop_map(|token| ClientMessage::Join { token }),
+        (s, prop::option::of(s)).prop_map(|(token, name)| ClientMessage::Join { token, name }),
         s.prop_map(|sdp| ClientMessage::SubscribeAnswer { sdp }),
         (any::<u64>(), any::<bool>()).prop_map(|(t, m)| ClientMessage::Mute {
             track: TrackId(t),

@@ -177,8 +177,8 @@ async fn first_join(
             "the first message must be join with a token".into(),
         ));
     };
-    let token = match protocol::parse_client(text.as_str()) {
-        Ok(ClientMessage::Join { token }) => token,
+    let (token, requested_name) = match protocol::parse_client(text.as_str()) {
+        Ok(ClientMessage::Join { token, name }) => (token, name),
         _ => {
             return Err((
                 "invalid_token",
@@ -188,13 +188,22 @@ async fn first_join(
     };
     let room =
         room_of(&token).ok_or(("invalid_token", "the join link is not valid".to_string()))?;
-    join_token::verify(
+    let mut claims = join_token::verify(
         ctx.signing_key.expose().as_bytes(),
         &token,
         &room,
         chrono::Utc::now().timestamp(),
     )
-    .map_err(|e| ("invalid_token", e.to_string()))
+    .map_err(|e| ("invalid_token", e.to_string()))?;
+    // Only guests choose their name; coaches and clients are named by their account.
+    if claims.role == join_token::RoomRole::Guest {
+        let chosen = protocol::guest_name(requested_name.as_deref())
+            .map_err(|message| ("invalid_name", message))?;
+        if let Some(name) = chosen {
+            claims.name = name;
+        }
+    }
+    Ok(claims)
 }
 
 /// The room a token names (read unverified, then verified against itself by `verify`).

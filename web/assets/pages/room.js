@@ -171,8 +171,8 @@ async function join({ withMedia = true } = {}) {
   $("join").disabled = true;
   status("Connecting to the room…");
   localStream = withMedia ? prejoin.takeTracks() : null;
-  // A guest may pick the name others see; the server uses it once it supports `name` on join
-  // (today it is ignored there and only labels our own tile).
+  // A guest may pick the name others see (`name` on join; the server trims it and refuses
+  // more than 60 characters, so the field is cut to 60 here).
   const guestName = claims?.role === "guest" ? $("guest-name").value.trim().slice(0, 60) : "";
   session = new RoomSession({ token, name: guestName && guestName !== claims?.name ? guestName : null });
   chat = chat || new Chat(session, null);
