@@ -63,7 +63,7 @@ async fn an_ice_restart_keeps_identity_tracks_and_media() {
     let before = ufrag(&sdp).expect("offer has an ICE ufrag").to_string();
 
     bo.restart_ice().await.expect("ICE restart negotiates");
-    let ServerMessage::SubscribeOffer { sdp, .. } = wait_msg(
+    let ServerMessage::SubscribeOffer { sdp, tracks } = wait_msg(
         &mut bo,
         "a subscribe offer with fresh ICE credentials",
         |m| matches!(m, ServerMessage::SubscribeOffer { sdp, .. } if ufrag(sdp) != Some(&before)),
@@ -73,6 +73,14 @@ async fn an_ice_restart_keeps_identity_tracks_and_media() {
         unreachable!()
     };
     assert!(ufrag(&sdp).is_some());
+    let mut described: Vec<_> = tracks.iter().map(|t| t.track_id).collect();
+    described.sort();
+    let mut expected: Vec<_> = from_ana.iter().map(|(id, _)| *id).collect();
+    expected.sort();
+    assert_eq!(
+        described, expected,
+        "the restart offer still describes every track"
+    );
     // Same tracks, still flowing both ways after the restart.
     media_flows(from_ana).await;
     media_flows(from_bo).await;

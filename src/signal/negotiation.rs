@@ -61,8 +61,11 @@ impl Session {
         // Only what the answered offer carried: subscriptions added while it was out are
         // negotiated next (activating them now would forward into an unbound sender and
         // waste the keyframe the subscriber waits for).
-        let answered = std::mem::take(&mut self.in_flight);
-        self.answered.extend(answered);
+        for t in std::mem::take(&mut self.in_flight) {
+            if !self.answered.contains(&t) {
+                self.answered.push(t);
+            }
+        }
         self.activate_answered().await;
         if self.dirty {
             self.renegotiate().await
@@ -79,8 +82,15 @@ impl Session {
             return;
         }
         for t in std::mem::take(&mut self.answered) {
-            let Some(Sub::Pending(p, publication)) = self.subs.remove(&t) else {
-                continue;
+            // Only pending subscriptions are activated; anything else stays as it is (an
+            // active one dropped here would keep forwarding while the session forgot it).
+            let (p, publication) = match self.subs.remove(&t) {
+                Some(Sub::Pending(p, publication)) => (p, publication),
+                Some(other) => {
+                    self.subs.insert(t, other);
+                    continue;
+                }
+                None => continue,
             };
             if let Ok(sink) = publication
                 .activate(&self.subscriber, p, self.room_events())
