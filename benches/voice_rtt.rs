@@ -78,20 +78,27 @@ async fn talk(mut mic: Mic, end: Instant) -> Vec<Instant> {
     sent
 }
 
-/// Finds burst onsets in the agent's audio: (burst index, arrival of the onset).
-async fn listen(mut rx: mpsc::UnboundedReceiver<HeardFrame>, end: Instant) -> Vec<(u64, Instant)> {
+/// Finds burst onsets in the agent's audio: (which of [`FREQS`], arrival of the onset).
+/// Onsets are matched to sent bursts by frequency and time afterwards, so a burst lost
+/// before the agent's track was up cannot shift every later match by a whole cycle.
+async fn listen(
+    mut rx: mpsc::UnboundedReceiver<HeardFrame>,
+    end: Instant,
+) -> Vec<(usize, Instant)> {
     let mut found = Vec::new();
-    let mut next = 0u64;
     let mut quiet_frames = 10u32;
     while let Ok(Some(f)) =
         tokio::time::timeout_at(tokio::time::Instant::from_std(end), rx.recv()).await
     {
-        let freq = FREQS[(next % 4) as usize];
-        let loud = f.pcm.chunks(48).position(|w| tone_power(w, freq) > 0.02);
+        let loud = f.pcm.chunks(48).enumerate().find_map(|(ms, w)| {
+            FREQS
+                .iter()
+                .position(|freq| tone_power(w, *freq) > 0.02)
+                .map(|k| (k, ms))
+        });
         match loud {
-            Some(ms) if quiet_frames >= 5 => {
-                found.push((next, f.arrived + Duration::from_millis(ms as u64)));
-                next += 1;
+            Some((k, ms)) if quiet_frames >= 5 => {
+                found.push((k, f.arrived + Duration::from_millis(ms as u64)));
                 quiet_frames = 0;
             }
             Some(_) => quiet_frames = 0,
@@ -99,6 +106,19 @@ async fn listen(mut rx: mpsc::UnboundedReceiver<HeardFrame>, end: Instant) -> Ve
         }
     }
     found
+}
+
+/// The round trip of an onset of frequency `k` heard at `at`: from the latest burst of that
+/// frequency sent before it (bursts of one frequency are 1.6 s apart, so any round trip
+/// below that is unambiguous).
+fn round_trip(sent: &[Instant], k: usize, at: Instant) -> Option<(Instant, Duration)> {
+    let s = sent
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| i % FREQS.len() == k && **s <= at)
+        .map(|(_, s)| *s)
+        .max()?;
+    Some((s, at.duration_since(s)))
 }
 
 #[derive(serde::Serialize)]
@@ -120,14 +140,20 @@ struct Row {
     server_rss_mb: f64,
 }
 
-async fn run(server: &Server, http: &reqwest::Client, n: usize, secs: u64, port_base: u16) -> Row {
+async fn run(
+    server: &Server,
+    users: &[reqwest::Client],
+    n: usize,
+    secs: u64,
+    port_base: u16,
+) -> Row {
     let ws = server.base.replace("http://", "ws://") + "/rtc";
     let transport = Arc::new(Transport::new(
         "127.0.0.1".parse().unwrap(),
         (port_base, port_base + 999),
     ));
     let mut callers = Vec::new();
-    for _ in 0..n {
+    for http in &users[..n] {
         let started: serde_json::Value = http
             .post(format!("{}/api/voice/sessions", server.base))
             .send()
@@ -180,9 +206,9 @@ async fn run(server: &Server, http: &reqwest::Client, n: usize, secs: u64, port_
             // Only bursts sent inside the measurement window count.
             let rtt: Vec<f64> = found
                 .iter()
-                .filter_map(|(i, at)| {
-                    let s = sent.get(*i as usize)?;
-                    (*s >= m0).then(|| at.duration_since(*s).as_secs_f64() * 1000.0)
+                .filter_map(|(k, at)| {
+                    let (s, rtt) = round_trip(&sent, *k, *at)?;
+                    (s >= m0).then_some(rtt.as_secs_f64() * 1000.0)
                 })
                 .collect();
             let in_window = sent.iter().filter(|s| **s >= m0).count();
@@ -260,10 +286,16 @@ async fn main() {
         ("PARLOR_VOICE__ELEVENLABS__AGENT_ID", "agent_bench".into()),
         ("PARLOR_VOICE__ELEVENLABS__BASE_URL", fake.base_url()),
     ]);
-    let http = support::login_new_user(&server, "caller@bench.test").await;
+    // One account per concurrent session: a user has at most one live voice session (a new
+    // one hangs up the previous), as people do.
+    let most = counts.iter().copied().max().unwrap_or(0);
+    let mut users = Vec::with_capacity(most);
+    for i in 0..most {
+        users.push(support::login_new_user(&server, &format!("caller{i}@bench.test")).await);
+    }
     let mut rows = Vec::new();
     for (i, n) in counts.iter().enumerate() {
-        rows.push(run(&server, &http, *n, secs, 54_000 + (i as u16) * 1000).await);
+        rows.push(run(&server, &users, *n, secs, 54_000 + (i as u16) * 1000).await);
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     println!(
