@@ -3,6 +3,10 @@
 //! A token names the room, the participant's identity (a user id, or a random guest id),
 //! their display name and role, and is valid from `nbf` to `exp`. The signalling socket
 //! checks it before allocating any media resource.
+//!
+//! A token minted for a booking may also carry `fallback`, the booking's Jitsi Meet link, so
+//! the room page can offer it to anyone holding the link (guests too). The server never reads
+//! it: verification ignores it, and tokens without it verify as before.
 
 use super::jwt::{self, JwtError};
 use serde::{Deserialize, Serialize};
@@ -70,6 +74,27 @@ pub enum JoinTokenError {
     WrongRoom,
 }
 
+/// The claims of a token valid for `ttl_secs` from `now`.
+pub fn claims(
+    room: &str,
+    identity: &str,
+    name: &str,
+    role: RoomRole,
+    now: i64,
+    ttl_secs: i64,
+) -> JoinClaims {
+    JoinClaims {
+        typ: TYP.into(),
+        room: room.into(),
+        sub: identity.into(),
+        name: name.into(),
+        role,
+        iat: now,
+        nbf: now - 30,
+        exp: now + ttl_secs,
+    }
+}
+
 /// Mints a token valid for `ttl_secs` from `now`.
 pub fn mint(
     key: &[u8],
@@ -80,17 +105,22 @@ pub fn mint(
     now: i64,
     ttl_secs: i64,
 ) -> String {
-    let claims = JoinClaims {
-        typ: TYP.into(),
-        room: room.into(),
-        sub: identity.into(),
-        name: name.into(),
-        role,
-        iat: now,
-        nbf: now - 30,
-        exp: now + ttl_secs,
-    };
-    jwt::sign(&claims, key)
+    jwt::sign(&claims(room, identity, name, role, now, ttl_secs), key)
+}
+
+/// Join claims plus the optional `fallback` claim: the booking's Jitsi Meet link, shown by
+/// the room page when this server's room cannot be used. Only for display; never trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimsWithFallback {
+    #[serde(flatten)]
+    pub claims: JoinClaims,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+/// Mints a token with `claims` and, when given, the `fallback` claim.
+pub fn mint_with_fallback(key: &[u8], claims: JoinClaims, fallback: Option<String>) -> String {
+    jwt::sign(&ClaimsWithFallback { claims, fallback }, key)
 }
 
 /// Verifies a token for `room` at `now`.
@@ -150,6 +180,19 @@ mod tests {
             verify(KEY, &other_kind, "room1", 1001),
             Err(JoinTokenError::Invalid)
         );
+    }
+
+    #[test]
+    fn the_fallback_claim_rides_along_and_verification_ignores_it() {
+        let c = claims("room1", "u_1", "Ana", RoomRole::Client, 1000, 600);
+        let with = mint_with_fallback(KEY, c.clone(), Some("https://meet.example/room1".into()));
+        assert_eq!(verify(KEY, &with, "room1", 1001), Ok(c.clone()));
+        let read: ClaimsWithFallback = jwt::verify(&with, KEY, 1001).unwrap();
+        assert_eq!(read.fallback.as_deref(), Some("https://meet.example/room1"));
+        // A token without the claim (every token minted before it existed) still reads.
+        let without = mint(KEY, "room1", "u_1", "Ana", RoomRole::Client, 1000, 600);
+        let read: ClaimsWithFallback = jwt::verify(&without, KEY, 1001).unwrap();
+        assert_eq!((read.claims, read.fallback), (c, None));
     }
 
     #[test]

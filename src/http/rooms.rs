@@ -1,11 +1,13 @@
-//! Video rooms over HTTP: join tokens for a booking's participants, and the signalling
-//! WebSocket `/rtc` (protocol in `docs/signalling.md`).
+//! Video rooms over HTTP: join tokens for a booking's participants (carrying the booking's
+//! Jitsi Meet fallback link in a `fallback` claim), and the signalling WebSocket `/rtc`
+//! (protocol in `docs/signalling.md`).
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppPath, Auth};
 use crate::auth::join_token::{self, RoomRole};
-use crate::booking::model::BookingStatus;
+use crate::booking::links::{self, JitsiUser};
+use crate::booking::model::{BookingStatus, SessionType};
 use crate::store::StoreError;
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
@@ -68,15 +70,24 @@ async fn token(
     }
     let now = s.clock.now().timestamp();
     let ttl = i64::from(s.config.rooms.join_token_ttl_minutes) * 60;
-    let token = join_token::mint(
-        s.signing_key.expose().as_bytes(),
-        &room,
-        v.user.id.as_str(),
-        &v.user.name,
-        role,
-        now,
-        ttl,
-    );
+    let claims = join_token::claims(&room, v.user.id.as_str(), &v.user.name, role, now, ttl);
+    // The same Jitsi Meet link the booking shows this viewer, so the room page can offer it
+    // to whoever holds the join link, logged in or not.
+    let fallback = (booking.session_type == SessionType::Video).then(|| {
+        let user = JitsiUser {
+            id: v.user.id.as_str(),
+            name: &v.user.name,
+            email: &v.user.email,
+        };
+        links::jitsi_url(
+            &s.config.jitsi,
+            &room,
+            &user,
+            booking.starts_at,
+            booking.ends_at,
+        )
+    });
+    let token = join_token::mint_with_fallback(s.signing_key.expose().as_bytes(), claims, fallback);
     Ok(axum::Json(RoomToken {
         join_url: format!("{}/r/{room}#token={token}", s.config.public_origin()),
         room,

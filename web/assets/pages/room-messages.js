@@ -1,6 +1,7 @@
 // room-messages.js — what the room page says when something is wrong (in words a person
 // understands), the join token's claims read from the link, and the booking's Jitsi Meet
-// fallback link, found through the bookings API when the visitor is logged in.
+// fallback link: from the token's `fallback` claim, else through the bookings API when the
+// visitor is logged in.
 
 import { api } from "../lib/api.js";
 
@@ -65,11 +66,25 @@ export function tokenClaims(token) {
   }
 }
 
+/** An http(s) URL from an unverified claim, or null (never a javascript: or data: link). */
+function webUrl(raw) {
+  if (typeof raw !== "string") return null;
+  try {
+    const u = new URL(raw);
+    return u.protocol === "https:" || u.protocol === "http:" ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * The Jitsi Meet link of the booking that owns `room`, when the visitor is logged in as one
- * of its participants; null otherwise (guests, logged-out visitors, or no fallback).
+ * The Jitsi Meet link of the booking that owns `room`: the join token's `fallback` claim
+ * (unverified, so only ever shown as a link), or else, when the visitor is logged in as one
+ * of its participants, the booking's link; null otherwise.
  */
-export async function findFallbackUrl(room) {
+export async function findFallbackUrl(room, claims = null) {
+  const fromToken = webUrl(claims?.fallback);
+  if (fromToken) return fromToken;
   const suffix = `/r/${room}`;
   for (const scope of ["upcoming", "past"]) {
     let bookings;

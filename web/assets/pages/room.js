@@ -36,7 +36,7 @@ async function problem(text, { retry = false, withoutMedia = false } = {}) {
   status(text);
   $("retry").hidden = !retry;
   $("join-without-media").hidden = !withoutMedia;
-  const url = await findFallbackUrl(room);
+  const url = await findFallbackUrl(room, claims);
   if (url) {
     $("fallback").href = url;
     $("fallback-wrap").hidden = false;
