@@ -92,6 +92,9 @@ pub struct RoomHandle {
     publications: Mutex<HashMap<TrackId, Arc<Publication>>>,
     names: Mutex<HashMap<ParticipantId, String>>,
     epoch: Instant,
+    /// Wall-clock Unix milliseconds at `epoch`: turns the core's room clock into the epoch
+    /// milliseconds clients are sent (e.g. `chat.at_ms`).
+    epoch_unix_ms: i64,
     gauges: HubGauges,
 }
 
@@ -99,6 +102,11 @@ impl RoomHandle {
     /// Milliseconds since the room opened (the core's clock).
     pub fn now_ms(&self) -> i64 {
         self.epoch.elapsed().as_millis() as i64
+    }
+
+    /// Unix epoch milliseconds of a time on the room clock (`now_ms`).
+    pub fn unix_ms(&self, room_ms: i64) -> i64 {
+        self.epoch_unix_ms + room_ms
     }
 
     /// Runs `f` on the core and applies its output.
@@ -205,7 +213,7 @@ impl RoomHandle {
                     from,
                     name,
                     text,
-                    at_ms,
+                    at_ms: self.unix_ms(at_ms),
                 }
             }
             Event::Hand {
@@ -374,6 +382,7 @@ impl Hub {
                     publications: Mutex::new(HashMap::new()),
                     names: Mutex::new(HashMap::new()),
                     epoch: Instant::now(),
+                    epoch_unix_ms: chrono::Utc::now().timestamp_millis(),
                     gauges: self.gauges.clone(),
                 });
                 rooms.insert(claims.room.clone(), r.clone());

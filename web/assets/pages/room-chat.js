@@ -56,8 +56,8 @@ export class Chat {
     who.className = "chat-who";
     who.textContent = m.from === this.selfId ? "You" : m.name;
     const time = document.createElement("time");
-    // `at_ms` counts from the room's start on the server's clock, so show our arrival time.
-    const at = new Date();
+    // `at_ms`: when the server received the message, in Unix epoch milliseconds.
+    const at = Number.isFinite(m.at_ms) ? new Date(m.at_ms) : new Date();
     time.dateTime = at.toISOString();
     time.textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     const text = document.createElement("p");
