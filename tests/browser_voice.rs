@@ -3,6 +3,8 @@
 //! while Chromium's fake microphone beeps, sees its own and the agent's transcript lines, hears
 //! the agent (audio energy > 0 and a level on the meter), ends the session, and finds it in the
 //! history with its transcript. A refused microphone is explained and starts no session.
+//! A session started through the API is rejoined by opening its `join_url` (no second session
+//! is started), and the same link after the end shows it from the history.
 //! Skipped, loudly, when Chromium is absent outside CI.
 
 mod common;
@@ -255,4 +257,105 @@ async fn the_live_transcript_applies_corrections() {
         serde_json::json!(["user:hello there", "agent:Hi! Let me tell you", "user:stop"]),
         "corrections replace lines in place"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_link_rejoins_it_while_live_and_shows_it_after() {
+    if chromium_path().is_none() {
+        assert!(std::env::var("CI").is_err(), "Chromium is required in CI");
+        eprintln!(
+            "\n*** SKIPPED a_sessions_link_rejoins_it_while_live_and_shows_it_after: no Chromium ***\n"
+        );
+        return;
+    }
+    let app =
+        TestApp::start_with(Backend::Sqlite, |c| c.rtc.udp_ports = "43860-43899".into()).await;
+    let (http, _) = app.client_user("voice.resume@example.org").await;
+    let started: serde_json::Value = http
+        .post(app.url("/api/voice/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["session"]["id"].as_str().unwrap().to_string();
+    let join_url = started["join_url"].as_str().unwrap().to_string();
+    assert!(
+        join_url.starts_with(&app.url(&format!("/voice/{id}#token="))),
+        "{join_url}"
+    );
+    let sessions = |http: reqwest::Client| {
+        let url = app.url("/api/voice/sessions");
+        async move {
+            let list: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            list.as_array().unwrap().len()
+        }
+    };
+
+    let mut b = Chromium::open(&app.url("/login")).await;
+    b.navigate(&app.url("/login")).await;
+    login(&mut b, "voice.resume@example.org").await;
+    b.navigate(&join_url).await;
+    b.wait_until(
+        &format!(
+            "{STATS}.then(s => s.live && s.sessionId === {id:?} && s.agentState === 'listening')"
+        ),
+        20,
+        "the page to rejoin the linked session",
+    )
+    .await;
+    assert_eq!(sessions(http.clone()).await, 1, "no second session");
+    b.screenshot("voice-rejoined").await;
+
+    b.eval("document.getElementById('voice-end').click(), true")
+        .await;
+    b.wait_until(
+        &format!("{STATS}.then(s => !s.live)"),
+        10,
+        "the session to end",
+    )
+    .await;
+    let ended = app.url(&format!("/api/voice/sessions/{id}"));
+    let mut live = true;
+    for _ in 0..50 {
+        let v: serde_json::Value = http.get(&ended).send().await.unwrap().json().await.unwrap();
+        live = v["live"].as_bool().unwrap();
+        if !live {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!live, "the server ended the session");
+
+    // The same link again: nothing to rejoin, so the page shows the session in the history.
+    b.navigate(&app.url("/voice")).await;
+    b.navigate(&join_url).await;
+    b.wait_until(
+        "document.body.dataset.ready === 'true'",
+        15,
+        "the voice page to be ready",
+    )
+    .await;
+    b.wait_until(
+        &format!(
+            "document.querySelector('#history [data-session=\"{id}\"] .history-transcript')?.hidden === false"
+        ),
+        10,
+        "the linked session's transcript opened in the history",
+    )
+    .await;
+    let stats = b.eval(STATS).await;
+    assert_eq!(
+        stats["live"], false,
+        "an ended session is not rejoined: {stats}"
+    );
+    let said = b
+        .eval("document.getElementById('status').textContent")
+        .await;
+    assert!(
+        said.as_str().unwrap().contains("has ended"),
+        "the page says why: {said}"
+    );
+    assert_eq!(sessions(http).await, 1, "still no second session");
 }

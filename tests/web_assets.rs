@@ -1,5 +1,5 @@
 //! The embedded browser files: served with a strict CSP, correct types, and no way out of
-//! `web/`.
+//! `web/`; the voice page also at a session's link `/voice/{id}`, for id-shaped ids only.
 
 mod common;
 
@@ -65,6 +65,8 @@ async fn every_page_route_is_html_with_the_strict_csp() {
         "/coach",
         "/account",
         "/r/some-room",
+        "/voice/v_abcdefghijklmnopqrstuvwxyz",
+        "/voice/v_234567abcdefghijklmnopqrst",
     ] {
         let r = reqwest::get(app.url(path)).await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
@@ -79,5 +81,23 @@ async fn every_page_route_is_html_with_the_strict_csp() {
             "{path}: {csp}"
         );
         assert!(r.text().await.unwrap().contains("<html"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn voice_session_links_need_a_session_id_shape() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    for path in [
+        "/voice/nope",
+        "/voice/v_ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "/voice/v_abcdefghijklmnopqrstuvwxy",
+        "/voice/v_abcdefghijklmnopqrstuvwxyz1",
+        "/voice/u_abcdefghijklmnopqrstuvwxyz",
+        "/voice/v_abcdefghijklmnopqrstuvwxyz/extra",
+    ] {
+        let r = reqwest::get(app.url(path)).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
     }
 }

@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/book", get(|| page("book")))
         .route("/upcoming", get(|| page("upcoming")))
         .route("/voice", get(|| page("voice")))
+        .route("/voice/{id}", get(voice_session_page))
         .route("/coach", get(|| page("coach")))
         .route("/account", get(|| page("account")))
         .route("/r/{room}", get(room_page))
@@ -38,6 +39,25 @@ async fn room_page(Path(room): Path<String>) -> Result<Response, ApiError> {
         return Err(ApiError::not_found("room"));
     }
     serve("room.html")
+}
+
+/// The voice page opened at one session's link (`join_url` of `POST /api/voice/sessions`);
+/// the page rejoins the session if it is live and shows it from the history otherwise.
+async fn voice_session_page(Path(id): Path<String>) -> Result<Response, ApiError> {
+    if !valid_voice_session_id(&id) {
+        return Err(ApiError::not_found("voice session"));
+    }
+    serve("voice.html")
+}
+
+/// Whether `id` has the shape of a voice session id: `v_` and 26 lower-case base32 characters.
+fn valid_voice_session_id(id: &str) -> bool {
+    id.strip_prefix("v_").is_some_and(|rest| {
+        rest.len() == 26
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    })
 }
 
 async fn index() -> Result<Response, ApiError> {
@@ -76,4 +96,30 @@ fn serve(path: &str) -> Result<Response, ApiError> {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_voice_session_id;
+    use crate::ids::VoiceSessionId;
+
+    #[test]
+    fn voice_session_ids_are_recognised_by_shape() {
+        for _ in 0..20 {
+            assert!(valid_voice_session_id(VoiceSessionId::generate().as_str()));
+        }
+        let good = VoiceSessionId::generate().0;
+        for bad in [
+            "".to_string(),
+            "v_".to_string(),
+            good.to_uppercase(),
+            good.replace("v_", "u_"),
+            format!("{good}a"),
+            good[..good.len() - 1].to_string(),
+            format!("v_{}", "1".repeat(26)),
+            format!("v_{}", "a".repeat(25) + "-"),
+        ] {
+            assert!(!valid_voice_session_id(&bad), "{bad:?}");
+        }
+    }
 }

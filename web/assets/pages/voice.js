@@ -2,6 +2,8 @@
 // (docs/signalling.md, "Voice rooms"). The talk button is the microphone's mute state: held
 // with the pointer, a finger or the Space key it unmutes, released it mutes again. Shows the
 // live transcript, the agent's state and audio level, and the history of past sessions.
+// Opened at a session's link, /voice/{id}#token=… (the `join_url` the API returns), it rejoins
+// that session while it is live, and otherwise shows it in the history.
 // Test hook: window.parlorVoiceStats().
 
 import { api, humanError } from "../lib/api.js";
@@ -19,6 +21,11 @@ let started = null; // the POST /api/voice/sessions answer
 let talking = false;
 let agentState = "idle";
 let ending = false;
+// The session named by the link this page was opened at (/voice/{id}#token=…), if any.
+const linked = {
+  id: decodeURIComponent(location.pathname.match(/^\/voice\/([^/]+)$/)?.[1] || "") || null,
+  token: new URLSearchParams(location.hash.slice(1)).get("token"),
+};
 
 const STATE_TEXT = {
   connecting: "Connecting to the AI coach…",
@@ -57,27 +64,53 @@ function talk(on) {
   status(on ? "Speak now. Let go when you are done." : STATE_TEXT[agentState] || "");
 }
 
-async function startConversation() {
-  $("voice-start").disabled = true;
-  transcript.clear();
+/** The microphone track, or null after saying why there is none. */
+async function openMicrophone() {
   status("Checking your microphone…");
-  let mic;
   try {
-    mic = (await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } })).getAudioTracks()[0];
+    return (await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } })).getAudioTracks()[0];
   } catch (err) {
     status(micErrorText(err));
     $("voice-start").disabled = false;
-    return;
+    return null;
   }
+}
+
+async function startConversation() {
+  $("voice-start").disabled = true;
+  transcript.clear();
+  // A new conversation is not the one a link may have named.
+  if (linked.id) history.replaceState(null, "", "/voice");
+  linked.id = null;
+  const mic = await openMicrophone();
+  if (!mic) return;
   status("Starting a conversation…");
+  let answer;
   try {
-    started = await api("POST", "/api/voice/sessions");
+    answer = await api("POST", "/api/voice/sessions");
   } catch (err) {
     mic.stop();
     status(humanError(err));
     $("voice-start").disabled = false;
     return;
   }
+  await connect(answer, mic);
+}
+
+/** Rejoins the live session `found` (GET /api/voice/sessions/{id}) with the link's token. */
+async function resumeConversation(found) {
+  $("voice-start").disabled = true;
+  transcript.clear();
+  const mic = await openMicrophone();
+  if (!mic) return;
+  status("Rejoining your conversation…");
+  const { transcript: _lines, live: _live, ...session } = found;
+  await connect({ session, token: linked.token }, mic);
+}
+
+/** Joins the room of `answer` ({session, token}) with the microphone, muted until talk. */
+async function connect(answer, mic) {
+  started = answer;
   ending = false;
   session = new RoomSession({ token: started.token });
   session.on("track", (entry) => {
@@ -200,6 +233,35 @@ async function init() {
   status("Ready when you are.");
   $("voice-start").disabled = false;
   await loadHistory($("history"), $("history-status"));
+  if (linked.id) await openLinked();
   document.body.dataset.ready = "true";
+}
+
+/** The session named by the link: rejoin it if it is live, else show it in the history. */
+async function openLinked() {
+  let found;
+  try {
+    found = await api("GET", `/api/voice/sessions/${encodeURIComponent(linked.id)}`);
+  } catch (err) {
+    status(err?.status === 404 ? "This conversation was not found in your account. Start a new one when you are ready." : humanError(err));
+    return;
+  }
+  if (found.live && linked.token) {
+    await resumeConversation(found);
+    return;
+  }
+  status(found.live
+    ? "This conversation is still open, but the link is missing its access code. Open the full link again to rejoin it."
+    : "This conversation has ended. Its transcript is below, in your past conversations.");
+  await showInHistory(linked.id);
+}
+
+/** Opens the transcript of session `id` in the history list and scrolls it into view. */
+async function showInHistory(id) {
+  const item = [...$("history").querySelectorAll(".history-item")].find((li) => li.dataset.session === id);
+  const button = item?.querySelector("button");
+  if (!item || !button) return;
+  if (button.getAttribute("aria-expanded") !== "true") button.click();
+  item.scrollIntoView({ block: "start" });
 }
 init();
