@@ -383,3 +383,7 @@ impl VoiceBridge {
 #[cfg(test)]
 #[path = "bridge_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "bridge_latency_tests.rs"]
+mod latency_tests;

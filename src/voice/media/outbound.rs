@@ -39,6 +39,17 @@ pub struct OutboundStats {
     pub tail_pads: u64,
     /// Agent chunks dropped because [`OutboundChain::MAX_QUEUED`] was already waiting.
     pub overflow_drops: u64,
+    /// Frames of standing delay removed (two frames crossfaded into one; see
+    /// [`OutboundChain::STANDING_WINDOW`]).
+    pub standing_trims: u64,
+}
+
+/// Queue depth seen by the ticks of the current observation window.
+#[derive(Debug, Clone, Copy, Default)]
+struct DepthWindow {
+    ticks: u32,
+    min: usize,
+    max: usize,
 }
 
 /// Sans-IO agent → browser audio chain.
@@ -52,8 +63,11 @@ pub struct OutboundChain {
     marks: VecDeque<(u64, Instant)>,
     /// 48 kHz output index of the next input sample (pads included), since the last flush.
     next_in_index: f64,
-    /// 48 kHz samples taken as frames since the last flush.
+    /// 48 kHz samples taken as frames (or trimmed) since the last flush.
     taken: u64,
+    /// Second frame of a standing-delay trim.
+    spare: Vec<i16>,
+    depth: DepthWindow,
     stats: OutboundStats,
 }
 
@@ -73,6 +87,23 @@ impl OutboundChain {
     /// queue holds up to one reply (played, or flushed at once by a barge-in); no reply is
     /// this long, and a misbehaving agent cannot grow a session's memory without bound.
     pub const MAX_QUEUED: Duration = Duration::from_secs(120);
+    /// Ticks over which the queue depth is watched for standing delay (1 s). When audio comes
+    /// in at the playout rate (streaming), every stall of the agent leaves frames queued that
+    /// never drain. If during a whole window every tick found at least
+    /// [`Self::STANDING_MIN_FRAMES`] whole frames (a spare one was never needed) and the depth
+    /// varied by at most [`Self::STANDING_MAX_SPREAD`] frames (neither a burst arriving faster
+    /// than real time nor a reply draining), one frame of that delay is removed: the next two
+    /// frames are crossfaded into one, so the waveform stays continuous. A reply sent faster
+    /// than real time makes the depth swing by far more than that and is played completely.
+    pub const STANDING_WINDOW: u32 = 50;
+    /// See [`Self::STANDING_WINDOW`].
+    pub const STANDING_MIN_FRAMES: usize = 2;
+    /// See [`Self::STANDING_WINDOW`].
+    pub const STANDING_MAX_SPREAD: usize = 2;
+    /// Only a backlog of at most this many frames (120 ms) counts as standing delay: what
+    /// jitter and stalls of a real-time stream leave behind. A deeper steady queue is an
+    /// agent's lead (a reply sent ahead, then at real time) and is played in full.
+    pub const STANDING_MAX_FRAMES: usize = 6;
 
     /// A chain for agent audio at `source_rate`.
     pub fn new(source_rate: u32) -> Result<Self, VoiceMediaError> {
@@ -87,6 +118,8 @@ impl OutboundChain {
             marks: VecDeque::with_capacity(MAX_MARKS),
             next_in_index,
             taken: 0,
+            spare: vec![0; FRAME_48K],
+            depth: DepthWindow::default(),
             stats: OutboundStats::default(),
         })
     }
@@ -148,11 +181,17 @@ impl OutboundChain {
             self.next_in_index += added as f64;
             self.stats.tail_pads += 1;
         }
+        let trim = self.observe_depth();
         if !self.resampler.read_exact(&mut self.frame) {
             return Ok(None);
         }
         let start = self.taken;
         self.taken += FRAME_48K as u64;
+        if trim && self.resampler.read_exact(&mut self.spare) {
+            self.taken += FRAME_48K as u64;
+            crossfade(&mut self.frame, &self.spare);
+            self.stats.standing_trims += 1;
+        }
         let len = self.encoder.encode(&self.frame, &mut self.packet)?;
         self.stats.frames += 1;
         let queued_at = self.queued_at(start);
@@ -169,6 +208,7 @@ impl OutboundChain {
         self.marks.clear();
         self.next_in_index = self.resampler.output_delay() as f64;
         self.taken = 0;
+        self.depth = DepthWindow::default();
         self.last_push = None;
         self.stats.flushes += 1;
         Ok(())
@@ -184,12 +224,57 @@ impl OutboundChain {
             source_samples as f64 * f64::from(OPUS_RATE) / f64::from(self.resampler.rate_in());
     }
 
-    /// The push instant of the audio at 48 kHz output index `start`.
+    /// Called once per tick: records the queue depth and tells whether a frame of standing
+    /// delay is to be removed now (see [`Self::STANDING_WINDOW`]).
+    fn observe_depth(&mut self) -> bool {
+        let depth = self.queued_frames();
+        if depth == 0 {
+            self.depth = DepthWindow::default();
+            return false;
+        }
+        let w = &mut self.depth;
+        if w.ticks == 0 {
+            (w.min, w.max) = (depth, depth);
+        }
+        w.ticks += 1;
+        w.min = w.min.min(depth);
+        w.max = w.max.max(depth);
+        if w.ticks < Self::STANDING_WINDOW {
+            return false;
+        }
+        let standing = w.min >= Self::STANDING_MIN_FRAMES
+            && w.max <= Self::STANDING_MAX_FRAMES
+            && w.max - w.min <= Self::STANDING_MAX_SPREAD;
+        *w = DepthWindow::default();
+        standing
+    }
+
+    /// The push instant of the first chunk whose audio starts in the frame at 48 kHz output
+    /// index `start` (the frame that carries that chunk out), or, when no chunk starts in it,
+    /// of the chunk it continues. The resampler delay puts the last few samples of the previous
+    /// chunk at the head of each frame; those belong to that chunk's own playout, so labelling
+    /// the frame with the previous chunk would overstate the wait by a whole frame.
     fn queued_at(&mut self, start: u64) -> Option<Instant> {
         while self.marks.len() > 1 && self.marks[1].0 <= start {
             self.marks.pop_front();
         }
-        self.marks.front().map(|&(_, t)| t)
+        let end = start + FRAME_48K as u64;
+        let starting_here = self
+            .marks
+            .iter()
+            .take(2)
+            .find(|&&(index, _)| index >= start && index < end);
+        starting_here.or(self.marks.front()).map(|&(_, t)| t)
+    }
+}
+
+/// Crossfades `frame` into `next` over the whole frame (linear), in place: the result starts
+/// where `frame` starts and ends where `next` ends.
+fn crossfade(frame: &mut [i16], next: &[i16]) {
+    let n = frame.len() as i32;
+    for (i, (a, &b)) in frame.iter_mut().zip(next).enumerate() {
+        let w = i as i32;
+        *a = ((i32::from(*a) * (n - w) + i32::from(b) * w) / n) as i16;
     }
 }
 

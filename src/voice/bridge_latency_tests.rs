@@ -1,0 +1,239 @@
+//! Playout latency of the bridge under real-time-rate agent audio (streaming echo), driven with a
+//! fake clock the way the tokio shell drives it: agent chunks of 20 ms at 16 kHz arrive every
+//! 20 ms with jitter and a random phase against the pacer's ticks; the bridge is ticked at every
+//! `poll_timeout`. Per chunk, the test measures the time from its push to the send of the frame
+//! carrying its first sample, and checks that no standing backlog builds up, while a reply sent
+//! faster than real time is still played completely.
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::voice::events::{AudioCodec, AudioFormat};
+use crate::voice::media::test_signal::{Rng, sine};
+
+/// Samples of one 20 ms chunk at 16 kHz.
+const CHUNK: usize = 320;
+
+fn start(bridge: &mut VoiceBridge, now: Instant) {
+    let fmt = AudioFormat {
+        codec: AudioCodec::Pcm16,
+        sample_rate: 16_000,
+    };
+    let started = AgentEvent::Started {
+        conversation_id: "c".into(),
+        input: fmt,
+        output: fmt,
+    };
+    bridge.on_agent_event(started, now).unwrap();
+}
+
+/// Sends of the frames output so far: (when, the push instant the frame carries).
+fn drain_frames(
+    bridge: &mut VoiceBridge,
+    now: Instant,
+    sent: &mut Vec<(Instant, Option<Instant>)>,
+) {
+    while let Some(out) = bridge.poll_output() {
+        if let BridgeOutput::Frame { queued_at, .. } = out {
+            sent.push((now, queued_at));
+        }
+    }
+}
+
+/// What one simulated streaming-echo session measured.
+struct Run {
+    /// Per chunk: push → send of the frame carrying its first sample (`None` for the few
+    /// chunks whose start went into the second half of a crossfaded trim).
+    by_chunk: Vec<Option<Duration>>,
+    /// The measured ones.
+    delays: Vec<Duration>,
+    stats: BridgeStats,
+}
+
+/// `seconds` of real-time agent audio: chunk `k` arrives at `phase + 20 ms × k ± jitter`
+/// (uniform); every `stall_every` chunks (0: never) the agent stalls for `stall` and then sends
+/// the held-back chunks at once, as a congested socket does.
+fn stream(
+    seed: u64,
+    phase: Duration,
+    jitter_us: u64,
+    seconds: u64,
+    stall_every: u64,
+    stall: Duration,
+) -> Run {
+    let t0 = Instant::now();
+    let mut rng = Rng::new(seed);
+    let first = t0 + Duration::from_millis(200) + phase;
+    let chunks = seconds * 50;
+    let mut arrivals: Vec<Instant> = (0..chunks)
+        .map(|k| {
+            let jitter = rng.range(0, 2 * jitter_us as usize) as i64 - jitter_us as i64;
+            let nominal = first + TICK * k as u32;
+            if jitter >= 0 {
+                nominal + Duration::from_micros(jitter as u64)
+            } else {
+                nominal - Duration::from_micros((-jitter) as u64)
+            }
+        })
+        .collect();
+    if stall_every > 0 {
+        let stalled = (stall.as_millis() / TICK.as_millis()) as u64;
+        for k in (stall_every..chunks).step_by(stall_every as usize) {
+            let release = arrivals[k as usize] + stall;
+            for j in k..(k + stalled).min(chunks) {
+                arrivals[j as usize] = arrivals[j as usize].max(release);
+            }
+        }
+    }
+    let pushed: HashMap<Instant, usize> =
+        arrivals.iter().enumerate().map(|(k, &t)| (t, k)).collect();
+    let (sent, stats) = play(t0, &arrivals, CHUNK);
+    let mut delays = vec![None; arrivals.len()];
+    for (at, queued) in sent {
+        if let Some(k) = queued.and_then(|q| pushed.get(&q)) {
+            delays[*k].get_or_insert(at - arrivals[*k]);
+        }
+    }
+    Run {
+        delays: delays.iter().flatten().copied().collect(),
+        by_chunk: delays,
+        stats,
+    }
+}
+
+/// Pushes `samples` of a continuous tone at each of `arrivals` (sorted) into a started bridge
+/// whose clock began at `t0`, ticking it at every `poll_timeout` as the shell does, until a
+/// second after the last push and the queue is empty; returns the frames sent (when, push instant carried) and the
+/// counters.
+fn play(
+    t0: Instant,
+    arrivals: &[Instant],
+    samples: usize,
+) -> (Vec<(Instant, Option<Instant>)>, BridgeStats) {
+    let mut bridge = VoiceBridge::new(t0, BridgeConfig::default());
+    start(&mut bridge, t0);
+    let mut sent = Vec::new();
+    let mut next = 0;
+    let end = arrivals[arrivals.len() - 1] + Duration::from_secs(1);
+    loop {
+        let tick = bridge.poll_timeout();
+        if next < arrivals.len() && arrivals[next] < tick {
+            let now = arrivals[next];
+            let pcm = sine(300.0, 16_000, 8000.0, next * samples, samples);
+            bridge
+                .on_agent_event(AgentEvent::Audio { event_id: 1, pcm }, now)
+                .unwrap();
+            drain_frames(&mut bridge, now, &mut sent);
+            next += 1;
+        } else if tick <= end || !bridge.queued_playout().is_zero() {
+            bridge.on_tick(tick).unwrap();
+            drain_frames(&mut bridge, tick, &mut sent);
+        } else {
+            break;
+        }
+    }
+    (sent, bridge.stats())
+}
+
+fn percentile(delays: &[Duration], p: f64) -> Duration {
+    let mut sorted = delays.to_vec();
+    sorted.sort();
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Resampler delay of 16 → 48 kHz (60 samples at 48 kHz).
+const RESAMPLER_DELAY: Duration = Duration::from_micros(1250);
+
+#[test]
+fn real_time_agent_audio_waits_at_most_one_tick_plus_the_resampler_for_ten_minutes() {
+    // Phases: arrivals just after the tick, mid-way, just before it.
+    for (seed, phase_us) in [(2, 3_500u64), (3, 10_000), (4, 16_500)] {
+        let run = stream(
+            seed,
+            Duration::from_micros(phase_us),
+            3_000,
+            600,
+            0,
+            Duration::ZERO,
+        );
+        let (p50, p99) = (percentile(&run.delays, 0.5), percentile(&run.delays, 0.99));
+        eprintln!(
+            "phase {phase_us} us: p50 {p50:?} p99 {p99:?} trims {}",
+            run.stats.outbound.standing_trims
+        );
+        assert_eq!(run.delays.len(), 30_000);
+        assert!(
+            p99 <= TICK + RESAMPLER_DELAY,
+            "phase {phase_us} us: p99 {p99:?}"
+        );
+        assert_eq!(run.stats.missed_ticks, 0);
+    }
+}
+
+#[test]
+fn the_backlog_left_by_agent_stalls_drains_instead_of_standing() {
+    // The agent stalls 50 ms every 10 s and then sends the held chunks at once; the two frames
+    // this leaves queued used to stay for good (+40 ms per stall). Chunks arrive straddling
+    // the tick (phase 0), the worst case for the jitter.
+    let run = stream(
+        1,
+        Duration::ZERO,
+        3_000,
+        600,
+        500,
+        Duration::from_millis(50),
+    );
+    let settled: Vec<Duration> = run
+        .by_chunk
+        .chunks(500)
+        .flat_map(|between_stalls| between_stalls[250..].iter().flatten().copied())
+        .collect();
+    let (p50, p99) = (percentile(&run.delays, 0.5), percentile(&settled, 0.99));
+    eprintln!(
+        "stalls: p50 {p50:?}, p99 5 s after a stall {p99:?}, trims {}",
+        run.stats.outbound.standing_trims
+    );
+    assert!(p50 <= TICK + RESAMPLER_DELAY, "p50 {p50:?}");
+    assert!(
+        p99 <= TICK + RESAMPLER_DELAY + Duration::from_millis(3),
+        "p99 {p99:?}"
+    );
+}
+
+/// Frames a reply of `seconds` needs, sent as `chunk_ms` chunks every `every_ms`; checks that
+/// every one of them was played and none trimmed.
+fn assert_played_completely(seconds: u64, chunk_ms: u64, arrivals: &[Instant], t0: Instant) {
+    let (sent, stats) = play(t0, arrivals, 16 * chunk_ms as usize);
+    let expected = (seconds * 50) as usize;
+    // The resampler delay and the completed last frame add one frame at most.
+    assert!(
+        (expected..=expected + 1).contains(&sent.len()),
+        "{} frames for {expected}",
+        sent.len()
+    );
+    assert_eq!(stats.outbound.standing_trims, 0);
+    assert_eq!(stats.outbound.overflow_drops, 0);
+}
+
+#[test]
+fn a_reply_sent_faster_than_real_time_is_played_completely() {
+    // 8 s of reply in 100 ms chunks, one every 25 ms (4× real time), with pauses in between.
+    let t0 = Instant::now();
+    let first = t0 + Duration::from_millis(200);
+    let arrivals: Vec<Instant> = (0..80u32)
+        .map(|k| first + Duration::from_millis(25) * k + Duration::from_millis(300) * (k / 20))
+        .collect();
+    assert_played_completely(8, 100, &arrivals, t0);
+}
+
+#[test]
+fn a_reply_with_a_long_lead_then_real_time_is_played_completely() {
+    // The first second at once, then the remaining 9 s at exactly real time: the queue holds a
+    // steady second of audio, which is the agent's lead, not standing delay to remove.
+    let t0 = Instant::now();
+    let first = t0 + Duration::from_millis(200);
+    let arrivals: Vec<Instant> = (0..500u32)
+        .map(|k| first + TICK * k.saturating_sub(50))
+        .collect();
+    assert_played_completely(10, 20, &arrivals, t0);
+}
