@@ -125,6 +125,14 @@ async fn call_features(coach: &mut Chromium, client: &mut Chromium) -> Result<()
             10,
             "the screen share tile to go when the coach stops sharing",
         )
+        .await?;
+    // The coach's own page has settled too, so its next status line is about the leave.
+    coach
+        .try_wait(
+            "document.getElementById('status').textContent.includes('stopped sharing')",
+            10,
+            "the coach's page to confirm the share stopped",
+        )
         .await
 }
 
