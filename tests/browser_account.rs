@@ -33,7 +33,9 @@ async fn login_returns_to_the_page_and_the_account_can_be_changed_and_deleted() 
     let app = TestApp::start(Backend::Sqlite).await;
     let (api, _) = app.client_user("client@example.org").await;
     let mut b = Chromium::open("about:blank").await;
-    b.navigate(&app.url("/account")).await;
+    // The link's #fragment (where join tokens travel) comes back after the login but never
+    // enters the login page's query string, which reaches the server.
+    b.navigate(&app.url("/account#token=secret-fragment")).await;
     b.wait_until(
         "location.pathname === '/login' && location.search === '?next=%2Faccount' && document.body.dataset.ready === 'true'",
         15,
@@ -52,6 +54,7 @@ async fn login_returns_to_the_page_and_the_account_can_be_changed_and_deleted() 
         "the account page after logging in",
     )
     .await;
+    assert_eq!(b.eval("location.hash").await, "#token=secret-fragment");
 
     b.eval(
         "document.getElementById('time-zone').value = 'Asia/Tokyo', \

@@ -116,6 +116,9 @@ export async function shell({ title, requireLogin = true } = {}) {
   }
   if (!me && requireLogin) {
     const next = location.pathname + location.search;
+    // A link's #fragment (a voice session's join token) must not travel in a query string,
+    // where it would reach the server and its logs: it waits in this tab's storage instead.
+    if (location.hash) sessionStorage.setItem(HASH_KEY, JSON.stringify({ next, hash: location.hash }));
     location.replace(`/login?next=${encodeURIComponent(next)}`);
     return new Promise(() => {});
   }
@@ -123,7 +126,13 @@ export async function shell({ title, requireLogin = true } = {}) {
   return me;
 }
 
+const HASH_KEY = "parlor.next-hash";
+
 export function safeNext() {
   const next = new URLSearchParams(location.search).get("next") || "/";
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  const safe = next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  let kept = null;
+  try { kept = JSON.parse(sessionStorage.getItem(HASH_KEY) || "null"); } catch { kept = null; }
+  sessionStorage.removeItem(HASH_KEY);
+  return kept && kept.next === safe && typeof kept.hash === "string" ? safe + kept.hash : safe;
 }
