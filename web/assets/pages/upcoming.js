@@ -123,7 +123,7 @@ function ratingForm(b) {
 }
 
 function pastCard(b) {
-  const rateable = b.client.id === me.user.id && !b.rating && ["scheduled", "completed"].includes(b.status) && new Date(b.ends_at) < new Date();
+  const rateable = b.client.id === me.user.id && !b.rating && ["scheduled", "completed"].includes(b.status);
   return h("li", { class: "card session-card", attrs: { "data-booking": b.id } },
     sessionSummary(b, tz, { viewerIsCoach: b.coach.id === me.coach_id }),
     b.status === "cancelled" && b.cancel_reason ? h("p", { class: "muted small", text: `Reason: ${b.cancel_reason}` }) : null,
