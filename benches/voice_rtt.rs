@@ -90,12 +90,24 @@ async fn listen(
     while let Ok(Some(f)) =
         tokio::time::timeout_at(tokio::time::Instant::from_std(end), rx.recv()).await
     {
-        let loud = f.pcm.chunks(48).enumerate().find_map(|(ms, w)| {
-            FREQS
-                .iter()
-                .position(|freq| tone_power(w, *freq) > 0.02)
-                .map(|k| (k, ms))
-        });
+        // Which tone: decided over the whole 20 ms frame (1 ms windows cannot tell 700 Hz
+        // from 1,100 Hz); where it starts: the first loud 1 ms window of that tone.
+        let (k, power) = FREQS
+            .iter()
+            .map(|freq| tone_power(&f.pcm, *freq))
+            .enumerate()
+            .fold(
+                (0, 0.0),
+                |best, (k, p)| if p > best.1 { (k, p) } else { best },
+            );
+        let loud = (power > 0.0005)
+            .then(|| {
+                f.pcm
+                    .chunks(48)
+                    .position(|w| tone_power(w, FREQS[k]) > 0.02)
+                    .map(|ms| (k, ms))
+            })
+            .flatten();
         match loud {
             Some((k, ms)) if quiet_frames >= 5 => {
                 found.push((k, f.arrived + Duration::from_millis(ms as u64)));
