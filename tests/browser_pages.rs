@@ -53,6 +53,8 @@ const PAGES: &[PageVisit] = &[
     page("coach-not-linked", "/coach", Visitor::Client),
     page("dashboard-coach", "/", Visitor::Coach),
     page("coach", "/coach", Visitor::Coach),
+    page("room-prejoin", "/r/{room}#token={token}", Visitor::Client),
+    page("voice", "/voice", Visitor::Client),
 ];
 
 const SIZES: [(u32, u32); 2] = [(360, 740), (1280, 800)];

@@ -231,6 +231,11 @@ impl Chromium {
     /// Opens `url` in the page and waits for its load event (a new document; a change of
     /// only the `#fragment` fires none, so use `eval("location.hash = …")` for that).
     pub async fn navigate(&mut self, url: &str) {
+        if url.contains('#') && !url.starts_with("about:") {
+            // Going to the same URL with a #fragment again is a same-document navigation,
+            // which fires no load event: start from a blank page so the page really loads.
+            Box::pin(self.navigate("about:blank")).await;
+        }
         let load = self.call_then(
             "Page.navigate",
             json!({"url": url}),
