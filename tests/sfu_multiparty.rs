@@ -7,7 +7,6 @@
 
 mod common;
 
-use common::TestApp;
 use common::sfu::*;
 use parlor::rtc::media::MediaKind;
 use parlor::sfu::{ParticipantId, TrackId, TrackKind, TrackSource};
@@ -15,21 +14,6 @@ use parlor::signal::client::ClientEvent;
 use parlor::signal::protocol::{ClientMessage, ServerMessage};
 use std::collections::BTreeSet;
 use std::time::Duration;
-
-/// Rooms, participants, tracks and media tasks all return to zero.
-async fn assert_all_released(app: &TestApp) {
-    wait_metrics(
-        app,
-        &[
-            ("parlor_rooms", 0),
-            ("parlor_participants", 0),
-            ("parlor_tracks", 0),
-            ("parlor_media_tasks", 0),
-        ],
-        "rooms, participants, tracks and tasks return to zero",
-    )
-    .await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_party_room_every_peer_receives_three_audio_and_three_video() {

@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::TestApp;
 use common::sfu::*;
 use parlor::signal::client::{Client, ClientEvent};
 use parlor::signal::protocol::ServerMessage;
@@ -24,20 +23,6 @@ async fn media_flows(tracks: Vec<(parlor::sfu::TrackId, parlor::rtc::media::Remo
         let got = pumped_intact(&mut rx, 20, kind).await;
         assert!(got >= 20, "track {id:?} ({kind:?}): {got} intact packets");
     }
-}
-
-async fn released(app: &TestApp) {
-    wait_metrics(
-        app,
-        &[
-            ("parlor_rooms", 0),
-            ("parlor_participants", 0),
-            ("parlor_tracks", 0),
-            ("parlor_media_tasks", 0),
-        ],
-        "everything released",
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +95,7 @@ async fn an_ice_restart_keeps_identity_tracks_and_media() {
     bo_sender.abort();
     ana.close().await;
     bo.close().await;
-    released(&app).await;
+    assert_all_released(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,5 +169,5 @@ async fn a_rejoin_with_the_same_token_replaces_the_lost_session_without_a_ghost(
     ana.close().await;
     bo2.close().await;
     drop(bo);
-    released(&app).await;
+    assert_all_released(&app).await;
 }

@@ -236,3 +236,18 @@ pub async fn wait_metrics(app: &TestApp, want: &[(&str, i64)], what: &str) {
     }
     panic!("{what}: wanted {want:?}:\n{last}");
 }
+
+/// Rooms, participants, tracks and media tasks all return to zero (within 5 s).
+pub async fn assert_all_released(app: &TestApp) {
+    wait_metrics(
+        app,
+        &[
+            ("parlor_rooms", 0),
+            ("parlor_participants", 0),
+            ("parlor_tracks", 0),
+            ("parlor_media_tasks", 0),
+        ],
+        "rooms, participants, tracks and tasks return to zero",
+    )
+    .await;
+}
