@@ -84,7 +84,9 @@ impl Chromium {
             ])
             .arg(format!("--window-size={},{}", launch.width, launch.height))
             .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(url)
+            // Start blank: the page is set up (error log, viewport) before the URL loads, and
+            // `open` returns only after the URL's load event, never while still on about:blank.
+            .arg("about:blank")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -143,6 +145,9 @@ impl Chromium {
             )
             .await;
         browser.set_viewport(launch.width, launch.height).await;
+        if url != "about:blank" {
+            browser.navigate(url).await;
+        }
         browser
     }
 
