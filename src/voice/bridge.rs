@@ -29,9 +29,11 @@ use super::media::inbound::InboundChain;
 use super::media::outbound::OutboundChain;
 use super::pacer::{Pacer, TICK};
 
+mod phase;
 mod queue;
 mod types;
 
+use phase::PhaseAligner;
 use queue::OutputQueue;
 pub use types::{BridgeConfig, BridgeOutput, BridgeStats, Role, Transcript, TranscriptKind};
 
@@ -51,6 +53,7 @@ pub struct VoiceBridge {
     config: BridgeConfig,
     phase: Phase,
     pacer: Pacer,
+    phase_aligner: PhaseAligner,
     gate: EventGate,
     inbound: Option<InboundChain>,
     outbound: Option<OutboundChain>,
@@ -70,6 +73,7 @@ impl VoiceBridge {
             config,
             phase: Phase::Connecting,
             pacer: Pacer::new(now, config.rtp_base),
+            phase_aligner: PhaseAligner::new(),
             gate: EventGate::new(),
             inbound: None,
             outbound: None,
@@ -192,18 +196,29 @@ impl VoiceBridge {
             self.forward_chunks();
         }
         self.keep_chunk_clock(now);
+        let mut advance = None;
         while let Some(tick) = self.pacer.poll(now) {
             self.stats.ticks += 1;
-            let Some(outbound) = &mut self.outbound else {
+            let frame = match &mut self.outbound {
+                Some(outbound) => outbound.next_frame(now)?,
+                None => None,
+            };
+            let Some(frame) = frame else {
+                self.phase_aligner.on_gap();
                 continue;
             };
-            let Some(frame) = outbound.next_frame(now)? else {
-                continue;
-            };
+            if let Some(queued_at) = frame.queued_at {
+                let wait = tick.deadline.saturating_duration_since(queued_at);
+                advance = self.phase_aligner.on_frame(wait).or(advance);
+            }
             let marker = self.pacer.mark_sent(&tick);
             self.stats.frames_sent += 1;
             self.outputs
                 .frame(tick.rtp_timestamp, marker, frame.payload, frame.queued_at);
+        }
+        if let Some(by) = advance {
+            self.pacer.advance(by, now);
+            self.stats.grid_moves = self.phase_aligner.moves();
         }
         self.finish_draining();
         Ok(())

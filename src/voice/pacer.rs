@@ -96,6 +96,16 @@ impl Pacer {
         marker
     }
 
+    /// Moves every later deadline `by` earlier (see `bridge::phase`), as far as `now`: the
+    /// next tick is then due at `now` at the soonest. Tick numbers and RTP timestamps go on
+    /// unchanged, so the stream stays continuous.
+    pub fn advance(&mut self, by: Duration, now: Instant) {
+        let room = self.next_deadline().saturating_duration_since(now);
+        if let Some(start) = self.start.checked_sub(by.min(room)) {
+            self.start = start;
+        }
+    }
+
     /// Ticks skipped after stalls (nothing could be sent for them).
     pub fn missed_ticks(&self) -> u64 {
         self.missed
@@ -159,6 +169,29 @@ mod tests {
         assert_eq!(ticks, 50);
         assert_eq!(pacer.missed_ticks(), 0);
         assert_eq!(pacer.late_ticks(), 0);
+    }
+
+    #[test]
+    fn advancing_moves_later_deadlines_earlier_without_skipping_a_tick() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(t0, 7);
+        assert_eq!(pacer.poll(t0).map(|t| t.index), Some(0));
+        pacer.advance(Duration::from_millis(12), t0 + Duration::from_millis(1));
+        assert_eq!(pacer.next_deadline(), t0 + Duration::from_millis(8));
+        let tick = pacer.poll(t0 + Duration::from_millis(8)).unwrap();
+        assert_eq!(
+            (tick.index, tick.rtp_timestamp, tick.skipped),
+            (1, 7 + 960, 0)
+        );
+        assert_eq!(pacer.next_deadline(), t0 + Duration::from_millis(28));
+        // Never past `now`: the next tick becomes due at once, and nothing is skipped.
+        let now = t0 + Duration::from_millis(25);
+        pacer.advance(Duration::from_millis(19), now);
+        assert_eq!(pacer.next_deadline(), now);
+        let tick = pacer.poll(now).unwrap();
+        assert_eq!((tick.index, tick.skipped), (2, 0));
+        assert!(pacer.poll(now).is_none());
+        assert_eq!((pacer.missed_ticks(), pacer.late_ticks()), (0, 0));
     }
 
     #[test]

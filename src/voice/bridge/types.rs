@@ -88,6 +88,8 @@ pub struct BridgeStats {
     pub missed_ticks: u64,
     /// Playout ticks served late, back to back.
     pub late_ticks: u64,
+    /// Times the playout grid moved earlier to cut avoidable wait (see `bridge::phase`).
+    pub grid_moves: u64,
     /// 20 ms chunks sent to the agent (real and silence).
     pub chunks_to_agent: u64,
     /// Of which silence (talk button up, or the browser's audio stopped).
