@@ -72,8 +72,9 @@ pub struct RtcConfig {
     /// A participant whose ICE stays disconnected or failed this long is removed.
     pub ice_timeout_secs: u32,
     /// Sent packets kept per stream to answer retransmission requests (NACK): a power of two
-    /// from 32 to 1024. The SFU keeps one history per subscriber and track, so this is most
-    /// of its memory per participant; 256 covers ~0.25 s of 1,000 packets/s video.
+    /// from 32 to 1024. The SFU keeps one history per subscriber and video track, so this is a
+    /// large part of its memory per participant; 128 covers ~0.6 s of a 2 Mbit/s call (about
+    /// 200 packets/s), several round trips on any usable path.
     pub nack_history: u16,
 }
 
@@ -116,7 +117,7 @@ impl Default for RtcConfig {
             turn_secret: Secret::default(),
             turn_ttl_secs: 6 * 3600,
             ice_timeout_secs: 30,
-            nack_history: 256,
+            nack_history: 128,
         }
     }
 }

@@ -97,10 +97,15 @@ async fn token(
     }))
 }
 
-/// Upgrades to the signalling WebSocket (frames over 64 KiB close the socket).
+/// Upgrades to the signalling WebSocket (frames over 64 KiB close the socket). Signalling is a
+/// few small messages a second, so the socket's buffers are 8 KiB instead of tungstenite's
+/// 128 KiB each (a larger message still fits: the read buffer grows to hold it), and every
+/// message is written at once.
 async fn rtc(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let ctx = s.signal.clone();
     ws.max_message_size(crate::signal::protocol::MAX_MESSAGE_BYTES)
         .max_frame_size(crate::signal::protocol::MAX_MESSAGE_BYTES)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| crate::signal::session::run(socket, ctx))
 }

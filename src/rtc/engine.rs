@@ -37,9 +37,9 @@ use webrtc::peer_connection::{
 
 /// RFC 6464 client-to-mixer audio level.
 pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
-/// Packets of send history kept per stream to answer NACKs: ~0.25 s of 1,000 packets/s
-/// video, several round trips at typical rates. Must be a power of two.
-pub const NACK_HISTORY: u16 = 256;
+/// Packets of send history kept per stream to answer NACKs: ~0.6 s of 2 Mbit/s video (about
+/// 200 packets/s), several round trips at typical rates. Must be a power of two.
+pub const NACK_HISTORY: u16 = 128;
 /// Payload types this server negotiates.
 pub const PT_OPUS: u8 = 111;
 pub const PT_VP8: u8 = 96;
@@ -161,8 +161,9 @@ fn media_engine_and_registry(nack_history: u16) -> Result<(MediaEngine, Registry
         Some(RTCRtpTransceiverDirection::Sendrecv),
     )?;
     // The default interceptors, except that the NACK responder keeps `nack_history` packets
-    // per stream (default NACK_HISTORY) instead of 1,024: an SFU keeps one history per down track, and at 1,024 a
-    // room of eight holding 1,000-byte video packets used ~5 MB per participant.
+    // per stream (default NACK_HISTORY) instead of 1,024: an SFU keeps one history per video
+    // down track, and at 1,024 a room of eight holding 1,000-byte video packets used ~5 MB per
+    // participant.
     let registry = Registry::new()
         .with(
             Slot::NackResponder,
