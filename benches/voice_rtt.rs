@@ -7,9 +7,11 @@
 //! 60 ms tone burst every 400 ms whose frequency cycles through four values (the marker). It
 //! decodes the agent's audio and finds each burst's onset (to 1 ms); the round trip is the
 //! onset's arrival minus its sending. Reported per N: round trip p50/p95/p99; the server's own
-//! part from its histograms — ingress (packet arrival → chunk handed to the agent connection)
-//! and playout wait (agent audio arrival → frame sent, which includes waiting for the 20 ms
-//! playout tick); missed playout ticks; server CPU per session; server RSS.
+//! part from its histograms — ingress (packet arrival → chunk handed to the agent connection),
+//! playout wait (agent audio arrival → frame sent, which includes waiting for the 20 ms
+//! playout tick, a jitter margin once the grid has moved to the agent's chunks) and egress
+//! (tick due → frame handed to the agent's track: the server's own work on the way out);
+//! missed playout ticks; server CPU per session; server RSS.
 //!
 //! `cargo bench --bench voice_rtt`; knobs `BENCH_SECS` (per N, default 10) and
 //! `BENCH_SESSIONS` (comma list, default `1,10,50,100`). Writes
@@ -145,6 +147,8 @@ struct Row {
     server_ingress_p99_ms: f64,
     server_playout_wait_p50_ms: f64,
     server_playout_wait_p99_ms: f64,
+    server_egress_p50_ms: f64,
+    server_egress_p99_ms: f64,
     missed_ticks: f64,
     frames_sent: f64,
     missed_tick_pct: f64,
@@ -268,6 +272,8 @@ async fn run(
         server_ingress_p99_ms: q("parlor_voice_ingress_seconds", 0.99),
         server_playout_wait_p50_ms: q("parlor_voice_playout_wait_seconds", 0.50),
         server_playout_wait_p99_ms: q("parlor_voice_playout_wait_seconds", 0.99),
+        server_egress_p50_ms: q("parlor_voice_egress_seconds", 0.50),
+        server_egress_p99_ms: q("parlor_voice_egress_seconds", 0.99),
         missed_ticks: missed,
         frames_sent: frames,
         missed_tick_pct: 100.0 * missed / expected_ticks,
@@ -311,7 +317,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     println!(
-        "\n{:>8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9} {:>8}",
+        "\n{:>8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>9} {:>8}",
         "sessions",
         "bursts",
         "heard",
@@ -322,13 +328,15 @@ async fn main() {
         "ingr p99",
         "wait p50",
         "wait p99",
+        "egr p50",
+        "egr p99",
         "missed%",
         "cpu/sess%",
         "rss MB"
     );
     for r in &rows {
         println!(
-            "{:>8} {:>7} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>10.3} {:>10.3} {:>10.2} {:>10.2} {:>8.2} {:>9.2} {:>8.1}",
+            "{:>8} {:>7} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>10.3} {:>10.3} {:>10.2} {:>10.2} {:>10.3} {:>10.3} {:>8.2} {:>9.2} {:>8.1}",
             r.sessions,
             r.bursts_sent,
             r.bursts_heard,
@@ -339,6 +347,8 @@ async fn main() {
             r.server_ingress_p99_ms,
             r.server_playout_wait_p50_ms,
             r.server_playout_wait_p99_ms,
+            r.server_egress_p50_ms,
+            r.server_egress_p99_ms,
             r.missed_tick_pct,
             r.server_cpu_per_session_pct,
             r.server_rss_mb

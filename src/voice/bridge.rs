@@ -180,7 +180,7 @@ impl VoiceBridge {
 
     /// When [`VoiceBridge::on_tick`] must be called next.
     pub fn poll_timeout(&self) -> Instant {
-        let tick = self.pacer.next_deadline();
+        let tick = self.pacer.wake_at();
         match self.inbound.as_ref().and_then(InboundChain::next_timeout) {
             Some(t) => t.min(tick),
             None => tick,
@@ -213,8 +213,13 @@ impl VoiceBridge {
             }
             let marker = self.pacer.mark_sent(&tick);
             self.stats.frames_sent += 1;
-            self.outputs
-                .frame(tick.rtp_timestamp, marker, frame.payload, frame.queued_at);
+            self.outputs.frame(
+                tick.rtp_timestamp,
+                marker,
+                frame.payload,
+                frame.queued_at,
+                tick.deadline,
+            );
         }
         if let Some(by) = advance {
             self.pacer.advance(by, now);

@@ -50,6 +50,8 @@ struct Run {
     delays: Vec<Duration>,
     /// Ticks without a frame between the first frame and the last (audible gaps).
     underruns: u32,
+    /// Of which after the first two seconds (once the grid has settled).
+    settled_underruns: u32,
     stats: BridgeStats,
 }
 
@@ -91,9 +93,14 @@ fn stream(
     let pushed: HashMap<Instant, usize> =
         arrivals.iter().enumerate().map(|(k, &t)| (t, k)).collect();
     let (sent, stats) = play(t0, &arrivals, CHUNK);
-    let underruns = sent
+    let gaps = |w: &[(Instant, Option<Instant>)]| {
+        ((w[1].0 - w[0].0).as_micros() / TICK.as_micros()).saturating_sub(1) as u32
+    };
+    let underruns = sent.windows(2).map(gaps).sum();
+    let settled_underruns = sent
         .windows(2)
-        .map(|w| ((w[1].0 - w[0].0).as_micros() / TICK.as_micros()).saturating_sub(1) as u32)
+        .filter(|w| w[0].0 >= first + Duration::from_secs(2))
+        .map(gaps)
         .sum();
     let mut delays = vec![None; arrivals.len()];
     for (at, queued) in sent {
@@ -105,6 +112,7 @@ fn stream(
         delays: delays.iter().flatten().copied().collect(),
         by_chunk: delays,
         underruns,
+        settled_underruns,
         stats,
     }
 }
@@ -189,13 +197,13 @@ fn real_time_agent_audio_waits_only_the_jitter_margin_whatever_the_phase() {
             run.stats.grid_moves
         );
         assert_eq!(run.stats.missed_ticks, 0);
-        // Straddling arrivals miss a few ticks until the grid has moved, the others none.
-        let before_settling = if phase_us == 0 { 10 } else { 0 };
+        // Arrivals close to the tick miss a few ticks until the grid has moved; none after.
         assert!(
-            run.underruns <= before_settling,
+            run.underruns <= 10,
             "phase {phase_us} us: {} underruns",
             run.underruns
         );
+        assert_eq!(run.settled_underruns, 0, "phase {phase_us} us");
     }
 }
 

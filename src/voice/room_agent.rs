@@ -264,6 +264,7 @@ impl AgentLoop {
                     marker,
                     payload,
                     queued_at,
+                    due,
                 } => {
                     self.seq = self.seq.wrapping_add(1);
                     let sent = self.source.send(
@@ -277,6 +278,7 @@ impl AgentLoop {
                         if let Some(q) = queued_at {
                             self.metrics.playout_wait.observe(q.elapsed().as_secs_f64());
                         }
+                        self.metrics.egress.observe(due.elapsed().as_secs_f64());
                     }
                     sent_frame = true;
                 }

@@ -43,6 +43,9 @@ pub struct VoiceMetrics {
     pub ingress: Histogram,
     /// Agent audio arrival → its first frame sent (includes the wait for the playout tick).
     pub playout_wait: Histogram,
+    /// Playout tick due → its frame handed to the agent's track (the server's own egress
+    /// work and lateness, without the wait for the tick).
+    pub egress: Histogram,
     pub agent_backlog_drops: IntCounter,
 }
 
@@ -77,6 +80,10 @@ impl VoiceMetrics {
             playout_wait: histogram(
                 "parlor_voice_playout_wait_seconds",
                 "Agent audio arrival to its frame sent (includes the wait for the 20 ms tick)",
+            ),
+            egress: histogram(
+                "parlor_voice_egress_seconds",
+                "Playout tick due to its frame handed to the agent's track",
             ),
             agent_backlog_drops: counter(
                 "parlor_voice_agent_backlog_drops_total",

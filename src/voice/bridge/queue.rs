@@ -16,6 +16,7 @@ enum Pending {
         marker: bool,
         payload: Vec<u8>,
         queued_at: Option<Instant>,
+        due: Instant,
     },
     Transcript(Transcript),
     Ended(EndReason),
@@ -57,6 +58,7 @@ impl OutputQueue {
         marker: bool,
         payload: &[u8],
         queued_at: Option<Instant>,
+        due: Instant,
     ) {
         let mut buf = self.pool.pop().unwrap_or_default();
         buf.clear();
@@ -66,6 +68,7 @@ impl OutputQueue {
             marker,
             payload: buf,
             queued_at,
+            due,
         });
     }
 
@@ -95,11 +98,13 @@ impl OutputQueue {
                 marker,
                 payload,
                 queued_at,
+                due,
             } => BridgeOutput::Frame {
                 rtp_timestamp,
                 marker,
                 payload: self.lent.insert(payload),
                 queued_at,
+                due,
             },
         })
     }

@@ -70,6 +70,8 @@ pub enum BridgeOutput<'a> {
         payload: &'a [u8],
         /// When the agent audio at the start of this frame reached the bridge.
         queued_at: Option<Instant>,
+        /// The playout tick this frame is for (its send should follow at once).
+        due: Instant,
     },
     /// Show this to the browser.
     Transcript(Transcript),
