@@ -32,6 +32,7 @@ use super::pacer::{Pacer, TICK};
 mod phase;
 mod queue;
 mod types;
+mod user_audio;
 
 use phase::PhaseAligner;
 use queue::OutputQueue;
@@ -139,7 +140,7 @@ impl VoiceBridge {
                 return;
             }
         }
-        self.forward_chunks();
+        self.forward_chunks(now);
     }
 
     /// Hold-to-speak. While released, the browser's audio is decoded (keeping the decoder and
@@ -148,7 +149,10 @@ impl VoiceBridge {
     /// While held, real chunks go to the agent as soon as they are complete; if the browser's
     /// audio falls more than [`BridgeConfig::held_slack_chunks`] chunks behind the chunk clock
     /// (packets stopped or lost), silence fills the gap, so the agent never waits more than
-    /// that long for audio. Pressing also tells the agent the user is active.
+    /// that long for audio. When the late audio then arrives, its quiet chunks are skipped
+    /// until the agent's input is back on its clock (their time was already sent as silence,
+    /// and sending them too would put everything after them behind for good); speech is
+    /// always sent. Pressing also tells the agent the user is active.
     pub fn set_talking(&mut self, held: bool) {
         if held && !self.talking && matches!(self.phase, Phase::Running) {
             self.outputs.command(AgentCommand::UserActivity);
@@ -193,7 +197,7 @@ impl VoiceBridge {
     pub fn on_tick(&mut self, now: Instant) -> Result<(), VoiceMediaError> {
         if let Some(inbound) = &mut self.inbound {
             inbound.poll(now);
-            self.forward_chunks();
+            self.forward_chunks(now);
         }
         self.keep_chunk_clock(now);
         let mut advance = None;
@@ -208,7 +212,9 @@ impl VoiceBridge {
                 continue;
             };
             if let Some(queued_at) = frame.queued_at {
-                let wait = tick.deadline.saturating_duration_since(queued_at);
+                // Measured to when the tick is served (up to Pacer::EARLY before its
+                // deadline): the margin is kept against that.
+                let wait = now.saturating_duration_since(queued_at);
                 advance = self.phase_aligner.on_frame(wait).or(advance);
             }
             let marker = self.pacer.mark_sent(&tick);
@@ -353,49 +359,6 @@ impl VoiceBridge {
         }
         if let Phase::Draining(reason) = std::mem::replace(&mut self.phase, Phase::Ended) {
             self.outputs.ended(reason);
-        }
-    }
-
-    /// Sends (held) or discards (released) every complete chunk of browser audio.
-    fn forward_chunks(&mut self) {
-        let Some(inbound) = &mut self.inbound else {
-            return;
-        };
-        if self.talking {
-            loop {
-                let mut chunk = vec![0; inbound.chunk_samples()];
-                if !inbound.pop_chunk(&mut chunk) {
-                    break;
-                }
-                self.chunks_sent += 1;
-                self.stats.chunks_to_agent += 1;
-                self.outputs.command(AgentCommand::UserAudio(chunk));
-            }
-        } else {
-            while inbound.pop_chunk(&mut self.scratch) {
-                self.stats.discarded_chunks += 1;
-            }
-        }
-    }
-
-    /// Sends silence so that the agent gets one chunk per 20 ms of its chunk clock (minus the
-    /// slack allowed while talking).
-    fn keep_chunk_clock(&mut self, now: Instant) {
-        let (Some(start), Some(inbound)) = (self.chunk_clock, &self.inbound) else {
-            return;
-        };
-        let due = (now.saturating_duration_since(start).as_nanos() / TICK.as_nanos()) as u64;
-        let slack = if self.talking {
-            self.config.held_slack_chunks
-        } else {
-            0
-        };
-        while self.chunks_sent + slack < due {
-            self.chunks_sent += 1;
-            self.stats.chunks_to_agent += 1;
-            self.stats.silence_chunks += 1;
-            let silence = vec![0; inbound.chunk_samples()];
-            self.outputs.command(AgentCommand::UserAudio(silence));
         }
     }
 }

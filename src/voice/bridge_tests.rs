@@ -20,6 +20,8 @@ struct Harness {
     t0: Instant,
     now: Instant,
     browser: Vec<Vec<u8>>,
+    /// One Opus packet of silence.
+    quiet: Vec<u8>,
     seq: u16,
 }
 
@@ -36,6 +38,13 @@ impl Harness {
                 buf[..n].to_vec()
             })
             .collect();
+        // Silence from an encoder that has only ever seen silence.
+        let mut quiet_enc = OpusEncoder::new().unwrap();
+        let mut n = 0;
+        for _ in 0..5 {
+            n = quiet_enc.encode(&[0; 960], &mut buf).unwrap();
+        }
+        let quiet = buf[..n].to_vec();
         let config = BridgeConfig {
             rtp_base: 1000,
             ..BridgeConfig::default()
@@ -45,6 +54,7 @@ impl Harness {
             t0,
             now: t0,
             browser,
+            quiet,
             seq: 0,
         }
     }
@@ -74,6 +84,15 @@ impl Harness {
 
     fn rtp(&mut self) -> Vec<Out> {
         let packet = self.browser[usize::from(self.seq) % 50].clone();
+        self.send(packet)
+    }
+
+    /// A browser packet of silence.
+    fn rtp_quiet(&mut self) -> Vec<Out> {
+        self.send(self.quiet.clone())
+    }
+
+    fn send(&mut self, packet: Vec<u8>) -> Vec<Out> {
         self.bridge
             .on_client_rtp(self.seq, u32::from(self.seq) * 960, &packet, self.now);
         self.seq = self.seq.wrapping_add(1);
@@ -229,6 +248,47 @@ fn held_talk_button_fills_silence_when_the_browser_stops() {
     h.bridge.set_talking(false);
     assert_eq!(chunks(&h.tick_at(1000)).len(), 3);
     assert_eq!(chunks(&h.tick_at(1020)).len(), 1);
+}
+
+/// The browser sends 10 packets, goes quiet while the chunk clock fills silence until 1 s,
+/// then its 40 late packets arrive at once (`loud`: speech, else silence). Returns the chunks
+/// sent for the late packets.
+fn late_audio_after_silence_was_filled(loud: bool) -> (Harness, usize) {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.bridge.set_talking(true);
+    for i in 0..10u64 {
+        h.now = h.t0 + Duration::from_millis(20 * i + 1);
+        h.rtp();
+    }
+    h.run_to(1000);
+    h.tick_at(1000);
+    assert_eq!(h.bridge.stats().chunks_to_agent, 47, "10 real, 37 silence");
+    let mut late = 0;
+    for _ in 0..40 {
+        let out = if loud { h.rtp() } else { h.rtp_quiet() };
+        late += chunks(&out).len();
+    }
+    (h, late)
+}
+
+#[test]
+fn late_quiet_audio_whose_time_was_filled_with_silence_is_skipped() {
+    let (h, late) = late_audio_after_silence_was_filled(false);
+    // 50 chunks are due at 1 s; one more is the browser's phase. The rest would have put the
+    // agent's input (and everything after it) behind for good. The first late chunk may still
+    // ring with the tone before it (the decoder's and resampler's state): it is not quiet.
+    assert!((4..=5).contains(&late), "{late} late chunks sent");
+    let stats = h.bridge.stats();
+    assert_eq!(stats.chunks_to_agent, 47 + late as u64);
+    assert_eq!(stats.late_quiet_skipped, 40 - late as u64);
+}
+
+#[test]
+fn late_speech_is_always_sent() {
+    let (h, late) = late_audio_after_silence_was_filled(true);
+    assert_eq!(late, 40);
+    assert_eq!(h.bridge.stats().late_quiet_skipped, 0);
 }
 
 #[test]

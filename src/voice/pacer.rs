@@ -216,7 +216,11 @@ mod tests {
         assert!(pacer.poll(t0).is_some());
         assert_eq!(pacer.next_deadline(), t0 + TICK);
         assert_eq!(pacer.wake_at(), t0 + TICK - Pacer::EARLY);
-        assert!(pacer.poll(pacer.wake_at() - Duration::from_micros(1)).is_none());
+        assert!(
+            pacer
+                .poll(pacer.wake_at() - Duration::from_micros(1))
+                .is_none()
+        );
         let tick = pacer.poll(pacer.wake_at()).unwrap();
         assert_eq!((tick.index, tick.deadline), (1, t0 + TICK));
     }

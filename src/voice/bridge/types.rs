@@ -98,6 +98,9 @@ pub struct BridgeStats {
     pub silence_chunks: u64,
     /// Browser chunks dropped because the talk button was up.
     pub discarded_chunks: u64,
+    /// Quiet browser chunks skipped because silence had already been sent for their time (see
+    /// [`BridgeConfig::held_slack_chunks`]).
+    pub late_quiet_skipped: u64,
     /// Agent audio chunks dropped by the event-id rule.
     pub gate_dropped: u64,
     /// Playout flushes (interruptions).
