@@ -11,8 +11,8 @@
 //! wrapping around the tick. The latest arrival of the cluster is the one that waits least; if
 //! it waited longer than a safety margin, the grid moves earlier by the difference, so the tick
 //! lands just after the cluster. Moving earlier never drops or repeats audio: one packet goes
-//! out a few milliseconds sooner than its timestamp says, which a receiver's jitter buffer
-//! absorbs, and every later frame is that much fresher. If the latest arrival is already inside
+//! out sooner than its timestamp says (by less than a tick, once), which a receiver's jitter
+//! buffer absorbs, and every later frame is that much fresher. If the latest arrival is already inside
 //! the margin, nothing moves unless ticks went without a frame in the window: then the grid moves
 //! later instead (one last gap, then a safe phase). The margin grows with the jitter (the
 //! cluster's width), so a jittery agent connection keeps more slack.
