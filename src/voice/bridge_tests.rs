@@ -226,8 +226,9 @@ fn held_talk_button_sends_real_chunks_at_once_and_no_silence() {
     assert_eq!(h.bridge.stats().silence_chunks, 0);
 }
 
-#[test]
-fn held_talk_button_fills_silence_when_the_browser_stops() {
+/// The talk button held, 10 browser packets, then the browser goes quiet at 200 ms while the
+/// clock runs to 1 s; returns the harness and the outputs from 200 ms on.
+fn browser_stops_while_held() -> (Harness, Vec<Out>) {
     let mut h = Harness::new();
     h.start(16_000, 16_000);
     h.bridge.set_talking(true);
@@ -235,9 +236,15 @@ fn held_talk_button_fills_silence_when_the_browser_stops() {
         h.now = h.t0 + Duration::from_millis(20 * i + 1);
         h.rtp();
     }
-    // The browser goes quiet at 200 ms. The chunk clock allows 3 chunks of lag, then fills.
     let mut out = h.run_to(1000);
     out.extend(h.tick_at(1000));
+    (h, out)
+}
+
+#[test]
+fn held_talk_button_fills_silence_when_the_browser_stops() {
+    // The chunk clock allows 3 chunks of lag, then fills.
+    let (mut h, out) = browser_stops_while_held();
     let c = chunks(&out);
     assert!(c.iter().all(|c| c.iter().all(|&s| s == 0)));
     // 50 chunks due at 1 s, 10 real, 3 of slack.
@@ -254,15 +261,7 @@ fn held_talk_button_fills_silence_when_the_browser_stops() {
 /// then its 40 late packets arrive at once (`loud`: speech, else silence). Returns the chunks
 /// sent for the late packets.
 fn late_audio_after_silence_was_filled(loud: bool) -> (Harness, usize) {
-    let mut h = Harness::new();
-    h.start(16_000, 16_000);
-    h.bridge.set_talking(true);
-    for i in 0..10u64 {
-        h.now = h.t0 + Duration::from_millis(20 * i + 1);
-        h.rtp();
-    }
-    h.run_to(1000);
-    h.tick_at(1000);
+    let (mut h, _) = browser_stops_while_held();
     assert_eq!(h.bridge.stats().chunks_to_agent, 47, "10 real, 37 silence");
     let mut late = 0;
     for _ in 0..40 {
