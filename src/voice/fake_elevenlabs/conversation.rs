@@ -306,7 +306,10 @@ impl Conv {
             ClientFrame::Message(ClientMessage::Pong { event_id }) => {
                 if let Some(sent) = self.pings.remove(&event_id) {
                     let rtt = sent.elapsed();
-                    self.last_rtt_ms = Some(rtt.as_millis() as u64);
+                    // Whole milliseconds rounded up: the service never reports 0, and the
+                    // official SDKs treat a 0 `ping_ms` as "no measurement".
+                    let ms = u64::try_from(rtt.as_micros().div_ceil(1000)).unwrap_or(u64::MAX);
+                    self.last_rtt_ms = Some(ms.max(1));
                     self.log(|l| push_capped(&mut l.pongs, (event_id, rtt)));
                 }
                 true
