@@ -12,11 +12,15 @@
 //! storage, HTTP or any other IO; callers load rules and busy intervals and
 //! persist bookings themselves.
 
-use chrono::{
-    DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, Offset, SecondsFormat,
-    TimeDelta, TimeZone, Timelike, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use chrono_tz::Tz;
+
+mod rules;
+mod zone;
+
+pub use rules::validate_rules;
+pub use zone::display_in;
+use zone::{Edge, add_minutes, checked_shift_days, local_date, resolve, shift_days};
 
 /// Longest range `free_slots` accepts, in days.
 pub const MAX_RANGE_DAYS: i64 = 62;
@@ -105,14 +109,6 @@ pub enum SlotError {
          and the session length and slot step must be non-zero"
     )]
     InvalidRange,
-}
-
-/// Which end of a window a wall-clock time is; decides how an ambiguous
-/// (fall-back) time resolves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Edge {
-    Start,
-    End,
 }
 
 impl Schedule<'_> {
@@ -280,186 +276,6 @@ impl Schedule<'_> {
         }
         out
     }
-}
-
-/// Validates rules: `start < end` for every window (a `NaiveTime` always lies
-/// within one day, so this also rules out overnight windows), no overlapping
-/// windows on the same weekday or override date (touching is fine), at most
-/// 48 windows per weekday or override date, and at most one override per
-/// date. Returns a message naming the offending rule.
-pub fn validate_rules(weekly: &[WeeklyRule], overrides: &[DateOverride]) -> Result<(), String> {
-    for r in weekly {
-        if r.start >= r.end {
-            return Err(format!(
-                "weekly rule {} {}: start must be before end",
-                r.weekday,
-                fmt_window(r.start, r.end)
-            ));
-        }
-    }
-    const WEEK: [Weekday; 7] = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ];
-    for day in WEEK {
-        let windows: Vec<_> = weekly
-            .iter()
-            .filter(|r| r.weekday == day)
-            .map(|r| (r.start, r.end))
-            .collect();
-        check_day(&windows).map_err(|problem| format!("weekly rules for {day}: {problem}"))?;
-    }
-    for (i, o) in overrides.iter().enumerate() {
-        if overrides[..i].iter().any(|p| p.date == o.date) {
-            return Err(format!(
-                "override for {}: there is more than one override for this date",
-                o.date
-            ));
-        }
-        for &(start, end) in &o.windows {
-            if start >= end {
-                return Err(format!(
-                    "override for {}: window {}: start must be before end",
-                    o.date,
-                    fmt_window(start, end)
-                ));
-            }
-        }
-        check_day(&o.windows).map_err(|problem| format!("override for {}: {problem}", o.date))?;
-    }
-    Ok(())
-}
-
-/// Formats an instant as local wall-clock time in `zone`, RFC 3339 with
-/// offset (e.g. "2026-03-29T09:00:00+01:00"); fractional seconds appear only
-/// when non-zero. At the very edge of the representable calendar, where the
-/// local time cannot be represented, the instant is shown in UTC.
-pub fn display_in(zone: Tz, t: DateTime<Utc>) -> String {
-    if local_naive(zone, t).is_some() {
-        t.with_timezone(&zone)
-            .to_rfc3339_opts(SecondsFormat::AutoSi, false)
-    } else {
-        t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
-    }
-}
-
-/// Count and overlap checks for the windows of one weekday or date (all with
-/// `start < end`).
-fn check_day(windows: &[(NaiveTime, NaiveTime)]) -> Result<(), String> {
-    if windows.len() > MAX_WINDOWS_PER_DAY {
-        return Err(format!(
-            "{} windows, at most {MAX_WINDOWS_PER_DAY} allowed",
-            windows.len()
-        ));
-    }
-    let mut sorted = windows.to_vec();
-    sorted.sort();
-    for pair in sorted.windows(2) {
-        let ((a_start, a_end), (b_start, b_end)) = (pair[0], pair[1]);
-        if b_start < a_end {
-            return Err(format!(
-                "windows {} and {} overlap",
-                fmt_window(a_start, a_end),
-                fmt_window(b_start, b_end)
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn fmt_window(start: NaiveTime, end: NaiveTime) -> String {
-    format!("{}–{}", fmt_time(start), fmt_time(end))
-}
-
-fn fmt_time(t: NaiveTime) -> String {
-    if t.second() == 0 && t.nanosecond() == 0 {
-        t.format("%H:%M").to_string()
-    } else {
-        t.format("%H:%M:%S%.f").to_string()
-    }
-}
-
-fn add_minutes(t: DateTime<Utc>, minutes: i64) -> Option<DateTime<Utc>> {
-    t.checked_add_signed(TimeDelta::try_minutes(minutes)?)
-}
-
-fn checked_shift_days(date: NaiveDate, delta: i64) -> Option<NaiveDate> {
-    let days = Days::new(delta.unsigned_abs());
-    if delta >= 0 {
-        date.checked_add_days(days)
-    } else {
-        date.checked_sub_days(days)
-    }
-}
-
-/// Shifts a date, stopping at the calendar's edge instead of failing.
-fn shift_days(date: NaiveDate, delta: i64) -> NaiveDate {
-    (0..=delta.abs())
-        .rev()
-        .find_map(|n| checked_shift_days(date, n * delta.signum()))
-        .unwrap_or(date)
-}
-
-/// Local wall-clock time of `t` in `zone`, if representable.
-fn local_naive(zone: Tz, t: DateTime<Utc>) -> Option<NaiveDateTime> {
-    let utc = t.naive_utc();
-    utc.checked_add_offset(zone.offset_from_utc_datetime(&utc).fix())
-}
-
-/// Local calendar date of `t` in `zone` (the UTC date at the calendar's very
-/// edge, where the local time is not representable).
-fn local_date(zone: Tz, t: DateTime<Utc>) -> NaiveDate {
-    local_naive(zone, t).map_or_else(|| t.date_naive(), |l| l.date())
-}
-
-/// Resolves a local wall-clock time to an instant: a time in a DST gap goes
-/// to the first instant after the gap; an ambiguous time goes to the earlier
-/// instant for a window start and the later one for a window end.
-fn resolve(zone: Tz, local: NaiveDateTime, edge: Edge) -> Option<DateTime<Utc>> {
-    use chrono::LocalResult;
-    match zone.from_local_datetime(&local) {
-        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        LocalResult::Ambiguous(a, b) => {
-            let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
-            Some(match edge {
-                Edge::Start => a.min(b),
-                Edge::End => a.max(b),
-            })
-        }
-        LocalResult::None => first_instant_at_or_after(zone, local),
-    }
-}
-
-/// The first whole-second instant whose local time is at or after `local`;
-/// for a time inside a DST gap that is the transition instant (the first
-/// instant after the gap). Offsets in the tz database stay well within 26
-/// hours, so the answer lies within 26 hours of `local` read as UTC.
-fn first_instant_at_or_after(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-    const SPAN: i64 = 26 * 3600;
-    let reached = |secs: i64| -> Option<bool> {
-        let t = DateTime::<Utc>::from_timestamp(secs, 0)?;
-        Some(local_naive(zone, t)? >= local)
-    };
-    let base = local.and_utc().timestamp();
-    let (mut lo, mut hi) = (base.checked_sub(SPAN)?, base.checked_add(SPAN)?);
-    if reached(lo)? || !reached(hi)? {
-        return None;
-    }
-    // Invariant: not reached at `lo`, reached at `hi`.
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if reached(mid)? {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    DateTime::<Utc>::from_timestamp(hi, 0)
 }
 
 #[cfg(test)]

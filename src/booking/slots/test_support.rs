@@ -1,6 +1,7 @@
 //! Builders and assertions shared by the slot tests.
 
 use super::*;
+use chrono::TimeZone;
 pub(super) use chrono_tz::America::New_York;
 pub(super) use chrono_tz::Asia::Kolkata;
 pub(super) use chrono_tz::Europe::London;
