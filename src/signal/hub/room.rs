@@ -1,96 +1,24 @@
-//! The registry of live rooms and the glue between the sans-IO [`Room`] core, the sessions
-//! (one task per participant) and the media shell.
-//!
-//! Every change goes through [`RoomHandle::with_core`]: lock the core (a plain mutex, never
-//! held across an await), call it, then [`RoomHandle::apply`] its output — events become
-//! messages to the sessions in the audience, actions become commands to the subscriber's
-//! session (subscribe/unsubscribe, which renegotiates) or keyframe requests to a publication.
-//! A ticker per room drives the time-based parts (deferred PLIs, active speaker).
+//! One live room: the sans-IO [`Room`] core behind a plain mutex, the sessions' command
+//! channels, the room's publications, and [`RoomHandle::apply`], which turns the core's output
+//! into messages and commands. A ticker per room drives the core's time-based work.
 
-use super::protocol::ServerMessage;
-use crate::auth::join_token::JoinClaims;
+use super::{Command, HubGauges};
 use crate::rtc::forward::{Publication, PublicationEvents};
 use crate::sfu::room::Room;
 use crate::sfu::{Action, Audience, Event, Output, ParticipantId, RoomError, TrackId};
-use prometheus::IntGauge;
+use crate::signal::protocol::ServerMessage;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// What the hub tells a session.
-pub enum Command {
-    Send(ServerMessage),
-    Subscribe(Arc<Publication>),
-    Unsubscribe(TrackId),
-    /// End the session with this reason (e.g. `replaced`).
-    Close(String),
-}
-
-/// Live counts, exported on `/metrics`.
-#[derive(Clone)]
-pub struct HubGauges {
-    pub rooms: IntGauge,
-    pub participants: IntGauge,
-    pub tracks: IntGauge,
-    pub media_tasks: IntGauge,
-    /// Per-packet forwarding counters and latency.
-    pub forward: crate::rtc::forward::ForwardMetrics,
-}
-
-impl HubGauges {
-    pub fn new(metrics: &crate::telemetry::Metrics) -> Self {
-        let g = |n: &str, h: &str| {
-            let g = IntGauge::new(n, h).expect("valid gauge");
-            metrics.register(Box::new(g.clone()));
-            g
-        };
-        let counter = |n: &str, h: &str| {
-            let c = prometheus::IntCounter::new(n, h).expect("valid counter");
-            metrics.register(Box::new(c.clone()));
-            c
-        };
-        let media_tasks = g(
-            "parlor_media_tasks",
-            "Running media tasks (forwarding, sessions)",
-        );
-        let latency = prometheus::Histogram::with_opts(
-            prometheus::HistogramOpts::new(
-                "parlor_forward_latency_seconds",
-                "RTP packet arrival from a publisher to hand-over to a subscriber's connection",
-            )
-            .buckets((0..24).map(|i| 2e-6 * 1.5f64.powi(i)).collect::<Vec<f64>>()),
-        )
-        .expect("valid histogram");
-        metrics.register(Box::new(latency.clone()));
-        Self {
-            rooms: g("parlor_rooms", "Open video rooms"),
-            participants: g("parlor_participants", "Participants in video rooms"),
-            tracks: g("parlor_tracks", "Published tracks"),
-            forward: crate::rtc::forward::ForwardMetrics {
-                forwarded: counter(
-                    "parlor_forwarded_packets_total",
-                    "RTP packets handed to subscribers",
-                ),
-                dropped: counter(
-                    "parlor_forward_dropped_packets_total",
-                    "RTP packets dropped because a subscriber's connection was behind",
-                ),
-                latency,
-            },
-            media_tasks,
-        }
-    }
-}
-
 /// One live room.
 pub struct RoomHandle {
     pub name: String,
-    core: Mutex<Room>,
-    sessions: Mutex<HashMap<ParticipantId, mpsc::UnboundedSender<Command>>>,
-    publications: Mutex<HashMap<TrackId, Arc<Publication>>>,
-    names: Mutex<HashMap<ParticipantId, String>>,
+    pub(super) core: Mutex<Room>,
+    pub(super) sessions: Mutex<HashMap<ParticipantId, mpsc::UnboundedSender<Command>>>,
+    pub(super) publications: Mutex<HashMap<TrackId, Arc<Publication>>>,
+    pub(super) names: Mutex<HashMap<ParticipantId, String>>,
     epoch: Instant,
     /// Wall-clock Unix milliseconds at `epoch`: turns the core's room clock into the epoch
     /// milliseconds clients are sent (e.g. `chat.at_ms`).
@@ -99,6 +27,22 @@ pub struct RoomHandle {
 }
 
 impl RoomHandle {
+    /// Opens an empty room and starts its ticker.
+    pub(super) fn open(name: &str, max_participants: usize, gauges: HubGauges) -> Arc<Self> {
+        let r = Arc::new(Self {
+            name: name.to_string(),
+            core: Mutex::new(Room::new(name.to_string(), max_participants)),
+            sessions: Mutex::new(HashMap::new()),
+            publications: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
+            epoch_unix_ms: chrono::Utc::now().timestamp_millis(),
+            gauges,
+        });
+        spawn_ticker(Arc::downgrade(&r));
+        r
+    }
+
     /// Milliseconds since the room opened (the core's clock).
     pub fn now_ms(&self) -> i64 {
         self.epoch.elapsed().as_millis() as i64
@@ -279,7 +223,7 @@ impl RoomHandle {
     }
 
     /// Removes a publication after the core unpublished it.
-    fn forget(&self, track: TrackId) {
+    pub(super) fn forget(&self, track: TrackId) {
         if self
             .publications
             .lock()
@@ -330,127 +274,6 @@ impl PublicationEvents for RoomEvents {
         if let Some(r) = self.room.upgrade() {
             let _ = r.unpublish(self.owner, track);
         }
-    }
-}
-
-/// All rooms of the server.
-pub struct Hub {
-    rooms: Mutex<HashMap<String, Arc<RoomHandle>>>,
-    next_id: AtomicU64,
-    max_rooms: usize,
-    max_participants: usize,
-    pub gauges: HubGauges,
-}
-
-/// A participant's place in a room.
-pub struct Membership {
-    pub room: Arc<RoomHandle>,
-    pub id: ParticipantId,
-    pub commands: mpsc::UnboundedReceiver<Command>,
-}
-
-impl Hub {
-    pub fn new(max_rooms: usize, max_participants: usize, gauges: HubGauges) -> Self {
-        Self {
-            rooms: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
-            max_rooms,
-            max_participants,
-            gauges,
-        }
-    }
-
-    /// A fresh id for a participant or a track.
-    pub fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Joins the room named in the token (opening it if needed).
-    pub fn join(&self, claims: &JoinClaims) -> Result<Membership, RoomError> {
-        let room = {
-            let mut rooms = self.rooms.lock().expect("rooms lock");
-            if let Some(r) = rooms.get(&claims.room) {
-                r.clone()
-            } else {
-                if rooms.len() >= self.max_rooms {
-                    return Err(RoomError::Invalid("the server has reached its room limit"));
-                }
-                let r = Arc::new(RoomHandle {
-                    name: claims.room.clone(),
-                    core: Mutex::new(Room::new(claims.room.clone(), self.max_participants)),
-                    sessions: Mutex::new(HashMap::new()),
-                    publications: Mutex::new(HashMap::new()),
-                    names: Mutex::new(HashMap::new()),
-                    epoch: Instant::now(),
-                    epoch_unix_ms: chrono::Utc::now().timestamp_millis(),
-                    gauges: self.gauges.clone(),
-                });
-                rooms.insert(claims.room.clone(), r.clone());
-                self.gauges.rooms.inc();
-                spawn_ticker(Arc::downgrade(&r));
-                r
-            }
-        };
-        let id = ParticipantId(self.next_id());
-        let (tx, commands) = mpsc::unbounded_channel();
-        // Register the session first so the events of its own join reach everyone else only.
-        room.sessions.lock().expect("sessions lock").insert(id, tx);
-        room.names
-            .lock()
-            .expect("names lock")
-            .insert(id, claims.name.clone());
-        let joined = room
-            .with_core(|c, now| Ok(((), c.join(id, &claims.sub, &claims.name, claims.role, now)?)));
-        if let Err(e) = joined {
-            room.sessions.lock().expect("sessions lock").remove(&id);
-            room.names.lock().expect("names lock").remove(&id);
-            self.close_if_empty(&room);
-            return Err(e);
-        }
-        self.gauges.participants.inc();
-        Ok(Membership { room, id, commands })
-    }
-
-    /// Removes a participant (no-op if already gone) and closes an empty room.
-    pub fn leave(&self, room: &Arc<RoomHandle>, id: ParticipantId) {
-        let owned: Vec<TrackId> = room
-            .publications
-            .lock()
-            .expect("publications lock")
-            .values()
-            .filter(|p| p.owner == id)
-            .map(|p| p.id)
-            .collect();
-        if room.with_core(|c, _| Ok(((), c.leave(id)?))).is_ok()
-            && room
-                .sessions
-                .lock()
-                .expect("sessions lock")
-                .remove(&id)
-                .is_some()
-        {
-            self.gauges.participants.dec();
-        }
-        for t in owned {
-            room.forget(t);
-        }
-        room.names.lock().expect("names lock").remove(&id);
-        self.close_if_empty(room);
-    }
-
-    fn close_if_empty(&self, room: &Arc<RoomHandle>) {
-        let mut rooms = self.rooms.lock().expect("rooms lock");
-        if room.core.lock().expect("room core lock").is_empty()
-            && rooms.get(&room.name).is_some_and(|r| Arc::ptr_eq(r, room))
-        {
-            rooms.remove(&room.name);
-            self.gauges.rooms.dec();
-        }
-    }
-
-    /// Number of open rooms.
-    pub fn room_count(&self) -> usize {
-        self.rooms.lock().expect("rooms lock").len()
     }
 }
 
