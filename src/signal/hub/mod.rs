@@ -1,5 +1,6 @@
-//! The registry of live rooms and the glue between the sans-IO [`Room`](crate::sfu::room::Room) core, the sessions
-//! (one task per participant) and the media shell.
+//! The registry of live rooms and the glue between the sans-IO
+//! [`Room`](crate::sfu::room::Room) core, the sessions (one task per participant) and the
+//! media shell.
 //!
 //! Every change goes through [`RoomHandle::with_core`]: lock the core (a plain mutex, never
 //! held across an await), call it, then [`RoomHandle::apply`] its output — events become
