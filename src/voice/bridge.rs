@@ -62,12 +62,21 @@ pub struct VoiceBridge {
     /// Start of the agent chunk clock (`Started`), and chunks sent on it so far.
     chunk_clock: Option<Instant>,
     chunks_sent: u64,
+    /// Ticks in a row that sent nothing (saturating).
+    idle_ticks: u32,
     scratch: Vec<i16>,
     outputs: OutputQueue,
     stats: BridgeStats,
 }
 
 impl VoiceBridge {
+    /// Ticks without a frame after which agent audio starts a new talkspurt.
+    pub const TALKSPURT_IDLE_TICKS: u32 = 3;
+    /// How long the first frame of a talkspurt waits before its tick is served: the grid is
+    /// placed this far after the audio's arrival, so chunks that follow at the playout rate
+    /// make their ticks despite a few milliseconds of jitter.
+    pub const TALKSPURT_LEAD: Duration = Duration::from_millis(4);
+
     /// A bridge whose playout clock starts at `now`; the talk button starts released.
     pub fn new(now: Instant, config: BridgeConfig) -> Self {
         Self {
@@ -81,6 +90,7 @@ impl VoiceBridge {
             talking: false,
             chunk_clock: None,
             chunks_sent: 0,
+            idle_ticks: Self::TALKSPURT_IDLE_TICKS,
             scratch: Vec::new(),
             outputs: OutputQueue::new(),
             stats: BridgeStats::default(),
@@ -209,8 +219,10 @@ impl VoiceBridge {
             };
             let Some(frame) = frame else {
                 self.phase_aligner.on_gap();
+                self.idle_ticks = self.idle_ticks.saturating_add(1);
                 continue;
             };
+            self.idle_ticks = 0;
             if let Some(queued_at) = frame.queued_at {
                 // Measured to when the tick is served (up to Pacer::EARLY before its
                 // deadline): the margin is kept against that.
@@ -307,7 +319,23 @@ impl VoiceBridge {
         }
         match self.gate.on_audio(event_id) {
             GateDecision::Accept => outbound.push_pcm(pcm, now),
-            GateDecision::Stale | GateDecision::Interrupted => self.stats.gate_dropped += 1,
+            GateDecision::Stale | GateDecision::Interrupted => {
+                self.stats.gate_dropped += 1;
+                return;
+            }
+        }
+        // The first audio after a silence starts a talkspurt: rather than wait for wherever
+        // the old grid's next tick happens to fall (up to a whole tick), the grid is placed
+        // just after this arrival. The phase aligner starts a fresh window for it.
+        if self.idle_ticks >= Self::TALKSPURT_IDLE_TICKS
+            && outbound.queued_frames() > 0
+            && self
+                .pacer
+                .rephase(now + Self::TALKSPURT_LEAD + Pacer::EARLY)
+        {
+            self.idle_ticks = 0;
+            self.phase_aligner.restart();
+            self.stats.talkspurts += 1;
         }
     }
 

@@ -295,15 +295,15 @@ fn agent_audio_is_paced_at_exactly_50_frames_per_second() {
     let mut h = Harness::new();
     h.start(16_000, 16_000);
     h.run_to(100);
-    // A 3-second reply arrives in one burst.
+    // A 3-second reply arrives in one burst; its talkspurt's ticks fall at 106 + 20 k ms. The
+    // 51st, due at 1106 ms, may be served from 1104 ms (Pacer::EARLY).
     h.speech(7, 3000);
-    // Tick 56, due at 1120 ms, may be served from 1118 ms (Pacer::EARLY).
-    let out = h.run_to(1117);
+    let out = h.run_to(1103);
     let f = frames(&out);
     assert_eq!(f.len(), 50);
     for (i, (ts, marker)) in f.iter().enumerate() {
-        // Tick 6 (at 120 ms) is the first after the audio arrived at 100 ms.
-        assert_eq!(*ts, 1000 + 960 * (6 + i as u32));
+        // 48 RTP units per millisecond from the base, at 106 ms for the first frame.
+        assert_eq!(*ts, 1000 + 48 * (106 + 20 * i as u32));
         assert_eq!(*marker, i == 0);
     }
     assert_eq!(h.bridge.stats().frames_sent, 50);
@@ -315,7 +315,8 @@ fn interruption_flushes_within_the_same_call() {
     let mut h = Harness::new();
     h.start(16_000, 16_000);
     h.speech(3, 2000);
-    assert_eq!(frames(&h.run_to(100)).len(), 6);
+    // The talkspurt's grid: ticks at 6, 26, …, 86 ms (see `talkspurt_starts_just_after_its_audio`).
+    assert_eq!(frames(&h.run_to(100)).len(), 5);
     // A frame was produced but the caller has not drained it yet when the interruption lands.
     h.bridge.on_tick(h.t0 + Duration::from_millis(120)).unwrap();
     h.bridge
@@ -471,17 +472,38 @@ fn ended_with_nothing_queued_is_reported_at_once_and_a_second_start_is_refused()
 }
 
 #[test]
-fn rtp_timestamps_advance_through_silence() {
+fn talkspurt_starts_just_after_its_audio() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.run_to(37);
+    // The old grid's next tick is due at 40 ms; audio at 37 ms plays from 43 ms (served from
+    // 41 ms): TALKSPURT_LEAD + Pacer::EARLY after its arrival, whatever the old phase.
+    h.speech(1, 40);
+    assert_eq!(frames(&h.run_to(40)), []);
+    assert_eq!(frames(&h.run_to(41)), [(1000 + 48 * 43, true)]);
+    // Continuous audio keeps the grid: no new talkspurt while frames flow.
+    h.speech(1, 40);
+    assert_eq!(
+        frames(&h.run_to(81)),
+        [(1000 + 48 * 63, false), (1000 + 48 * 83, false)]
+    );
+    assert_eq!(h.bridge.stats().talkspurts, 1);
+}
+
+#[test]
+fn rtp_timestamps_follow_the_wall_clock_through_silence() {
     let mut h = Harness::new();
     h.start(16_000, 16_000);
     h.speech(1, 40);
     let first = frames(&h.run_to(40));
-    h.run_to(200);
+    h.run_to(210);
     h.speech(2, 40);
     let second = frames(&h.run_to(240));
-    assert_eq!(first, [(1000, true), (1960, false)]);
-    // Ticks 2..=10 sent nothing; the timestamp kept counting.
-    assert_eq!(second, [(1000 + 11 * 960, true), (1000 + 12 * 960, false)]);
+    // Sent at 6 and 26 ms, then (after nine silent ticks) at 216 and 236 ms: each timestamp is
+    // the base plus 48 units per millisecond of its deadline.
+    assert_eq!(first, [(1000 + 48 * 6, true), (1000 + 48 * 26, false)]);
+    assert_eq!(second, [(1000 + 48 * 216, true), (1000 + 48 * 236, false)]);
+    assert_eq!(h.bridge.stats().talkspurts, 2);
 }
 
 #[test]
@@ -509,7 +531,7 @@ fn an_interruption_while_draining_ends_at_once() {
     h.start(16_000, 16_000);
     h.speech(1, 1000);
     h.event(AgentEvent::Ended(EndReason::Completed));
-    assert_eq!(frames(&h.run_to(40)).len(), 3);
+    assert_eq!(frames(&h.run_to(40)).len(), 2);
     assert_eq!(
         h.event(AgentEvent::Interruption { event_id: 1 }),
         [Out::End(EndReason::Completed)]

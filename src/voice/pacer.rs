@@ -120,6 +120,34 @@ impl Pacer {
         }
     }
 
+    /// Starts a talkspurt: the next tick becomes due at `due` (earlier or later than on the old
+    /// grid) and the grid goes on from there. The RTP timestamps move by the same amount, so
+    /// they keep following the wall clock across the silence. Refused (`false`) unless no
+    /// packet went out on the previous two ticks, which keeps the timestamps increasing by at
+    /// least a frame; `due` must lie within a tick of the old deadline.
+    pub fn rephase(&mut self, due: Instant) -> bool {
+        let old = self.next_deadline();
+        let gap = self
+            .last_sent
+            .is_none_or(|last| self.next_index >= last + 3);
+        let near = due.max(old).duration_since(due.min(old)) < TICK;
+        let start = u32::try_from(self.next_index)
+            .ok()
+            .and_then(|n| due.checked_sub(TICK * n));
+        let Some(start) = start.filter(|_| gap && near) else {
+            return false;
+        };
+        // 48 RTP units per millisecond; `near` bounds the shift to under 960 units.
+        let units = |d: Duration| (d.as_micros() * 48 / 1000) as u32;
+        self.rtp_base = if due >= old {
+            self.rtp_base.wrapping_add(units(due - old))
+        } else {
+            self.rtp_base.wrapping_sub(units(old - due))
+        };
+        self.start = start;
+        true
+    }
+
     /// Ticks skipped after stalls (nothing could be sent for them).
     pub fn missed_ticks(&self) -> u64 {
         self.missed
@@ -308,6 +336,44 @@ mod tests {
         assert_eq!(pacer.rtp_timestamp_from(at), 1000 + 5 * 960);
         let mut next = Pacer::new(at, pacer.rtp_timestamp_from(at));
         assert_eq!(next.poll(at).unwrap().rtp_timestamp, 1000 + 5 * 960);
+    }
+
+    #[test]
+    fn a_talkspurt_rephases_the_grid_and_the_timestamps_after_silence() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(t0, 1000);
+        let first = pacer.poll(t0).unwrap();
+        pacer.mark_sent(&first);
+        // Sent on tick 0 only: a rephase before tick 2 would leave too little timestamp room.
+        pacer.poll(t0 + TICK).unwrap();
+        assert!(!pacer.rephase(t0 + Duration::from_millis(33)));
+        pacer.poll(t0 + TICK * 2).unwrap();
+        // Tick 3 was due at 60 ms; audio arrived at 47 ms and plays from 53 ms.
+        assert!(pacer.rephase(t0 + Duration::from_millis(53)));
+        assert_eq!(pacer.next_deadline(), t0 + Duration::from_millis(53));
+        let tick = pacer.poll(t0 + Duration::from_millis(51)).unwrap();
+        assert_eq!((tick.index, tick.skipped), (3, 0));
+        // 53 ms after tick 0 on the RTP clock too: 53 × 48 units.
+        assert_eq!(tick.rtp_timestamp, 1000 + 53 * 48);
+        assert!(
+            pacer.mark_sent(&tick),
+            "a talkspurt starts with the marker bit"
+        );
+        assert!(pacer.poll(t0 + Duration::from_millis(70)).is_none());
+        let next = pacer.poll(t0 + Duration::from_millis(71)).unwrap();
+        assert_eq!(next.rtp_timestamp, 1000 + 73 * 48);
+        // Later works too, and a due time more than a tick away is refused.
+        for i in 0..3 {
+            pacer.poll(t0 + Duration::from_millis(91 + 20 * i)).unwrap();
+        }
+        assert!(!pacer.rephase(pacer.next_deadline() + TICK));
+        let due = pacer.next_deadline() + Duration::from_millis(5);
+        assert!(pacer.rephase(due));
+        assert_eq!(
+            pacer.poll(due).unwrap().rtp_timestamp,
+            1000 + (due - t0).as_millis() as u32 * 48
+        );
+        assert_eq!((pacer.missed_ticks(), pacer.late_ticks()), (0, 0));
     }
 
     #[test]

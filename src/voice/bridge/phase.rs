@@ -93,6 +93,13 @@ impl PhaseAligner {
         }
     }
 
+    /// The grid was placed anew (a talkspurt): the waits seen so far no longer apply.
+    pub fn restart(&mut self) {
+        self.frames = 0;
+        self.gaps = 0;
+        self.gap_run = 0;
+    }
+
     /// Grid moves made so far.
     pub fn moves(&self) -> u64 {
         self.moves

@@ -92,6 +92,8 @@ pub struct BridgeStats {
     pub late_ticks: u64,
     /// Times the playout grid moved earlier to cut avoidable wait (see `bridge::phase`).
     pub grid_moves: u64,
+    /// Talkspurts whose first frame set the grid (agent audio after a silence).
+    pub talkspurts: u64,
     /// 20 ms chunks sent to the agent (real and silence).
     pub chunks_to_agent: u64,
     /// Of which silence (talk button up, or the browser's audio stopped).
