@@ -228,6 +228,12 @@ async fn run(
                 })
                 .collect();
             let in_window = sent.iter().filter(|s| **s >= m0).count();
+            if std::env::var("TRACE_RTT").is_ok() {
+                eprintln!(
+                    "TRACE {:?}",
+                    rtt.iter().map(|v| v.round() as i64).collect::<Vec<_>>()
+                );
+            }
             (client, in_window, rtt)
         }));
     }

@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::{AppState, router};
 use crate::store::{Store, StoreError};
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +61,10 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let maintenance = tokio::spawn(maintenance(state.clone()));
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // Signalling and transcript messages are small writes that must not wait for an ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

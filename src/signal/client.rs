@@ -59,7 +59,7 @@ impl Client {
         token: &str,
         transport: &Transport,
     ) -> Result<Client, ClientError> {
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, None, true)
             .await
             .map_err(|e| ClientError::Socket(e.to_string()))?;
         let (mut sink, mut stream) = ws.split();

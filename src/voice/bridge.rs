@@ -76,6 +76,11 @@ impl VoiceBridge {
     /// placed this far after the audio's arrival, so chunks that follow at the playout rate
     /// make their ticks despite a few milliseconds of jitter.
     pub const TALKSPURT_LEAD: Duration = Duration::from_millis(4);
+    /// How long past its deadline a tick of flowing audio waits for its frame when the agent's
+    /// audio is late (jitter on the agent's connection). Sent late by a few milliseconds, the
+    /// frame keeps its place; sent a tick later, it and everything after it would stand a
+    /// frame behind until the standing-delay trim removed a frame.
+    pub const LATE_HOLD: Duration = Duration::from_millis(8);
 
     /// A bridge whose playout clock starts at `now`; the talk button starts released.
     pub fn new(now: Instant, config: BridgeConfig) -> Self {
@@ -194,7 +199,11 @@ impl VoiceBridge {
 
     /// When [`VoiceBridge::on_tick`] must be called next.
     pub fn poll_timeout(&self) -> Instant {
-        let tick = self.pacer.wake_at();
+        let tick = if self.holds_tick() {
+            self.pacer.next_deadline() + Self::LATE_HOLD
+        } else {
+            self.pacer.wake_at()
+        };
         match self.inbound.as_ref().and_then(InboundChain::next_timeout) {
             Some(t) => t.min(tick),
             None => tick,
@@ -211,7 +220,13 @@ impl VoiceBridge {
         }
         self.keep_chunk_clock(now);
         let mut advance = None;
-        while let Some(tick) = self.pacer.poll(now) {
+        loop {
+            if self.holds_tick() && now < self.pacer.next_deadline() + Self::LATE_HOLD {
+                break;
+            }
+            let Some(tick) = self.pacer.poll(now) else {
+                break;
+            };
             self.stats.ticks += 1;
             let frame = match &mut self.outbound {
                 Some(outbound) => outbound.next_frame(now)?,
@@ -223,6 +238,14 @@ impl VoiceBridge {
                 continue;
             };
             self.idle_ticks = 0;
+            // A tick served after its deadline waited for its frame's late audio: due from
+            // when that audio came, and a sign for the aligner that the phase is tight.
+            let mut due = tick.deadline;
+            if now > tick.deadline && tick.skipped == 0 {
+                self.stats.held_ticks += 1;
+                self.phase_aligner.on_late();
+                due = due.max(frame.queued_at.unwrap_or(due));
+            }
             if let Some(queued_at) = frame.queued_at {
                 // Measured to when the tick is served (up to Pacer::EARLY before its
                 // deadline): the margin is kept against that.
@@ -236,7 +259,7 @@ impl VoiceBridge {
                 marker,
                 frame.payload,
                 frame.queued_at,
-                tick.deadline,
+                due,
             );
         }
         if let Some(by) = advance {
@@ -287,6 +310,18 @@ impl VoiceBridge {
     /// Whether `Ended` has been reported (or queued for `poll_output`).
     pub fn is_ended(&self) -> bool {
         matches!(self.phase, Phase::Ended)
+    }
+
+    /// Whether the next tick, when due, waits up to [`Self::LATE_HOLD`] for its frame: audio
+    /// is flowing (the last tick sent a frame, and the agent has not ended) but no whole frame
+    /// is queued yet.
+    fn holds_tick(&self) -> bool {
+        self.idle_ticks == 0
+            && matches!(self.phase, Phase::Running)
+            && self
+                .outbound
+                .as_ref()
+                .is_some_and(|o| o.queued_frames() == 0)
     }
 
     fn start(

@@ -131,10 +131,12 @@ fn play(
     let mut sent = Vec::new();
     let mut next = 0;
     let end = arrivals[arrivals.len() - 1] + Duration::from_secs(1);
+    let mut now = t0;
     loop {
-        let tick = bridge.poll_timeout();
+        // A timeout already past (a tick whose frame just arrived) is served at once.
+        let tick = bridge.poll_timeout().max(now);
         if next < arrivals.len() && arrivals[next] < tick {
-            let now = arrivals[next];
+            now = arrivals[next];
             let pcm = sine(300.0, 16_000, 8000.0, next * samples, samples);
             bridge
                 .on_agent_event(AgentEvent::Audio { event_id: 1, pcm }, now)
@@ -142,6 +144,7 @@ fn play(
             drain_frames(&mut bridge, now, &mut sent);
             next += 1;
         } else if tick <= end || !bridge.queued_playout().is_zero() {
+            now = tick;
             bridge.on_tick(tick).unwrap();
             drain_frames(&mut bridge, tick, &mut sent);
         } else {
@@ -284,4 +287,56 @@ fn a_reply_with_a_long_lead_then_real_time_is_played_completely() {
         .map(|k| first + TICK * k.saturating_sub(50))
         .collect();
     assert_played_completely(10, 20, &arrivals, t0);
+}
+
+/// Frames sent: (when, the push instant the frame carries).
+type Sends = Vec<(Instant, Option<Instant>)>;
+
+/// Real-time chunks every 20 ms from 200 ms, chunk `late` arriving `by` after its time; the
+/// arrivals and what [`play`] saw.
+fn with_one_late_chunk(late: usize, by: Duration) -> (Vec<Instant>, Sends, BridgeStats) {
+    let t0 = Instant::now();
+    let first = t0 + Duration::from_millis(200);
+    let arrivals: Vec<Instant> = (0..150)
+        .map(|k| first + TICK * k as u32 + if k == late { by } else { Duration::ZERO })
+        .collect();
+    let (sent, stats) = play(t0, &arrivals, CHUNK);
+    (arrivals, sent, stats)
+}
+
+/// When the frame carrying chunk `k` left, counted from the chunk's arrival.
+fn wait_of(k: usize, arrivals: &[Instant], sent: &[(Instant, Option<Instant>)]) -> Duration {
+    let (at, _) = sent
+        .iter()
+        .find(|(_, q)| *q == Some(arrivals[k]))
+        .expect("chunk played");
+    *at - arrivals[k]
+}
+
+#[test]
+fn a_chunk_late_for_its_tick_leaves_on_arrival_without_standing_delay() {
+    // The talkspurt's grid serves each frame 4 ms after its chunk. Chunk 75 comes 9 ms late,
+    // after its tick was due: the tick waits for it instead of going out empty.
+    let (arrivals, sent, stats) = with_one_late_chunk(75, Duration::from_millis(9));
+    assert_eq!(stats.held_ticks, 1);
+    assert_eq!(wait_of(75, &arrivals, &sent), Duration::ZERO);
+    // No tick went without a frame, and the chunks after it wait no longer than before.
+    assert!(sent.windows(2).all(|w| w[1].0 - w[0].0 < TICK * 2));
+    assert_eq!(wait_of(76, &arrivals, &sent), wait_of(74, &arrivals, &sent));
+    assert_eq!(stats.outbound.standing_trims, 0);
+}
+
+#[test]
+fn a_tick_waits_for_late_audio_only_so_long() {
+    // 16 ms late is past the hold (8 ms after a deadline 6 ms after the chunk's time): the
+    // tick goes out empty, and the chunks after it stand a frame behind until the trim.
+    let (arrivals, sent, stats) = with_one_late_chunk(75, Duration::from_millis(16));
+    assert_eq!(stats.held_ticks, 0);
+    let gaps = sent
+        .windows(2)
+        .filter(|w| w[1].0 - w[0].0 >= TICK * 2)
+        .count();
+    assert_eq!(gaps, 1);
+    assert!(wait_of(76, &arrivals, &sent) >= wait_of(74, &arrivals, &sent) + TICK / 2);
+    assert_eq!(stats.outbound.standing_trims, 1);
 }

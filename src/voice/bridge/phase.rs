@@ -93,6 +93,12 @@ impl PhaseAligner {
         }
     }
 
+    /// A tick went out late, held for its frame's late audio: as telling as a gap that the
+    /// phase is too tight.
+    pub fn on_late(&mut self) {
+        self.gaps += 1;
+    }
+
     /// The grid was placed anew (a talkspurt): the waits seen so far no longer apply.
     pub fn restart(&mut self) {
         self.frames = 0;

@@ -94,6 +94,9 @@ pub struct BridgeStats {
     pub grid_moves: u64,
     /// Talkspurts whose first frame set the grid (agent audio after a silence).
     pub talkspurts: u64,
+    /// Ticks held past their deadline for late agent audio and sent with it
+    /// ([`super::VoiceBridge::LATE_HOLD`]).
+    pub held_ticks: u64,
     /// 20 ms chunks sent to the agent (real and silence).
     pub chunks_to_agent: u64,
     /// Of which silence (talk button up, or the browser's audio stopped).

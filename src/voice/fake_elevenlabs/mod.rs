@@ -21,6 +21,7 @@ use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -175,6 +176,10 @@ impl FakeElevenLabs {
             .route("/v1/convai/conversation", get(upgrade))
             .route("/v1/convai/conversation/get-signed-url", get(signed_url))
             .with_state(shared.clone());
+        // Audio chunks are small writes: like the real service, never hold them for an ACK.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

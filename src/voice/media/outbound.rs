@@ -9,7 +9,7 @@
 //! (barge-in) drops the queue and resets the resampler and the encoder, so nothing stale is
 //! heard. When audio streams in at the playout rate, a few frames left queued by a stall of the
 //! agent would delay everything after them for good; such standing delay is removed one frame
-//! per second (see [`OutboundChain::STANDING_WINDOW`]), while a reply sent ahead is played in
+//! per half second (see [`OutboundChain::STANDING_WINDOW`]), while a reply sent ahead is played in
 //! full. Sans-IO: the caller passes the time; no allocation per frame.
 
 use std::collections::VecDeque;
@@ -90,7 +90,7 @@ impl OutboundChain {
     /// queue holds up to one reply (played, or flushed at once by a barge-in); no reply is
     /// this long, and a misbehaving agent cannot grow a session's memory without bound.
     pub const MAX_QUEUED: Duration = Duration::from_secs(120);
-    /// Ticks over which the queue depth is watched for standing delay (1 s). When audio comes
+    /// Ticks over which the queue depth is watched for standing delay (0.5 s). When audio comes
     /// in at the playout rate (streaming), every stall of the agent leaves frames queued that
     /// never drain. If during a whole window every tick found at least
     /// [`Self::STANDING_MIN_FRAMES`] whole frames (a spare one was never needed) and the depth
@@ -98,7 +98,7 @@ impl OutboundChain {
     /// than real time nor a reply draining), one frame of that delay is removed: the next two
     /// frames are crossfaded into one, so the waveform stays continuous. A reply sent faster
     /// than real time makes the depth swing by far more than that and is played completely.
-    pub const STANDING_WINDOW: u32 = 50;
+    pub const STANDING_WINDOW: u32 = 25;
     /// See [`Self::STANDING_WINDOW`].
     pub const STANDING_MIN_FRAMES: usize = 2;
     /// See [`Self::STANDING_WINDOW`].
