@@ -14,7 +14,8 @@
 //! missed playout ticks; server CPU per session; server RSS.
 //!
 //! `cargo bench --bench voice_rtt`; knobs `BENCH_SECS` (per N, default 10) and
-//! `BENCH_SESSIONS` (comma list, default `1,10,50,100`). Writes
+//! `BENCH_SESSIONS` (comma list, default `1,10,50,100`); `BENCH_TRACE=1` also prints each
+//! caller's round trips in the order sent (to tell a standing delay from isolated ones). Writes
 //! `target/bench-results/voice_rtt.json`. Callers, the double and the server share the
 //! machine's cores; server CPU is read from /proc for the server alone.
 
