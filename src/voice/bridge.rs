@@ -16,7 +16,9 @@
 //! Rules it enforces: no user audio reaches the agent before `Started`; an `Interruption` flushes
 //! the playout queue within the same call (frames not yet drained included), so the next tick
 //! sends nothing stale; agent audio passes the event-id rule of [`EventGate`]; the agent gets
-//! one 20 ms chunk per 20 ms whatever the browser does (see [`VoiceBridge::set_talking`]); when
+//! one 20 ms chunk per 20 ms whatever the browser does (see [`VoiceBridge::set_talking`]);
+//! playout follows the agent's audio (a talkspurt places the grid just after its first audio,
+//! a tick of flowing audio waits [`VoiceBridge::LATE_HOLD`] for a late frame); when
 //! the agent ends, the queued reply is still played out and `Ended` is reported after its last
 //! frame. The core never reads a clock, never blocks, never logs per frame.
 

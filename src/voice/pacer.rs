@@ -6,7 +6,9 @@
 //! to the playout rate; after a longer stall the pacer resynchronises to the grid instead of
 //! bursting, and counts the skipped ticks. Each tick carries its RTP timestamp, which advances by
 //! 960 per tick whether or not a packet was sent, so silence shows up as a timestamp gap and the
-//! first packet after it carries the RTP marker bit. Time is always a parameter.
+//! first packet after it carries the RTP marker bit. After a silence the grid may be placed
+//! anew for the next talkspurt ([`Pacer::rephase`]); the timestamps move with it, so they keep
+//! following the wall clock. Time is always a parameter.
 
 use std::time::{Duration, Instant};
 
