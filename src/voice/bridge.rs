@@ -32,6 +32,7 @@ use super::media::outbound::OutboundChain;
 use super::pacer::{Pacer, TICK};
 
 mod phase;
+mod playout;
 mod queue;
 mod types;
 mod user_audio;
@@ -221,53 +222,7 @@ impl VoiceBridge {
             self.forward_chunks(now);
         }
         self.keep_chunk_clock(now);
-        let mut advance = None;
-        loop {
-            if self.holds_tick() && now < self.pacer.next_deadline() + Self::LATE_HOLD {
-                break;
-            }
-            let Some(tick) = self.pacer.poll(now) else {
-                break;
-            };
-            self.stats.ticks += 1;
-            let frame = match &mut self.outbound {
-                Some(outbound) => outbound.next_frame(now)?,
-                None => None,
-            };
-            let Some(frame) = frame else {
-                self.phase_aligner.on_gap();
-                self.idle_ticks = self.idle_ticks.saturating_add(1);
-                continue;
-            };
-            self.idle_ticks = 0;
-            // A tick served after its deadline waited for its frame's late audio: due from
-            // when that audio came, and a sign for the aligner that the phase is tight.
-            let mut due = tick.deadline;
-            if now > tick.deadline && tick.skipped == 0 {
-                self.stats.held_ticks += 1;
-                self.phase_aligner.on_late();
-                due = due.max(frame.queued_at.unwrap_or(due));
-            }
-            if let Some(queued_at) = frame.queued_at {
-                // Measured to when the tick is served (up to Pacer::EARLY before its
-                // deadline): the margin is kept against that.
-                let wait = now.saturating_duration_since(queued_at);
-                advance = self.phase_aligner.on_frame(wait).or(advance);
-            }
-            let marker = self.pacer.mark_sent(&tick);
-            self.stats.frames_sent += 1;
-            self.outputs.frame(
-                tick.rtp_timestamp,
-                marker,
-                frame.payload,
-                frame.queued_at,
-                due,
-            );
-        }
-        if let Some(by) = advance {
-            self.pacer.advance(by, now);
-            self.stats.grid_moves = self.phase_aligner.moves();
-        }
+        self.play_due_ticks(now)?;
         self.finish_draining();
         Ok(())
     }
@@ -314,18 +269,6 @@ impl VoiceBridge {
         matches!(self.phase, Phase::Ended)
     }
 
-    /// Whether the next tick, when due, waits up to [`Self::LATE_HOLD`] for its frame: audio
-    /// is flowing (the last tick sent a frame, and the agent has not ended) but no whole frame
-    /// is queued yet.
-    fn holds_tick(&self) -> bool {
-        self.idle_ticks == 0
-            && matches!(self.phase, Phase::Running)
-            && self
-                .outbound
-                .as_ref()
-                .is_some_and(|o| o.queued_frames() == 0)
-    }
-
     fn start(
         &mut self,
         input_rate: u32,
@@ -361,19 +304,7 @@ impl VoiceBridge {
                 return;
             }
         }
-        // The first audio after a silence starts a talkspurt: rather than wait for wherever
-        // the old grid's next tick happens to fall (up to a whole tick), the grid is placed
-        // just after this arrival. The phase aligner starts a fresh window for it.
-        if self.idle_ticks >= Self::TALKSPURT_IDLE_TICKS
-            && outbound.queued_frames() > 0
-            && self
-                .pacer
-                .rephase(now + Self::TALKSPURT_LEAD + Pacer::EARLY)
-        {
-            self.idle_ticks = 0;
-            self.phase_aligner.restart();
-            self.stats.talkspurts += 1;
-        }
+        self.start_talkspurt(now);
     }
 
     fn interrupt(&mut self, event_id: u64) -> Result<(), VoiceMediaError> {
