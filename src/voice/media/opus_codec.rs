@@ -97,6 +97,22 @@ impl OpusEncoder {
         Ok(Self { inner })
     }
 
+    /// Codes no wider a band than audio sampled at `source_rate` can hold. Agents speak at
+    /// 16 kHz (or 8, 22.05, 24 kHz): their audio has nothing above half that rate, so the
+    /// encoder need not code it. At 16 kHz this makes every packet SILK-only wideband, which
+    /// skips the CELT layer of hybrid mode and is the cheapest way to code speech.
+    pub fn band_limited_to(mut self, source_rate: u32) -> Result<Self, VoiceMediaError> {
+        let band = match source_rate {
+            0..=8_000 => opus::Bandwidth::Narrowband,
+            8_001..=12_000 => opus::Bandwidth::Mediumband,
+            12_001..=16_000 => opus::Bandwidth::Wideband,
+            16_001..=24_000 => opus::Bandwidth::Superwideband,
+            _ => opus::Bandwidth::Fullband,
+        };
+        self.inner.set_max_bandwidth(band)?;
+        Ok(self)
+    }
+
     /// Enables in-band FEC for an expected loss rate (used by tests to play the browser).
     pub fn with_fec(mut self, loss_percent: i32) -> Result<Self, VoiceMediaError> {
         self.inner.set_inband_fec(true)?;
@@ -113,5 +129,36 @@ impl OpusEncoder {
     /// Forgets the encoder's history so no stale audio leaks into the next frame.
     pub fn reset(&mut self) -> Result<(), VoiceMediaError> {
         Ok(self.inner.reset_state()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voice::media::test_signal::sine;
+
+    /// The TOC configurations (RFC 6716 §3.1) of a second of a 7 kHz tone (as loud as speech
+    /// formants) mixed with a 300 Hz one.
+    fn configs(mut encoder: OpusEncoder) -> Vec<u8> {
+        let low = sine(300.0, 48_000, 6000.0, 0, 48_000);
+        let high = sine(7000.0, 48_000, 3000.0, 0, 48_000);
+        let pcm: Vec<i16> = low.iter().zip(&high).map(|(a, b)| a + b).collect();
+        let mut out = vec![0u8; MAX_PACKET_BYTES];
+        pcm.chunks(FRAME_48K)
+            .map(|frame| {
+                encoder.encode(frame, &mut out).unwrap();
+                out[0] >> 3
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_16_khz_source_is_coded_silk_only_wideband() {
+        let limited = configs(OpusEncoder::new().unwrap().band_limited_to(16_000).unwrap());
+        // Configurations 8–11: SILK-only, wideband.
+        assert!(limited.iter().all(|c| (8..=11).contains(c)), "{limited:?}");
+        // Unlimited, the same audio takes a wider mode (hybrid or CELT) for most frames.
+        let full = configs(OpusEncoder::new().unwrap());
+        assert!(full.iter().filter(|c| **c >= 12).count() > 25, "{full:?}");
     }
 }

@@ -114,7 +114,7 @@ impl OutboundChain {
         let next_in_index = resampler.output_delay() as f64;
         Ok(Self {
             resampler,
-            encoder: OpusEncoder::new()?,
+            encoder: OpusEncoder::new()?.band_limited_to(source_rate)?,
             frame: vec![0; FRAME_48K],
             packet: vec![0; MAX_PACKET_BYTES],
             last_push: None,
