@@ -170,6 +170,7 @@ async fn run(
         (port_base, port_base + 999),
     ));
     let mut callers = Vec::new();
+    let mut session_ids = Vec::new();
     for http in &users[..n] {
         let started: serde_json::Value = http
             .post(format!("{}/api/voice/sessions", server.base))
@@ -180,6 +181,13 @@ async fn run(
             .await
             .unwrap();
         let token = started["token"].as_str().expect("voice session token");
+        session_ids.push((
+            http.clone(),
+            started["session"]["id"]
+                .as_str()
+                .expect("voice session id")
+                .to_string(),
+        ));
         let caller = VoiceCaller::join(&ws, token, &transport)
             .await
             .expect("caller joins");
@@ -254,6 +262,32 @@ async fn run(
     let rss = server.rss_kib() as f64 / 1024.0;
     for c in closing {
         c.close().await;
+    }
+    // End the sessions as the browser's End button does, and let the server wind them down,
+    // so the next N starts on an idle server.
+    for (http, id) in session_ids {
+        let _ = http
+            .post(format!("{}/api/voice/sessions/{id}/end", server.base))
+            .send()
+            .await;
+    }
+    let idle_by = Instant::now() + Duration::from_secs(40);
+    while support::metric(&support::scrape(&server.base), "parlor_voice_sessions") > 0.0
+        && Instant::now() < idle_by
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        let m = support::scrape(&server.base);
+        for name in [
+            "parlor_voice_sessions",
+            "parlor_rooms",
+            "parlor_participants",
+            "parlor_tracks",
+            "parlor_media_tasks",
+        ] {
+            eprintln!("after N={n}: {name} = {}", support::metric(&m, name));
+        }
     }
     let mut r = rtts.lock().await.clone();
     r.sort_by(f64::total_cmp);
