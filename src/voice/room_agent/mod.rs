@@ -29,6 +29,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+mod user;
+
 /// How long the user may be absent (not yet joined, or gone) before the session ends.
 const ABSENCE_LIMIT: Duration = Duration::from_secs(30);
 /// A drop within this time after the start gets one automatic reconnect.
@@ -298,72 +300,7 @@ impl AgentLoop {
         None
     }
 
-    /// Handles a room command; returns the talk-button state if it changed.
-    fn on_command(&mut self, c: Command) -> Option<bool> {
-        match c {
-            Command::Subscribe(p) => {
-                self.find_user();
-                if Some(p.owner) == self.user && p.kind == crate::rtc::media::MediaKind::Audio {
-                    self.packets = Some(p.attach_channel(self.id, 64));
-                    self.mic = Some((p.id, p));
-                    return Some(self.mic_talking());
-                }
-            }
-            Command::Unsubscribe(t) => {
-                if let Some((mic, p)) = &self.mic
-                    && *mic == t
-                {
-                    p.detach(self.id);
-                    self.mic = None;
-                    self.packets = None;
-                    return Some(false);
-                }
-            }
-            Command::Send(ServerMessage::TrackMuted { track_id, muted })
-                if self.mic.as_ref().is_some_and(|(t, _)| *t == track_id) =>
-            {
-                return Some(!muted);
-            }
-            Command::Send(ServerMessage::ParticipantLeft { participant_id })
-                if Some(participant_id) == self.user =>
-            {
-                self.user = None;
-            }
-            Command::Send(ServerMessage::ParticipantJoined { .. }) => {
-                let was = self.user;
-                self.find_user();
-                if was.is_none() && self.user.is_some() {
-                    // Tell a (re)joining user where the agent is.
-                    self.status(self.state, None);
-                }
-            }
-            _ => {}
-        }
-        None
-    }
-
-    /// Looks the user up among the room's participants.
-    fn find_user(&mut self) {
-        let (participants, _) = self.room.snapshot();
-        self.user = participants
-            .iter()
-            .find(|p| p.identity == self.spec.user_identity)
-            .map(|p| p.id);
-    }
-
-    /// Whether the microphone is unmuted (the talk button held) now.
-    fn mic_talking(&self) -> bool {
-        let Some((mic, _)) = &self.mic else {
-            return false;
-        };
-        let (_, tracks) = self.room.snapshot();
-        tracks
-            .iter()
-            .find(|t| t.id == *mic)
-            .is_some_and(|t| !t.muted)
-    }
-
-    fn transcript(&self, t: super::bridge::Transcript) {
+    fn transcript(&self, t: crate::voice::bridge::Transcript) {
         let (tentative, corrected) = match t.kind {
             TranscriptKind::Final => (false, false),
             TranscriptKind::Tentative => (true, false),
