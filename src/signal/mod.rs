@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod hub;
+mod join;
 mod negotiation;
 pub mod protocol;
 mod quality;

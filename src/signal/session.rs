@@ -1,16 +1,15 @@
 //! One signalling session: the task behind a `/rtc` WebSocket.
 //!
-//! It checks the join token before anything is allocated, joins the room, then owns the
-//! participant's two peer connections: the publisher (the client offers) and the subscriber
-//! (this task offers, one negotiation at a time; changes made while an offer is out are
-//! folded into the next one). Bad messages get an `error` reply and change nothing; a socket
+//! It checks the join token before anything is allocated ([`super::join`]), joins the room,
+//! then owns the participant's two peer connections: the publisher (the client offers) and the
+//! subscriber (this task offers, one negotiation at a time; changes made while an offer is out
+//! are folded into the next one). Bad messages get an `error` reply and change nothing; a socket
 //! that closes, a `leave`, or ICE lost for longer than `rtc.ice_timeout_secs` ends the session
 //! and removes the participant everywhere.
 
 use super::SignalContext;
 use super::hub::{Command, Membership, RoomHandle};
 use super::protocol::{self, ClientMessage, ServerMessage, Target};
-use crate::auth::join_token::{self, JoinClaims};
 use crate::rtc::forward::Publication;
 use crate::rtc::media::MediaKind;
 use crate::rtc::peer::{IceCandidate, Link, Peer, PeerEvent};
@@ -22,9 +21,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// How long a new socket may take to send `join`.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) enum Sub {
     Pending(PendingSink, Arc<Publication>),
@@ -62,7 +58,7 @@ pub(super) struct Session {
 
 /// Runs a session to its end.
 pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
-    let claims = match first_join(&mut ws, &ctx).await {
+    let claims = match super::join::first_join(&mut ws, &ctx).await {
         Ok(c) => c,
         Err((code, message)) => {
             let _ = send(
@@ -157,67 +153,6 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
     ctx.hub.leave(&room, id);
     ctx.hub.gauges.media_tasks.dec();
     let _ = ws.send(Message::Close(None)).await;
-}
-
-async fn first_join(
-    ws: &mut WebSocket,
-    ctx: &SignalContext,
-) -> Result<JoinClaims, (&'static str, String)> {
-    let msg = tokio::time::timeout(JOIN_TIMEOUT, ws.recv())
-        .await
-        .map_err(|_| {
-            (
-                "join_timeout",
-                "send join with a token within 10 seconds".to_string(),
-            )
-        })?;
-    let Some(Ok(Message::Text(text))) = msg else {
-        return Err((
-            "invalid_token",
-            "the first message must be join with a token".into(),
-        ));
-    };
-    let (token, requested_name) = match protocol::parse_client(text.as_str()) {
-        Ok(ClientMessage::Join { token, name }) => (token, name),
-        _ => {
-            return Err((
-                "invalid_token",
-                "the first message must be join with a token".into(),
-            ));
-        }
-    };
-    let room =
-        room_of(&token).ok_or(("invalid_token", "the join link is not valid".to_string()))?;
-    let mut claims = join_token::verify(
-        ctx.signing_key.expose().as_bytes(),
-        &token,
-        &room,
-        chrono::Utc::now().timestamp(),
-    )
-    .map_err(|e| ("invalid_token", e.to_string()))?;
-    // Only guests choose their name; coaches and clients are named by their account.
-    if claims.role == join_token::RoomRole::Guest {
-        let chosen = protocol::guest_name(requested_name.as_deref())
-            .map_err(|message| ("invalid_name", message))?;
-        if let Some(name) = chosen {
-            claims.name = name;
-        }
-    }
-    Ok(claims)
-}
-
-/// The room a token names (read unverified, then verified against itself by `verify`).
-fn room_of(token: &str) -> Option<String> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("room")?
-        .as_str()
-        .filter(|r| join_token::valid_room_name(r))
-        .map(str::to_string)
 }
 
 async fn send(ws: &mut WebSocket, m: &ServerMessage) -> Result<(), axum::Error> {
