@@ -7,6 +7,7 @@
 //! they may not see is reported as not found, so they learn nothing about it.
 
 pub mod coaches;
+mod follow_up;
 pub mod ics;
 pub mod links;
 pub mod model;
