@@ -340,3 +340,26 @@ fn a_tick_waits_for_late_audio_only_so_long() {
     assert!(wait_of(76, &arrivals, &sent) >= wait_of(74, &arrivals, &sent) + TICK / 2);
     assert_eq!(stats.outbound.standing_trims, 1);
 }
+
+#[test]
+fn a_shell_that_wakes_late_is_not_a_held_tick() {
+    let t0 = Instant::now();
+    let ms = Duration::from_millis;
+    let mut bridge = VoiceBridge::new(t0, BridgeConfig::default());
+    start(&mut bridge, t0);
+    // 100 ms of audio at 10 ms starts a talkspurt whose first tick is due at 16 ms.
+    let pcm = sine(300.0, 16_000, 8000.0, 0, 1600);
+    bridge
+        .on_agent_event(AgentEvent::Audio { event_id: 1, pcm }, t0 + ms(10))
+        .unwrap();
+    // The shell wakes 5 ms after that deadline: the frame was ready, so it is due at 16 ms.
+    bridge.on_tick(t0 + ms(21)).unwrap();
+    let mut dues = Vec::new();
+    while let Some(out) = bridge.poll_output() {
+        if let BridgeOutput::Frame { due, .. } = out {
+            dues.push(due);
+        }
+    }
+    assert_eq!(dues, [t0 + ms(16)]);
+    assert_eq!(bridge.stats().held_ticks, 0);
+}

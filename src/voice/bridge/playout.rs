@@ -31,13 +31,14 @@ impl VoiceBridge {
                 continue;
             };
             self.idle_ticks = 0;
-            // A tick served after its deadline waited for its frame's late audio: due from
-            // when that audio came, and a sign for the aligner that the phase is tight.
+            // A frame whose audio came after its tick's deadline was held for (a shell that
+            // merely woke late does not count): it is due from when its audio came, and for
+            // the aligner it is a sign that the phase is tight.
             let mut due = tick.deadline;
-            if now > tick.deadline && tick.skipped == 0 {
+            if let Some(arrived) = frame.queued_at.filter(|q| *q > tick.deadline) {
                 self.stats.held_ticks += 1;
                 self.phase_aligner.on_late();
-                due = due.max(frame.queued_at.unwrap_or(due));
+                due = arrived;
             }
             if let Some(queued_at) = frame.queued_at {
                 // Measured to when the tick is served (up to Pacer::EARLY before its
