@@ -81,13 +81,7 @@ impl RoomHandle {
         for action in out.actions {
             match action {
                 Action::Subscribe { subscriber, track } => {
-                    let publication = self
-                        .publications
-                        .lock()
-                        .expect("publications lock")
-                        .get(&track)
-                        .cloned();
-                    if let Some(p) = publication {
+                    if let Some(p) = self.publication(track) {
                         self.send(subscriber, Command::Subscribe(p));
                     }
                 }
@@ -95,13 +89,7 @@ impl RoomHandle {
                     self.send(subscriber, Command::Unsubscribe(track))
                 }
                 Action::RequestKeyframe { track } => {
-                    let publication = self
-                        .publications
-                        .lock()
-                        .expect("publications lock")
-                        .get(&track)
-                        .cloned();
-                    if let Some(p) = publication {
+                    if let Some(p) = self.publication(track) {
                         tokio::spawn(async move { p.request_keyframe().await });
                     }
                 }
@@ -118,6 +106,15 @@ impl RoomHandle {
                 }
             }
         }
+    }
+
+    /// The publication of `track`, if it is still published (the lock is released at once).
+    fn publication(&self, track: TrackId) -> Option<Arc<Publication>> {
+        self.publications
+            .lock()
+            .expect("publications lock")
+            .get(&track)
+            .cloned()
     }
 
     /// Sends one message to one participant (nothing if it has left).
