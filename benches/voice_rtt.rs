@@ -42,20 +42,32 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Sends frames in real time until `end`; returns the send time of every burst (index → t).
-/// The packets are encoded once up front (silence, and each burst's three frames), so the
-/// load generator spends its CPU on sending, not on encoding.
-async fn talk(mut mic: Mic, end: Instant) -> Vec<Instant> {
+/// The packets a caller sends: silence, and each burst's three frames.
+struct Script {
+    silence: bytes::Bytes,
+    bursts: Vec<Vec<bytes::Bytes>>,
+}
+
+/// Encodes a caller's packets once, before anyone talks, so that the load generator spends
+/// its CPU on sending, not on encoding, and the callers do not all encode at the same moment.
+fn script(mic: &mut Mic) -> Script {
     let quiet = vec![0i16; 960];
-    let silence = mic.encode(&quiet).unwrap();
-    let bursts: Vec<Vec<bytes::Bytes>> = FREQS
-        .iter()
-        .map(|f| {
-            (0..BURST_FRAMES)
-                .map(|i| mic.encode(&sine_frame(*f, 0.4, i * 960)).unwrap())
-                .collect()
-        })
-        .collect();
+    Script {
+        silence: mic.encode(&quiet).unwrap(),
+        bursts: FREQS
+            .iter()
+            .map(|f| {
+                (0..BURST_FRAMES)
+                    .map(|i| mic.encode(&sine_frame(*f, 0.4, i * 960)).unwrap())
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// Sends frames in real time until `end`; returns the send time of every burst (index → t).
+async fn talk(mut mic: Mic, script: Script, end: Instant) -> Vec<Instant> {
+    let Script { silence, bursts } = script;
     mic.talk(true);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -188,19 +200,20 @@ async fn run(
                 .expect("voice session id")
                 .to_string(),
         ));
-        let caller = VoiceCaller::join(&ws, token, &transport)
+        let mut caller = VoiceCaller::join(&ws, token, &transport)
             .await
             .expect("caller joins");
-        callers.push(caller);
+        let packets = script(&mut caller.mic);
+        callers.push((caller, packets));
     }
     // Everyone talks from now on; the agent's track appears with its first echoed packet.
     let t0 = Instant::now();
     let end = t0 + Duration::from_secs(secs + 2);
     let mut talkers = Vec::new();
     let mut clients = Vec::new();
-    for caller in callers {
+    for (caller, script) in callers {
         let VoiceCaller { mut client, mic } = caller;
-        talkers.push(tokio::spawn(talk(mic, end)));
+        talkers.push(tokio::spawn(talk(mic, script, end)));
         let heard = match client
             .wait_for(Duration::from_secs(20), |e| {
                 matches!(e, ClientEvent::Track { .. })
@@ -237,7 +250,7 @@ async fn run(
                 })
                 .collect();
             let in_window = sent.iter().filter(|s| **s >= m0).count();
-            if std::env::var("TRACE_RTT").is_ok() {
+            if std::env::var_os("BENCH_TRACE").is_some() {
                 eprintln!(
                     "TRACE {:?}",
                     rtt.iter().map(|v| v.round() as i64).collect::<Vec<_>>()

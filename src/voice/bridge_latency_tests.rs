@@ -278,15 +278,44 @@ fn a_reply_sent_faster_than_real_time_is_played_completely() {
 }
 
 #[test]
-fn a_reply_with_a_long_lead_then_real_time_is_played_completely() {
-    // The first second at once, then the remaining 9 s at exactly real time: the queue holds a
-    // steady second of audio, which is the agent's lead, not standing delay to remove.
+fn a_reply_with_a_long_lead_then_bursts_at_real_time_is_played_completely() {
+    // The first second at once, then the remaining 9 s as 200 ms chunks every 200 ms (real
+    // time on average): the queue holds about a second, swinging by ten frames with each
+    // chunk, which is an agent's lead, not standing delay to remove.
     let t0 = Instant::now();
     let first = t0 + Duration::from_millis(200);
-    let arrivals: Vec<Instant> = (0..500u32)
-        .map(|k| first + TICK * k.saturating_sub(50))
+    let arrivals: Vec<Instant> = (0..50u32)
+        .map(|k| first + Duration::from_millis(200) * k.saturating_sub(5))
         .collect();
-    assert_played_completely(10, 20, &arrivals, t0);
+    assert_played_completely(10, 200, &arrivals, t0);
+}
+
+#[test]
+fn a_third_of_a_second_left_by_an_upstream_stall_drains_within_three_seconds() {
+    // Real-time chunks; once, at 5 s, the stream stops for 320 ms and the held 16 chunks
+    // then come at once (the agent, or the browser's audio it echoes, stalled). The 16
+    // frames left queued are removed within about three seconds, two frames crossfaded
+    // into one at a time, at most one in five ticks.
+    let run = stream(
+        3,
+        Duration::from_millis(10),
+        1_000,
+        10,
+        250,
+        Duration::from_millis(320),
+    );
+    let trims = run.stats.outbound.standing_trims;
+    let before: Vec<Duration> = run.by_chunk[200..250].iter().flatten().copied().collect();
+    let after: Vec<Duration> = run.by_chunk[400..500].iter().flatten().copied().collect();
+    let (p99_before, p99_after) = (percentile(&before, 0.99), percentile(&after, 0.99));
+    eprintln!("trims {trims}: p99 before {p99_before:?}, 3 s after the stall {p99_after:?}");
+    assert!((13..=20).contains(&trims), "{trims} trims");
+    assert!(
+        p99_after <= p99_before + TICK,
+        "{p99_before:?} then {p99_after:?}"
+    );
+    // Nothing went missing except what the stall itself held back.
+    assert!(run.underruns <= 16, "{} underruns", run.underruns);
 }
 
 /// Frames sent: (when, the push instant the frame carries).

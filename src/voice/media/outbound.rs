@@ -47,12 +47,22 @@ pub struct OutboundStats {
     pub standing_trims: u64,
 }
 
-/// Queue depth seen by the ticks of the current observation window.
+/// Queue depth seen by the ticks of the current observation window, and the trims planned
+/// by the last one.
 #[derive(Debug, Clone, Copy, Default)]
 struct DepthWindow {
     ticks: u32,
+    /// Fewest whole frames any tick found.
     min: usize,
-    max: usize,
+    /// Depth range, counting the frames trimmed in this window as still queued (the planned
+    /// trims do not make a steady queue look unsteady).
+    low: usize,
+    high: usize,
+    /// Frames trimmed in this window.
+    trimmed: usize,
+    /// Trims still planned, one every `spacing` ticks.
+    planned: u32,
+    spacing: u32,
 }
 
 /// Sans-IO agent → browser audio chain.
@@ -91,22 +101,24 @@ impl OutboundChain {
     /// this long, and a misbehaving agent cannot grow a session's memory without bound.
     pub const MAX_QUEUED: Duration = Duration::from_secs(120);
     /// Ticks over which the queue depth is watched for standing delay (0.5 s). When audio comes
-    /// in at the playout rate (streaming), every stall of the agent leaves frames queued that
-    /// never drain. If during a whole window every tick found at least
-    /// [`Self::STANDING_MIN_FRAMES`] whole frames (a spare one was never needed) and the depth
-    /// varied by at most [`Self::STANDING_MAX_SPREAD`] frames (neither a burst arriving faster
-    /// than real time nor a reply draining), one frame of that delay is removed: the next two
-    /// frames are crossfaded into one, so the waveform stays continuous. A reply sent faster
-    /// than real time makes the depth swing by far more than that and is played completely.
+    /// in at the playout rate (streaming), every stall upstream — of the agent, or of the
+    /// browser's audio it answers — leaves frames queued that never drain. If during a whole
+    /// window every tick found at least [`Self::STANDING_MIN_FRAMES`] whole frames (a spare one
+    /// was never needed) and the depth varied by at most [`Self::STANDING_MAX_SPREAD`] frames
+    /// (neither a burst arriving faster than real time nor a reply draining), half of the
+    /// frames that were never needed (at least one, at most [`Self::MAX_TRIMS_PER_WINDOW`]) are
+    /// removed over the next window: each time, two frames are crossfaded into one, so the
+    /// waveform stays continuous and the speech is at most 20% faster for a moment. A frame
+    /// or two of jitter-left delay thus goes within a second, and a third of a second left by
+    /// a stall within about two. A reply sent faster than real time (or in chunks of 60 ms
+    /// and more) makes the depth swing by far more than the spread and is played completely.
     pub const STANDING_WINDOW: u32 = 25;
     /// See [`Self::STANDING_WINDOW`].
     pub const STANDING_MIN_FRAMES: usize = 2;
     /// See [`Self::STANDING_WINDOW`].
     pub const STANDING_MAX_SPREAD: usize = 2;
-    /// Only a backlog of at most this many frames (120 ms) counts as standing delay: what
-    /// jitter and stalls of a real-time stream leave behind. A deeper steady queue is an
-    /// agent's lead (a reply sent ahead, then at real time) and is played in full.
-    pub const STANDING_MAX_FRAMES: usize = 6;
+    /// See [`Self::STANDING_WINDOW`]: one trim per five ticks at most.
+    pub const MAX_TRIMS_PER_WINDOW: u32 = 5;
 
     /// A chain for agent audio at `source_rate`.
     pub fn new(source_rate: u32) -> Result<Self, VoiceMediaError> {
@@ -190,10 +202,14 @@ impl OutboundChain {
         }
         let start = self.taken;
         self.taken += FRAME_48K as u64;
-        if trim && self.resampler.read_exact(&mut self.spare) {
-            self.taken += FRAME_48K as u64;
-            crossfade(&mut self.frame, &self.spare);
-            self.stats.standing_trims += 1;
+        if trim {
+            if self.resampler.read_exact(&mut self.spare) {
+                self.taken += FRAME_48K as u64;
+                crossfade(&mut self.frame, &self.spare);
+                self.stats.standing_trims += 1;
+            } else {
+                self.depth.trimmed -= 1;
+            }
         }
         let len = self.encoder.encode(&self.frame, &mut self.packet)?;
         self.stats.frames += 1;
@@ -231,25 +247,42 @@ impl OutboundChain {
     /// delay is to be removed now (see [`Self::STANDING_WINDOW`]).
     fn observe_depth(&mut self) -> bool {
         let depth = self.queued_frames();
+        let w = &mut self.depth;
         if depth == 0 {
-            self.depth = DepthWindow::default();
+            *w = DepthWindow::default();
             return false;
         }
-        let w = &mut self.depth;
+        let seen = depth + w.trimmed;
         if w.ticks == 0 {
-            (w.min, w.max) = (depth, depth);
+            (w.min, w.low, w.high) = (depth, seen, seen);
         }
         w.ticks += 1;
         w.min = w.min.min(depth);
-        w.max = w.max.max(depth);
-        if w.ticks < Self::STANDING_WINDOW {
-            return false;
+        w.low = w.low.min(seen);
+        w.high = w.high.max(seen);
+        let mut trim = w.planned > 0 && w.ticks % w.spacing == 0;
+        if w.ticks >= Self::STANDING_WINDOW {
+            let steady =
+                w.min >= Self::STANDING_MIN_FRAMES && w.high - w.low <= Self::STANDING_MAX_SPREAD;
+            let planned = if steady {
+                // Half the frames no tick needed, rounded up.
+                (w.min / 2).min(Self::MAX_TRIMS_PER_WINDOW as usize) as u32
+            } else {
+                0
+            };
+            *w = DepthWindow {
+                planned,
+                spacing: Self::STANDING_WINDOW / planned.max(1),
+                ..DepthWindow::default()
+            };
+            // The first planned trim is made at once.
+            trim = planned > 0;
         }
-        let standing = w.min >= Self::STANDING_MIN_FRAMES
-            && w.max <= Self::STANDING_MAX_FRAMES
-            && w.max - w.min <= Self::STANDING_MAX_SPREAD;
-        *w = DepthWindow::default();
-        standing
+        if trim {
+            w.planned = w.planned.saturating_sub(1);
+            w.trimmed += 1;
+        }
+        trim
     }
 
     /// The push instant of the first chunk whose audio starts in the frame at 48 kHz output
