@@ -59,7 +59,10 @@ impl Client {
         token: &str,
         transport: &Transport,
     ) -> Result<Client, ClientError> {
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, None, true)
+        // Signalling messages are small: 8 KiB read at a time, as the server does.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(8 * 1024);
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, Some(config), true)
             .await
             .map_err(|e| ClientError::Socket(e.to_string()))?;
         let (mut sink, mut stream) = ws.split();

@@ -304,5 +304,6 @@ async fn upgrade(
         n
     });
     ws.max_message_size(16 << 20)
+        .read_buffer_size(crate::voice::elevenlabs::connect::READ_BUFFER)
         .on_upgrade(move |socket| conversation::run(socket, shared, index))
 }
