@@ -676,3 +676,41 @@ async fn an_error_message_without_a_close_ends_as_agent_error_1011() {
     assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
     server.abort();
 }
+
+/// An agent message far larger than the socket's read buffer (two seconds of audio in one
+/// `audio` event, ~85 KB of base64) arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audio_message_larger_than_the_read_buffer_arrives_whole() {
+    use base64::Engine;
+    let pcm: Vec<i16> = sine(16_000, 2_000, 440.0, 9000.0, &mut 0);
+    let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    assert!(b64.len() > 4 * parlor::voice::elevenlabs::connect::READ_BUFFER);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _init = ws.next().await;
+        let metadata = r#"{"type":"conversation_initiation_metadata","conversation_initiation_metadata_event":{"conversation_id":"c1","agent_output_audio_format":"pcm_16000","user_input_audio_format":"pcm_16000"}}"#;
+        ws.send(Message::text(metadata)).await.unwrap();
+        let audio =
+            format!(r#"{{"type":"audio","audio_event":{{"audio_base_64":"{b64}","event_id":3}}}}"#);
+        ws.send(Message::text(audio)).await.unwrap();
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    let mut conn = agent(base, |_| {}).start(context()).await.unwrap();
+    started(&mut conn).await;
+    let got = until(&mut conn, |e| matches!(e, AgentEvent::Audio { .. })).await;
+    match got.last() {
+        Some(AgentEvent::Audio {
+            event_id,
+            pcm: heard,
+        }) => {
+            assert_eq!(*event_id, 3);
+            assert_eq!(heard, &pcm);
+        }
+        other => panic!("expected audio, got {other:?}"),
+    }
+    server.abort();
+}
