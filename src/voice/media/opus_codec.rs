@@ -71,9 +71,11 @@ impl OpusDecoder {
     }
 }
 
-/// Encoder complexity (0–10) for the agent's voice: 5 roughly halves libopus' cost per frame
-/// against the default 10 (the largest per-session cost of the bridge) with no audible loss
-/// for speech at 32 kbit/s.
+/// Encoder complexity (0–10) for the agent's voice. Measured on this project's 2-core machine
+/// with synthesised speech through this encoder's settings (SILK wideband): 113 µs per frame
+/// at 5 against 151 at 10, the default (libopus is the largest per-session cost of the
+/// bridge), and PESQ-WB 4.20 against 4.36; at 3 and below the noise shaping goes and so does
+/// the quality (3.42), for 89 µs.
 pub const AGENT_COMPLEXITY: i32 = 5;
 
 /// The agent track's encoder: 48 kHz mono, VOIP, [`AGENT_BITRATE`], [`AGENT_COMPLEXITY`],

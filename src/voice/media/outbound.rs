@@ -260,7 +260,7 @@ impl OutboundChain {
         w.min = w.min.min(depth);
         w.low = w.low.min(seen);
         w.high = w.high.max(seen);
-        let mut trim = w.planned > 0 && w.ticks % w.spacing == 0;
+        let mut trim = w.planned > 0 && w.ticks.is_multiple_of(w.spacing);
         if w.ticks >= Self::STANDING_WINDOW {
             let steady =
                 w.min >= Self::STANDING_MIN_FRAMES && w.high - w.low <= Self::STANDING_MAX_SPREAD;
