@@ -281,6 +281,8 @@ impl Schedule<'_> {
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
+mod tests_checks;
+#[cfg(test)]
 mod tests_dst;
 #[cfg(test)]
 mod tests_rules;
