@@ -7,10 +7,10 @@
 //! and no audio has been pushed for [`OutboundChain::TAIL_WAIT`], the last partial frame is
 //! completed with silence so a reply's last syllable is not held back. [`OutboundChain::flush`]
 //! (barge-in) drops the queue and resets the resampler and the encoder, so nothing stale is
-//! heard. When audio streams in at the playout rate, a few frames left queued by a stall of the
-//! agent would delay everything after them for good; such standing delay is removed one frame
-//! per half second (see [`OutboundChain::STANDING_WINDOW`]), while a reply sent ahead is played in
-//! full. Sans-IO: the caller passes the time; no allocation per frame.
+//! heard. When audio streams in at the playout rate, frames left queued by a stall upstream
+//! would delay everything after them for good; such standing delay is trimmed, half of it per
+//! half second (see [`OutboundChain::STANDING_WINDOW`]), while a reply sent ahead in bursts is
+//! played in full. Sans-IO: the caller passes the time; no allocation per frame.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
