@@ -646,10 +646,10 @@ async fn parlor_dev_fake_elevenlabs_serves_the_double_until_sigterm() {
     assert!(status.success(), "{status:?}");
 }
 
-/// A hand-rolled server for what the double does not do: an `error` message that no close
-/// frame follows.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_error_message_without_a_close_ends_as_agent_error_1011() {
+/// A hand-rolled agent for what the double does not do: it accepts one conversation, answers
+/// the first message with the metadata (PCM 16 kHz both ways), sends `messages`, then keeps
+/// the socket open and silent. Returns its `ws://` base URL and its task.
+async fn scripted_agent(messages: Vec<String>) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("ws://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
@@ -658,11 +658,20 @@ async fn an_error_message_without_a_close_ends_as_agent_error_1011() {
         let _init = ws.next().await;
         let metadata = r#"{"type":"conversation_initiation_metadata","conversation_initiation_metadata_event":{"conversation_id":"c1","agent_output_audio_format":"pcm_16000","user_input_audio_format":"pcm_16000"}}"#;
         ws.send(Message::text(metadata)).await.unwrap();
-        let error = r#"{"type":"error","error_event":{"error_type":"asr","message":"ASR provider failed"}}"#;
-        ws.send(Message::text(error)).await.unwrap();
-        // Keep the socket open and silent.
+        for m in messages {
+            ws.send(Message::text(m)).await.unwrap();
+        }
         while let Some(Ok(_)) = ws.next().await {}
     });
+    (base, server)
+}
+
+/// An `error` message that no close frame follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_message_without_a_close_ends_as_agent_error_1011() {
+    let error =
+        r#"{"type":"error","error_event":{"error_type":"asr","message":"ASR provider failed"}}"#;
+    let (base, server) = scripted_agent(vec![error.into()]).await;
     let mut conn = agent(base, |_| {}).start(context()).await.unwrap();
     started(&mut conn).await;
     let t0 = tokio::time::Instant::now();
@@ -686,19 +695,9 @@ async fn an_audio_message_larger_than_the_read_buffer_arrives_whole() {
     let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
     assert!(b64.len() > 4 * parlor::voice::elevenlabs::connect::READ_BUFFER);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("ws://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        let _init = ws.next().await;
-        let metadata = r#"{"type":"conversation_initiation_metadata","conversation_initiation_metadata_event":{"conversation_id":"c1","agent_output_audio_format":"pcm_16000","user_input_audio_format":"pcm_16000"}}"#;
-        ws.send(Message::text(metadata)).await.unwrap();
-        let audio =
-            format!(r#"{{"type":"audio","audio_event":{{"audio_base_64":"{b64}","event_id":3}}}}"#);
-        ws.send(Message::text(audio)).await.unwrap();
-        while let Some(Ok(_)) = ws.next().await {}
-    });
+    let audio =
+        format!(r#"{{"type":"audio","audio_event":{{"audio_base_64":"{b64}","event_id":3}}}}"#);
+    let (base, server) = scripted_agent(vec![audio]).await;
     let mut conn = agent(base, |_| {}).start(context()).await.unwrap();
     started(&mut conn).await;
     let got = until(&mut conn, |e| matches!(e, AgentEvent::Audio { .. })).await;
