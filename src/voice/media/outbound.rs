@@ -110,7 +110,7 @@ impl OutboundChain {
     /// removed over the next window: each time, two frames are crossfaded into one, so the
     /// waveform stays continuous and the speech is at most 20% faster for a moment. A frame
     /// or two of jitter-left delay thus goes within a second, and a third of a second left by
-    /// a stall within about two. A reply sent faster than real time (or in chunks of 60 ms
+    /// a stall within about three seconds. A reply sent faster than real time (or in chunks of 60 ms
     /// and more) makes the depth swing by far more than the spread and is played completely.
     pub const STANDING_WINDOW: u32 = 25;
     /// See [`Self::STANDING_WINDOW`].
