@@ -7,8 +7,8 @@
 
 mod common;
 
+use common::TestApp;
 use common::browser::{Chromium, chromium_path};
-use common::{Backend, TestApp};
 use serde_json::json;
 
 const READY: &str = "document.readyState === 'complete' && document.body.dataset.ready === 'true'";
@@ -30,7 +30,7 @@ async fn login_returns_to_the_page_and_the_account_can_be_changed_and_deleted() 
     if skip("login_returns_to_the_page_and_the_account_can_be_changed_and_deleted") {
         return;
     }
-    let app = TestApp::start(Backend::Sqlite).await;
+    let app = TestApp::for_browser(|_| {}).await;
     let (api, _) = app.client_user("client@example.org").await;
     let mut b = Chromium::open("about:blank").await;
     // The link's #fragment (where join tokens travel) comes back after the login but never

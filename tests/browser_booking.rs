@@ -10,8 +10,8 @@
 
 mod common;
 
+use common::TestApp;
 use common::browser::{Chromium, chromium_path};
-use common::{Backend, TestApp};
 use serde_json::{Value, json};
 
 const READY: &str = "document.readyState === 'complete' && document.body.dataset.ready === 'true'";
@@ -128,7 +128,7 @@ async fn a_client_books_sees_downloads_and_cancels_and_the_coach_follows_up() {
         eprintln!("\n*** SKIPPED browser booking journey: no Chromium at /usr/bin/chromium ***\n");
         return;
     }
-    let app = TestApp::start(Backend::Sqlite).await;
+    let app = TestApp::for_browser(|_| {}).await;
     let admin = app.admin().await;
     let (coach_api, coach_id) = app.coach(&admin, "coach@example.org").await;
     let mut b = Chromium::open("about:blank").await;
@@ -305,7 +305,12 @@ async fn a_client_books_sees_downloads_and_cancels_and_the_coach_follows_up() {
     assert_eq!(instant(&moved["starts_at"]), instant(&moved_to), "{moved}");
     assert_eq!(moved["sequence"], 1, "{moved}");
 
-    // "Join video call" mints a join token and opens the booking's room with it.
+    // "Join video call" mints a join token and opens the booking's room with it; tokens
+    // are minted from 15 minutes before the start, so the server's clock moves there.
+    let first_start: chrono::DateTime<chrono::Utc> =
+        first["starts_at"].as_str().unwrap().parse().unwrap();
+    app.clock
+        .advance(first_start - app.clock.now() - chrono::Duration::minutes(10));
     open_page(&mut b, &app, "/upcoming").await;
     click(&mut b, &format!("{card} .join-video")).await;
     let room = first["join_url"]

@@ -8,8 +8,8 @@
 
 mod common;
 
+use common::TestApp;
 use common::browser::{Chromium, chromium_path};
-use common::{Backend, TestApp};
 use serde_json::{Value, json};
 
 const READY: &str = "document.readyState === 'complete' && document.body.dataset.ready === 'true'";
@@ -21,7 +21,7 @@ async fn a_client_rates_a_past_session_from_the_upcoming_page() {
         eprintln!("\n*** SKIPPED a_client_rates_a_past_session: no Chromium ***\n");
         return;
     }
-    let app = TestApp::start(Backend::Sqlite).await;
+    let app = TestApp::for_browser(|_| {}).await;
     let admin = app.admin().await;
     let (_, coach_id) = app.coach(&admin, "rated-coach@example.org").await;
     let (api, _) = app.client_user("rater@example.org").await;

@@ -18,8 +18,8 @@
 
 mod common;
 
+use common::TestApp;
 use common::browser::{Chromium, chromium_path};
-use common::{Backend, TestApp};
 use parlor::auth::join_token::{self, RoomRole};
 
 const KEY: &[u8] = b"test-signing-secret-0123456789abcdef";
@@ -192,8 +192,7 @@ async fn two_chromium_browsers_see_and_hear_each_other() {
         );
         return;
     }
-    let app =
-        TestApp::start_with(Backend::Sqlite, |c| c.rtc.udp_ports = "41000-41199".into()).await;
+    let app = TestApp::for_browser(|c| c.rtc.udp_ports = "41000-41199".into()).await;
     for i in 1..=3 {
         if let Err(e) = call(&app, &format!("browser-room-{i}"), i == 1).await {
             panic!("call {i} of 3: {e}");

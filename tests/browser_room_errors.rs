@@ -6,9 +6,9 @@
 
 mod common;
 
+use common::TestApp;
 use common::browser::{Chromium, Launch, chromium_path};
 use common::sfu::{self, transport};
-use common::{Backend, TestApp};
 use parlor::auth::join_token::{self, RoomRole};
 use serde_json::{Value, json};
 
@@ -62,8 +62,7 @@ async fn bad_links_and_a_refused_camera_are_explained() {
     if no_chromium("bad_links_and_a_refused_camera_are_explained") {
         return;
     }
-    let app =
-        TestApp::start_with(Backend::Sqlite, |c| c.rtc.udp_ports = "41400-41439".into()).await;
+    let app = TestApp::for_browser(|c| c.rtc.udp_ports = "41400-41439".into()).await;
     let now = chrono::Utc::now().timestamp();
 
     let mut b = Chromium::open(&link(&app, "errors-expired", now - 3600, 600)).await;
@@ -102,7 +101,7 @@ async fn a_full_room_is_explained_with_the_jitsi_fallback() {
     if no_chromium("a_full_room_is_explained_with_the_jitsi_fallback") {
         return;
     }
-    let app = TestApp::start_with(Backend::Sqlite, |c| {
+    let app = TestApp::for_browser(|c| {
         c.rtc.udp_ports = "41440-41479".into();
         c.rooms.max_participants = 2;
     })
@@ -120,6 +119,14 @@ async fn a_full_room_is_explained_with_the_jitsi_fallback() {
     assert_eq!(r.status(), 201);
     let booking: Value = r.json().await.unwrap();
     let fallback = booking["fallback_url"].as_str().expect("a fallback link");
+    // Room tokens are minted from 15 minutes before the start: move the server's clock there.
+    {
+        let start: chrono::DateTime<chrono::Utc> =
+            booking["starts_at"].as_str().unwrap().parse().unwrap();
+        app.clock
+            .advance(start - app.clock.now() - chrono::Duration::minutes(10));
+    }
+
     let room = booking["join_url"]
         .as_str()
         .unwrap()
@@ -163,8 +170,7 @@ async fn an_unreachable_server_is_explained() {
     if no_chromium("an_unreachable_server_is_explained") {
         return;
     }
-    let app =
-        TestApp::start_with(Backend::Sqlite, |c| c.rtc.udp_ports = "41500-41539".into()).await;
+    let app = TestApp::for_browser(|c| c.rtc.udp_ports = "41500-41539".into()).await;
     let now = chrono::Utc::now().timestamp();
     let mut b = Chromium::open(&link(&app, "errors-unreachable", now, 600)).await;
     b.wait_until(

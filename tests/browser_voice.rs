@@ -9,8 +9,8 @@
 
 mod common;
 
+use common::TestApp;
 use common::browser::{Chromium, Launch, chromium_path};
-use common::{Backend, TestApp};
 use parlor::voice::fake_elevenlabs::{FakeConfig, FakeElevenLabs};
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
     .await
     .unwrap();
     let base = fake.base_url();
-    let app = TestApp::start_with(Backend::Sqlite, move |c| {
+    let app = TestApp::for_browser(move |c| {
         c.rtc.udp_ports = "41200-41239".into();
         c.voice.agent = "elevenlabs".into();
         c.voice.elevenlabs.agent_id = "agent_test".into();
@@ -185,8 +185,7 @@ async fn a_refused_microphone_is_explained_on_the_voice_page() {
         );
         return;
     }
-    let app =
-        TestApp::start_with(Backend::Sqlite, |c| c.rtc.udp_ports = "41240-41259".into()).await;
+    let app = TestApp::for_browser(|c| c.rtc.udp_ports = "41240-41259".into()).await;
     let (http, _) = app.client_user("voice.denied@example.org").await;
     let launch = Launch {
         deny_media: true,
@@ -235,8 +234,7 @@ async fn the_live_transcript_applies_corrections() {
         eprintln!("\n*** SKIPPED the_live_transcript_applies_corrections: no Chromium ***\n");
         return;
     }
-    let app =
-        TestApp::start_with(Backend::Sqlite, |c| c.rtc.udp_ports = "41260-41279".into()).await;
+    let app = TestApp::for_browser(|c| c.rtc.udp_ports = "41260-41279".into()).await;
     let mut b = Chromium::open("about:blank").await;
     b.navigate(&app.url("/login")).await;
     let lines = b
@@ -268,8 +266,7 @@ async fn a_sessions_link_rejoins_it_while_live_and_shows_it_after() {
         );
         return;
     }
-    let app =
-        TestApp::start_with(Backend::Sqlite, |c| c.rtc.udp_ports = "43860-43899".into()).await;
+    let app = TestApp::for_browser(|c| c.rtc.udp_ports = "43860-43899".into()).await;
     let (http, _) = app.client_user("voice.resume@example.org").await;
     let started: serde_json::Value = http
         .post(app.url("/api/voice/sessions"))

@@ -31,6 +31,17 @@ fn token_of(out: &Output) -> String {
     token.to_string()
 }
 
+/// The `iat` claim of a token, read without verifying it.
+fn issued_at(token: &str) -> i64 {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON claims");
+    v["iat"].as_i64().expect("an iat claim")
+}
+
 #[test]
 fn a_minted_link_carries_a_verifiable_room_scoped_token() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,15 +64,14 @@ fn a_minted_link_carries_a_verifiable_room_scoped_token() {
     let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the generated key is private");
     let key = std::fs::read_to_string(&key_file).unwrap();
-    let now = chrono::Utc::now().timestamp();
+    // The CLI runs on its own clock: check the token at the instant it says it was issued,
+    // never against this test's wall clock.
+    let now = issued_at(&token);
     let claims = join_token::verify(key.trim().as_bytes(), &token, "coaching-42", now)
         .expect("signed with the server's key");
     assert_eq!(claims.name, "Ana Coach");
     assert_eq!(claims.role, RoomRole::Coach);
-    assert!(
-        (claims.exp - now - 300).abs() <= 5,
-        "valid 5 minutes: {claims:?}"
-    );
+    assert_eq!(claims.exp - claims.iat, 300, "valid 5 minutes: {claims:?}");
     assert!(
         join_token::verify(key.trim().as_bytes(), &token, "another-room", now).is_err(),
         "scoped to its room"
@@ -79,7 +89,9 @@ fn a_minted_link_carries_a_verifiable_room_scoped_token() {
         dir.path(),
         &["token", "--room", "coaching-42", "--name", "G"],
     ));
-    let sub = |t: &str| join_token::verify(key.trim().as_bytes(), t, "coaching-42", now).unwrap();
+    let sub = |t: &str| {
+        join_token::verify(key.trim().as_bytes(), t, "coaching-42", issued_at(t)).unwrap()
+    };
     assert_eq!(sub(&a).role, RoomRole::Guest);
     assert_ne!(sub(&a).sub, sub(&b).sub);
 }

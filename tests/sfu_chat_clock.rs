@@ -35,7 +35,7 @@ async fn next_chat(ws: &mut Ws) -> Value {
 
 async fn joined(app: &TestApp, room: &str, who: &str) -> Ws {
     let mut ws = tokio_tungstenite::connect_async(ws(app)).await.unwrap().0;
-    let join = json!({"type": "join", "token": token(room, who, who)});
+    let join = json!({"type": "join", "token": token(app, room, who, who)});
     ws.send(Message::Text(join.to_string().into()))
         .await
         .unwrap();

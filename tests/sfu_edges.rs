@@ -21,7 +21,7 @@ async fn the_room_limit_refuses_a_new_room_in_words_and_frees_up() {
     let t = transport(42000, 42019);
     let one = join(&app, &t, "room-one", "ana", "Ana").await;
     let two = join(&app, &t, "room-two", "bo", "Bo").await;
-    match Client::join(&ws(&app), &token("room-three", "cy", "Cy"), &t).await {
+    match Client::join(&ws(&app), &token(&app, "room-three", "cy", "Cy"), &t).await {
         Err(ClientError::Refused { message, .. }) => {
             assert!(message.contains("room limit"), "{message}")
         }

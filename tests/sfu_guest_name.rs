@@ -30,8 +30,8 @@ async fn next_json(ws: &mut Ws) -> Option<Value> {
     }
 }
 
-fn token_as(room: &str, identity: &str, name: &str, role: RoomRole) -> String {
-    let now = chrono::Utc::now().timestamp();
+fn token_as(app: &TestApp, room: &str, identity: &str, name: &str, role: RoomRole) -> String {
+    let now = app.clock.now().timestamp();
     join_token::mint(KEY, room, identity, name, role, now, 600)
 }
 
@@ -64,11 +64,15 @@ async fn next_joined_name(watcher: &mut Ws) -> String {
 async fn others_see_the_name_a_guest_chose_but_not_one_a_coach_sends() {
     let app = app("43800-43819", 8).await;
     let room = "room-guest-name";
-    let (mut watcher, first) =
-        send_join(&app, &token_as(room, "u_w", "Wen", RoomRole::Client), None).await;
+    let (mut watcher, first) = send_join(
+        &app,
+        &token_as(&app, room, "u_w", "Wen", RoomRole::Client),
+        None,
+    )
+    .await;
     assert_eq!(first["type"], "joined", "{first}");
 
-    let guest = token_as(room, "g_1", "Guest 1", RoomRole::Guest);
+    let guest = token_as(&app, room, "g_1", "Guest 1", RoomRole::Guest);
     let (mut guest_ws, first) = send_join(&app, &guest, Some("  Gil Guest  ")).await;
     assert_eq!(first["type"], "joined", "{first}");
     let me = first["participant_id"].clone();
@@ -97,7 +101,7 @@ async fn others_see_the_name_a_guest_chose_but_not_one_a_coach_sends() {
     };
     assert_eq!(chat["name"], "Gil Guest", "{chat}");
 
-    let coach = token_as(room, "u_c", "Cora Coach", RoomRole::Coach);
+    let coach = token_as(&app, room, "u_c", "Cora Coach", RoomRole::Coach);
     let (_coach_ws, first) = send_join(&app, &coach, Some("Somebody Else")).await;
     assert_eq!(first["type"], "joined", "{first}");
     assert_eq!(
@@ -106,7 +110,7 @@ async fn others_see_the_name_a_guest_chose_but_not_one_a_coach_sends() {
         "a coach's name comes from the token, never from join"
     );
 
-    let blank = token_as(room, "g_2", "Guest 2", RoomRole::Guest);
+    let blank = token_as(&app, room, "g_2", "Guest 2", RoomRole::Guest);
     let (_blank_ws, first) = send_join(&app, &blank, Some("   ")).await;
     assert_eq!(first["type"], "joined", "{first}");
     assert_eq!(
@@ -120,7 +124,7 @@ async fn others_see_the_name_a_guest_chose_but_not_one_a_coach_sends() {
 async fn a_bad_guest_name_is_refused_before_joining() {
     let app = app("43820-43839", 8).await;
     let room = "room-guest-bad-name";
-    let guest = token_as(room, "g_1", "Guest 1", RoomRole::Guest);
+    let guest = token_as(&app, room, "g_1", "Guest 1", RoomRole::Guest);
     for bad in ["x".repeat(61), "Gil\u{7}".to_string()] {
         let (mut ws, first) = send_join(&app, &guest, Some(&bad)).await;
         assert_eq!(first["type"], "error", "{bad:?}: {first}");

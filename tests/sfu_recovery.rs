@@ -103,7 +103,7 @@ async fn a_rejoin_with_the_same_token_replaces_the_lost_session_without_a_ghost(
     let app = app("41880-41919", 8).await;
     let t = transport(41920, 41959);
     let mut ana = join(&app, &t, "room-rejoin", "ana", "Ana").await;
-    let bo_token = token("room-rejoin", "bo", "Bo");
+    let bo_token = token(&app, "room-rejoin", "bo", "Bo");
     let mut bo = Client::join(&ws(&app), &bo_token, &t).await.unwrap();
     let (locals, ana_ids) = publish_av(&mut ana, 0x5301, 0x5302).await;
     let ana_sender = spawn_sender(locals, 40);

@@ -95,7 +95,7 @@ async fn relay_only_client_connects_through_coturn_and_media_flows_both_ways() {
     relayed.relay_only = true;
     let direct = transport(48_100, 48_119);
 
-    let mut a = Client::join(&ws(&app), &token("relay-room", "a", "Ana"), &relayed)
+    let mut a = Client::join(&ws(&app), &token(&app, "relay-room", "a", "Ana"), &relayed)
         .await
         .expect("relay-only client joins");
     let parlor::signal::protocol::ServerMessage::Joined { ice_servers, .. } = &a.joined else {
@@ -108,6 +108,7 @@ async fn relay_only_client_connects_through_coturn_and_media_flows_both_ways() {
     let user = turn_entry.username.as_deref().expect("TURN username");
     let (expiry, identity) = user.split_once(':').expect("username is expiry:identity");
     assert_eq!(identity, "a");
+    // TURN credentials are checked by coturn against the real clock, so they are minted on it.
     assert!(expiry.parse::<i64>().unwrap() > chrono::Utc::now().timestamp());
 
     let mut b = join(&app, &direct, "relay-room", "b", "Ben").await;

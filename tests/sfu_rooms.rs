@@ -25,8 +25,8 @@ async fn app(ports: &str, max: u32) -> TestApp {
     .await
 }
 
-fn token(room: &str, who: &str, ttl: i64) -> String {
-    let now = chrono::Utc::now().timestamp();
+fn token(app: &TestApp, room: &str, who: &str, ttl: i64) -> String {
+    let now = app.clock.now().timestamp();
     join_token::mint(KEY, room, who, who, RoomRole::Client, now, ttl)
 }
 
@@ -109,10 +109,10 @@ fn metric(text: &str, name: &str) -> i64 {
 async fn two_peers_exchange_audio_and_video_and_leaving_cleans_up() {
     let app = app("47200-47239", 8).await;
     let t = Transport::new("127.0.0.1".parse().unwrap(), (47240, 47279));
-    let mut a = Client::join(&ws(&app), &token("room-1", "ana", 600), &t)
+    let mut a = Client::join(&ws(&app), &token(&app, "room-1", "ana", 600), &t)
         .await
         .unwrap();
-    let mut b = Client::join(&ws(&app), &token("room-1", "bo", 600), &t)
+    let mut b = Client::join(&ws(&app), &token(&app, "room-1", "bo", 600), &t)
         .await
         .unwrap();
     let pa = a
@@ -204,8 +204,8 @@ async fn two_peers_exchange_audio_and_video_and_leaving_cleans_up() {
 async fn bad_tokens_are_refused_before_any_media_resource() {
     let app = app("47280-47289", 8).await;
     let t = Transport::new("127.0.0.1".parse().unwrap(), (47290, 47299));
-    let expired = token("room-2", "ana", -10);
-    let mut tampered = token("room-2", "ana", 600);
+    let expired = token(&app, "room-2", "ana", -10);
+    let mut tampered = token(&app, "room-2", "ana", 600);
     tampered.pop();
     let foreign = join_token::mint(
         b"another server",
@@ -213,7 +213,7 @@ async fn bad_tokens_are_refused_before_any_media_resource() {
         "ana",
         "Ana",
         RoomRole::Coach,
-        chrono::Utc::now().timestamp(),
+        app.clock.now().timestamp(),
         600,
     );
     for (name, tok) in [
@@ -249,13 +249,13 @@ async fn bad_tokens_are_refused_before_any_media_resource() {
 async fn a_full_room_refuses_with_a_clear_message_and_garbage_changes_nothing() {
     let app = app("47300-47319", 2).await;
     let t = Transport::new("127.0.0.1".parse().unwrap(), (47320, 47339));
-    let mut a = Client::join(&ws(&app), &token("room-3", "a", 600), &t)
+    let mut a = Client::join(&ws(&app), &token(&app, "room-3", "a", 600), &t)
         .await
         .unwrap();
-    let b = Client::join(&ws(&app), &token("room-3", "b", 600), &t)
+    let b = Client::join(&ws(&app), &token(&app, "room-3", "b", 600), &t)
         .await
         .unwrap();
-    match Client::join(&ws(&app), &token("room-3", "c", 600), &t).await {
+    match Client::join(&ws(&app), &token(&app, "room-3", "c", 600), &t).await {
         Err(ClientError::Refused { code, message }) => {
             assert_eq!(code, "room_full");
             assert!(message.contains("full"), "{message}");
@@ -285,7 +285,7 @@ async fn a_full_room_refuses_with_a_clear_message_and_garbage_changes_nothing() 
     }
     assert_eq!(errors, 3, "one error per bad message");
     // A rejoin with the same identity replaces the old session: no ghost.
-    let a2 = Client::join(&ws(&app), &token("room-3", "a", 600), &t)
+    let a2 = Client::join(&ws(&app), &token(&app, "room-3", "a", 600), &t)
         .await
         .expect("rejoin with the same identity");
     let bye = a
@@ -330,6 +330,10 @@ async fn room_tokens_go_to_the_bookings_coach_and_client_only_and_let_them_in() 
         .next()
         .unwrap()
         .to_string();
+    // Room tokens are minted from 15 minutes before the start: move the server's clock there.
+    let start: chrono::DateTime<chrono::Utc> = b["starts_at"].as_str().unwrap().parse().unwrap();
+    app.clock
+        .advance(start - app.clock.now() - chrono::Duration::minutes(10));
     let mint = |c: &reqwest::Client, room: String| {
         c.post(app.url(&format!("/api/rooms/{room}/token"))).send()
     };
@@ -400,7 +404,7 @@ async fn a_client_that_never_completes_ice_is_removed_after_the_timeout() {
     })
     .await;
     let t = Transport::new("127.0.0.1".parse().unwrap(), (47380, 47389));
-    let mut stuck = Client::join(&ws(&app), &token("room-4", "stuck", 600), &t)
+    let mut stuck = Client::join(&ws(&app), &token(&app, "room-4", "stuck", 600), &t)
         .await
         .unwrap();
     // Offer media, then never answer the ICE checks: send the offer of a peer that is closed.
@@ -450,10 +454,10 @@ async fn a_client_that_never_completes_ice_is_removed_after_the_timeout() {
 async fn an_offer_flood_is_throttled_without_disturbing_the_room() {
     let app = app("47390-47399", 8).await;
     let t = Transport::new("127.0.0.1".parse().unwrap(), (47960, 47979));
-    let mut a = Client::join(&ws(&app), &token("room-5", "a", 600), &t)
+    let mut a = Client::join(&ws(&app), &token(&app, "room-5", "a", 600), &t)
         .await
         .unwrap();
-    let mut b = Client::join(&ws(&app), &token("room-5", "b", 600), &t)
+    let mut b = Client::join(&ws(&app), &token(&app, "room-5", "b", 600), &t)
         .await
         .unwrap();
     for _ in 0..40 {

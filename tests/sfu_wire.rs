@@ -35,7 +35,7 @@ async fn next_json(ws: &mut Ws) -> Option<Value> {
 
 async fn joined(app: &TestApp, room: &str, who: &str) -> Ws {
     let mut ws = connect(app).await;
-    let join = json!({"type": "join", "token": token(room, who, who)});
+    let join = json!({"type": "join", "token": token(app, room, who, who)});
     ws.send(Message::Text(join.to_string().into()))
         .await
         .unwrap();
@@ -128,7 +128,15 @@ async fn a_frame_over_64_kib_closes_only_that_socket() {
     let mut ws = joined(&app, "room-big", "flooder").await;
     let big = json!({"type": "chat", "text": "x".repeat(70 * 1024)}).to_string();
     let _ = ws.send(Message::Text(big.into())).await;
-    while next_json(&mut ws).await.is_some() {}
+    // The socket closes with 1009 (message too big), as docs/signalling.md promises.
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(code, Some(1009), "close code");
     let left = loop {
         match next_json(&mut bystander).await {
             Some(m) if m["type"] == "participant_left" => break true,

@@ -107,7 +107,7 @@ async fn purge_keeps_recent_transcripts(backend: Backend) {
     let (_, user) = app.client_user("purge@example.org").await;
     let user = UserId(user);
     let store = &app.state.store;
-    let now = chrono::Utc::now();
+    let now = app.clock.now();
     let old = store
         .insert_voice_session(
             &user,

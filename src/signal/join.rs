@@ -1,6 +1,7 @@
 //! The join handshake of a `/rtc` session: the first message must be `join` with a token,
 //! within a time limit; the token is read for its room, verified against that room and the
-//! clock, and a guest's chosen display name checked — all before anything is allocated.
+//! clock, admitted (what the room stands for is still live, the person still exists), and a
+//! guest's chosen display name checked — all before anything is allocated.
 
 use super::SignalContext;
 use super::protocol::{self, ClientMessage};
@@ -25,6 +26,9 @@ pub(super) async fn first_join(
                 "send join with a token within 10 seconds".to_string(),
             )
         })?;
+    if let Some(Err(e)) = &msg {
+        super::session::close_after_read_error(ws, e).await;
+    }
     let Some(Ok(Message::Text(text))) = msg else {
         return Err((
             "invalid_token",
@@ -46,9 +50,13 @@ pub(super) async fn first_join(
         ctx.signing_key.expose().as_bytes(),
         &token,
         &room,
-        chrono::Utc::now().timestamp(),
+        ctx.clock.now().timestamp(),
     )
     .map_err(|e| ("invalid_token", e.to_string()))?;
+    ctx.admission
+        .admit(&claims)
+        .await
+        .map_err(|r| (r.code, r.message))?;
     // Only guests choose their name; coaches and clients are named by their account.
     if claims.role == join_token::RoomRole::Guest {
         let chosen = protocol::guest_name(requested_name.as_deref())

@@ -20,12 +20,39 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Why a participant with a valid token may not enter: a code and words for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Decides, at join, whether verified claims may still enter their room (whatever the room
+/// stands for may have ended since the token was minted).
+#[async_trait::async_trait]
+pub trait Admission: Send + Sync {
+    async fn admit(&self, claims: &crate::auth::join_token::JoinClaims) -> Result<(), Refusal>;
+}
+
 /// What every session needs: the rooms, the media transport, keys and ICE settings.
 pub struct SignalContext {
     pub hub: Arc<Hub>,
     pub transport: Arc<Transport>,
     pub signing_key: Secret,
     pub ice_timeout: Duration,
+    /// The server's clock, against which join tokens are checked.
+    pub clock: crate::clock::Clock,
+    /// Whether a verified token may still enter its room.
+    pub admission: std::sync::Arc<dyn Admission>,
     stun: Vec<String>,
     turn_urls: Vec<String>,
     turn_secret: Secret,
@@ -34,7 +61,13 @@ pub struct SignalContext {
 }
 
 impl SignalContext {
-    pub fn new(cfg: &Config, signing_key: Secret, metrics: &crate::telemetry::Metrics) -> Self {
+    pub fn new(
+        cfg: &Config,
+        signing_key: Secret,
+        clock: crate::clock::Clock,
+        admission: Arc<dyn Admission>,
+        metrics: &crate::telemetry::Metrics,
+    ) -> Self {
         let ports = cfg.rtc.port_range().expect("validated port range");
         Self {
             hub: Arc::new(Hub::new(
@@ -48,6 +81,8 @@ impl SignalContext {
                 t
             }),
             signing_key,
+            clock,
+            admission,
             ice_timeout: Duration::from_secs(u64::from(cfg.rtc.ice_timeout_secs)),
             stun: cfg.rtc.ice_servers.clone(),
             turn_urls: cfg.rtc.turn_urls.clone(),
@@ -68,6 +103,7 @@ impl SignalContext {
             });
         }
         if !self.turn_urls.is_empty() {
+            // TURN servers check the credential against their own (real) clock, not ours.
             let now = chrono::Utc::now().timestamp();
             let c = crate::auth::turn::credential(
                 self.turn_secret.expose().as_bytes(),

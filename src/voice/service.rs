@@ -149,7 +149,7 @@ impl VoiceService {
         metrics: VoiceMetrics,
     ) -> Arc<Self> {
         let (persist, rx) = mpsc::unbounded_channel();
-        tokio::spawn(persist_task(store.clone(), rx));
+        tokio::spawn(persist_task(store.clone(), signal.clock.clone(), rx));
         Arc::new(Self {
             store,
             signal,
@@ -331,9 +331,13 @@ fn end_label(reason: &EndReason) -> String {
     }
 }
 
-async fn persist_task(store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) {
+async fn persist_task(
+    store: Store,
+    clock: crate::clock::Clock,
+    mut rx: mpsc::UnboundedReceiver<Persist>,
+) {
     while let Some(p) = rx.recv().await {
-        let now = chrono::Utc::now();
+        let now = clock.now();
         let result = match p {
             Persist::Conversation(id, conv) => store.set_voice_conversation(&id, &conv).await,
             Persist::Line {

@@ -126,6 +126,12 @@ impl Drop for TestDb {
     }
 }
 
+/// The instant a test server's clock reads when it starts: a Monday, 10:00 UTC, in no DST
+/// transition week, far from any month or year end.
+pub fn test_start() -> DateTime<Utc> {
+    "2026-12-07T10:00:00Z".parse().expect("a valid instant")
+}
+
 /// A running server.
 pub struct TestApp {
     pub base: String,
@@ -142,8 +148,25 @@ impl TestApp {
         Self::start_with(backend, |_| {}).await
     }
 
-    /// Starts with a configuration adjusted by `tweak`.
+    /// Starts with a configuration adjusted by `tweak`, on a clock that reads [`TEST_START`]
+    /// when the server starts, whatever the machine's date, hour and zone.
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start_with_clock(backend, Clock::starting_at(test_start()), tweak).await
+    }
+
+    /// For browser tests: the server runs on the machine's real clock, because the page in
+    /// Chromium computes dates from its own (real) clock and the two must agree. Such tests
+    /// assert nothing that depends on the hour or the date.
+    pub async fn for_browser(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start_with_clock(Backend::Sqlite, Clock::system(), tweak).await
+    }
+
+    /// Starts on `clock` with a configuration adjusted by `tweak`.
+    pub async fn start_with_clock(
+        backend: Backend,
+        clock: Clock,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let db = TestDb::create(backend).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -160,7 +183,6 @@ impl TestApp {
         config.auth.signing_secret = Secret::new("test-signing-secret-0123456789abcdef");
         tweak(&mut config);
         config.validate().expect("test config is valid");
-        let clock = Clock::system();
         let state = parlor::server::prepare(Arc::new(config), clock.clone())
             .await
             .expect("server prepares");

@@ -28,8 +28,9 @@ pub fn transport(lo: u16, hi: u16) -> Transport {
     Transport::new("127.0.0.1".parse().unwrap(), (lo, hi))
 }
 
-pub fn token(room: &str, identity: &str, name: &str) -> String {
-    let now = chrono::Utc::now().timestamp();
+/// A join token valid for ten minutes on `app`'s clock.
+pub fn token(app: &TestApp, room: &str, identity: &str, name: &str) -> String {
+    let now = app.clock.now().timestamp();
     join_token::mint(KEY, room, identity, name, RoomRole::Client, now, 600)
 }
 
@@ -38,7 +39,7 @@ pub fn ws(app: &TestApp) -> String {
 }
 
 pub async fn join(app: &TestApp, t: &Transport, room: &str, identity: &str, name: &str) -> Client {
-    Client::join(&ws(app), &token(room, identity, name), t)
+    Client::join(&ws(app), &token(app, room, identity, name), t)
         .await
         .unwrap_or_else(|e| panic!("{identity} joins {room}: {e}"))
 }
