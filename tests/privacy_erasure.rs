@@ -509,11 +509,17 @@ async fn erasure_leaves_no_personal_data_in_any_table_and_kills_every_credential
             .iter()
             .any(|a| a["event"] == "erasure" && a["actor_id"] == x_id.as_str())
     );
-    let again = send_json(
-        app.client()
-            .post(app.url("/api/auth/signup"))
+    let c = app.client();
+    send_json(
+        c.post(app.url("/api/auth/signup"))
             .json(&json!({"email": EMAIL, "name": "Again", "password": PW})),
-        201,
+        202,
+    )
+    .await;
+    let again = send_json(
+        c.post(app.url("/api/auth/login"))
+            .json(&json!({"email": EMAIL, "password": PW})),
+        200,
     )
     .await;
     assert_ne!(again["user"]["id"], x_id.as_str());

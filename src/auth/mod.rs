@@ -4,6 +4,7 @@
 //! [`Accounts`] is the service the HTTP layer calls; it never sees HTTP types. Secrets are
 //! stored only as hashes (argon2id for passwords, SHA-256 for high-entropy tokens).
 
+pub mod hash_pool;
 pub mod join_token;
 pub mod jwt;
 pub mod model;
@@ -25,8 +26,10 @@ use std::sync::Mutex;
 pub enum AuthError {
     #[error("email or password is wrong")]
     InvalidCredentials,
-    #[error("too many failed logins; try again in {0} seconds")]
+    #[error("too many attempts; try again in {0} seconds")]
     RateLimited(u64),
+    #[error("the server is busy; try again in a moment")]
+    Busy,
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error("{0}")]
@@ -58,18 +61,31 @@ pub struct Signup<'a> {
 pub struct Accounts {
     store: Store,
     limiter: Mutex<LoginLimiter>,
+    hashes: hash_pool::HashPool,
     session_ttl: Duration,
+}
+
+/// What a sign-up did; the caller answers both the same way, so that sign-up does not tell
+/// whether an email has an account.
+#[derive(Debug)]
+pub enum SignupOutcome {
+    Created(User),
+    /// The email already has an account: nothing was changed.
+    EmailTaken,
 }
 
 impl Accounts {
     pub fn new(store: Store, cfg: &crate::config::AuthConfig) -> Self {
         Self {
             store,
-            limiter: Mutex::new(LoginLimiter::new(
-                cfg.login_window_secs,
-                cfg.login_max_failures_per_account,
-                cfg.login_max_failures_per_ip,
-            )),
+            limiter: Mutex::new(LoginLimiter::new(ratelimit::Limits {
+                window_secs: cfg.login_window_secs,
+                failures_per_account_ip: cfg.login_max_failures_per_account_ip,
+                failures_per_account: cfg.login_max_failures_per_account,
+                failures_per_ip: cfg.login_max_failures_per_ip,
+                signups_per_ip: cfg.signup_max_per_ip,
+            })),
+            hashes: hash_pool::HashPool::new(cfg.hash_concurrency, cfg.hash_queue),
             session_ttl: Duration::hours(i64::from(cfg.session_ttl_hours)),
         }
     }
@@ -86,9 +102,11 @@ impl Accounts {
         crate::validate::time_zone(s.time_zone).map_err(AuthError::Invalid)?;
         password::check_policy(s.password).map_err(AuthError::Invalid)?;
         let pw = s.password.to_string();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+        let hash = self
+            .hashes
+            .run(move || password::hash(&pw))
             .await
-            .expect("password hashing does not panic");
+            .map_err(|_| AuthError::Busy)?;
         let new = NewUser {
             email: &email,
             name: &name,
@@ -112,7 +130,40 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Checks credentials (rate-limited per account and IP) and opens a session.
+    /// Self sign-up of a client from `ip`: throttled per address before anything is done,
+    /// then the same work (a password hash) whether or not the email is taken.
+    pub async fn signup(
+        &self,
+        s: &Signup<'_>,
+        ip: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SignupOutcome, AuthError> {
+        let t = now.timestamp();
+        let throttled = {
+            let l = self.limiter.lock().expect("limiter lock");
+            l.check(&s.email.trim().to_lowercase(), ip, t).err()
+        };
+        if let Some(wait) = throttled {
+            return Err(AuthError::RateLimited(wait));
+        }
+        self.limiter
+            .lock()
+            .expect("limiter lock")
+            .signup(ip, t)
+            .map_err(AuthError::RateLimited)?;
+        match self.create_user(s, now).await {
+            Ok(u) => Ok(SignupOutcome::Created(u)),
+            Err(AuthError::EmailTaken) => {
+                self.store
+                    .audit(None, "signup_existing_email", None, None, now)
+                    .await?;
+                Ok(SignupOutcome::EmailTaken)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks credentials (throttled per account and IP) and opens a session.
     /// Returns the user and the cookie value.
     pub async fn login(
         &self,
@@ -141,15 +192,17 @@ impl Accounts {
         };
         let pw = password.chars().take(password::MAX_LEN).collect::<String>();
         let stored = found.as_ref().and_then(|(_, h)| h.clone());
-        let ok = tokio::task::spawn_blocking(move || match stored {
-            Some(h) => password::verify(&pw, &h),
-            None => {
-                password::verify_dummy(&pw);
-                false
-            }
-        })
-        .await
-        .expect("password verification does not panic");
+        let ok = self
+            .hashes
+            .run(move || match stored {
+                Some(h) => password::verify(&pw, &h),
+                None => {
+                    password::verify_dummy(&pw);
+                    false
+                }
+            })
+            .await
+            .map_err(|_| AuthError::Busy)?;
         let Some((user, _)) = found.filter(|_| ok) else {
             self.limiter
                 .lock()
@@ -163,7 +216,7 @@ impl Accounts {
         self.limiter
             .lock()
             .expect("limiter lock")
-            .record_success(&account);
+            .record_success(&account, ip);
         let token = new_token();
         self.store
             .insert_login_session(&token_hash(&token), &user.id, now, now + self.session_ttl)

@@ -40,8 +40,13 @@ pub struct RoomsConfig {
     pub max_participants: u32,
     /// Most rooms open at once on this server.
     pub max_rooms: u32,
-    /// Lifetime of join tokens minted by the API, in minutes.
+    /// Lifetime of join tokens minted by the API, in minutes (never past the booking's end
+    /// plus `join_grace_minutes`).
     pub join_token_ttl_minutes: u32,
+    /// How long before a booking's start its room tokens can be had and its room entered.
+    pub join_lead_minutes: u32,
+    /// How long after a booking's end its room can still be entered.
+    pub join_grace_minutes: u32,
 }
 
 impl Default for RtcConfig {
@@ -65,6 +70,8 @@ impl Default for RoomsConfig {
             max_participants: 8,
             max_rooms: 100,
             join_token_ttl_minutes: 240,
+            join_lead_minutes: 15,
+            join_grace_minutes: 30,
         }
     }
 }

@@ -83,6 +83,21 @@ pub struct HttpConfig {
     pub trust_proxy: bool,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
+    /// With `trust_proxy`: the addresses (or CIDR ranges) of your own proxies. The client IP
+    /// is the rightmost `X-Forwarded-For` hop that is not one of them.
+    pub trusted_proxies: Vec<String>,
+    /// Most open client connections (lowered to half the open-file limit when that is less);
+    /// at the cap, the longest-idle connection is closed to make room.
+    pub max_connections: usize,
+    /// Seconds a client has to send a complete request head (from connecting, or from the
+    /// first byte of the next request on a kept-alive connection).
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may take to arrive in full.
+    pub body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit without a request before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds a whole request (body and handler) may take before it is answered 408.
+    pub request_timeout_secs: u64,
 }
 
 /// Database connection.
@@ -104,12 +119,22 @@ pub struct AuthConfig {
     pub session_ttl_hours: u32,
     /// Allow anyone to sign up as a client (`POST /api/auth/signup`).
     pub signup_enabled: bool,
-    /// Failed logins per account within `login_window_secs` before 429.
+    /// Failed logins for one account from one client IP within `login_window_secs` before
+    /// that address gets 429 for that account (others are unaffected).
+    pub login_max_failures_per_account_ip: u32,
+    /// Failed logins per account from all addresses within `login_window_secs` before 429
+    /// (a ceiling for distributed guessing; much higher than the per-address limit).
     pub login_max_failures_per_account: u32,
     /// Failed logins per client IP within `login_window_secs` before 429.
     pub login_max_failures_per_ip: u32,
-    /// Length of the login rate-limit window in seconds.
+    /// Length of the login and sign-up rate-limit window in seconds.
     pub login_window_secs: u64,
+    /// Sign-up attempts per client IP within `login_window_secs` before 429.
+    pub signup_max_per_ip: u32,
+    /// Password hashes computed at once (0 = the number of cores).
+    pub hash_concurrency: usize,
+    /// Password hashes that may wait for a free slot; beyond that, 503 with `Retry-After`.
+    pub hash_queue: usize,
     /// HMAC secret for join tokens and other signatures. Environment only
     /// (`PARLOR_AUTH__SIGNING_SECRET`); when unset, a random one is kept in
     /// `{data_dir}/signing.key` (mode 0600), created on first run.
@@ -177,6 +202,12 @@ impl Default for HttpConfig {
             public_url: "http://127.0.0.1:8080".into(),
             trust_proxy: false,
             max_body_bytes: 64 * 1024,
+            trusted_proxies: Vec::new(),
+            max_connections: 4096,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            request_timeout_secs: 60,
         }
     }
 }
@@ -195,9 +226,13 @@ impl Default for AuthConfig {
         Self {
             session_ttl_hours: 24 * 7,
             signup_enabled: true,
-            login_max_failures_per_account: 5,
+            login_max_failures_per_account_ip: 5,
+            login_max_failures_per_account: 100,
             login_max_failures_per_ip: 20,
             login_window_secs: 15 * 60,
+            signup_max_per_ip: 10,
+            hash_concurrency: 0,
+            hash_queue: 16,
             signing_secret: Secret::default(),
         }
     }
@@ -282,10 +317,28 @@ impl Config {
         if self.http.max_body_bytes < 1024 {
             return bad("http.max_body_bytes", "must be at least 1024".into());
         }
+        if self.http.max_connections < 16 {
+            return bad("http.max_connections", "must be at least 16".into());
+        }
+        for (key, v) in [
+            ("http.header_timeout_secs", self.http.header_timeout_secs),
+            ("http.body_timeout_secs", self.http.body_timeout_secs),
+            ("http.idle_timeout_secs", self.http.idle_timeout_secs),
+            ("http.request_timeout_secs", self.http.request_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&v) {
+                return bad(key, "must be between 1 and 3600 seconds".into());
+            }
+        }
+        if let Err(e) = crate::http::client_ip::ProxyPolicy::new(true, &self.http.trusted_proxies) {
+            return bad("http.trusted_proxies", e);
+        }
         if self.auth.session_ttl_hours == 0 {
             return bad("auth.session_ttl_hours", "must be at least 1".into());
         }
         if self.auth.login_window_secs == 0
+            || self.auth.login_max_failures_per_account_ip == 0
+            || self.auth.signup_max_per_ip == 0
             || self.auth.login_max_failures_per_account == 0
             || self.auth.login_max_failures_per_ip == 0
         {

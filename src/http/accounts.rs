@@ -53,7 +53,8 @@ pub struct MeResponse {
     pub coach_id: Option<String>,
 }
 
-fn session_cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
+/// The session cookie (`Secure` under an https public URL); `max_age` 0 clears it.
+pub(super) fn session_cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
     let secure = if state.config.cookies_secure() {
         "; Secure"
     } else {
@@ -69,11 +70,21 @@ fn cross_site() -> ApiError {
     ApiError::forbidden("cross-site request refused (Origin does not match)")
 }
 
-/// Create a client account and sign in.
+/// The answer to a sign-up, the same whether or not the email already had an account.
+#[derive(Serialize, ToSchema)]
+pub struct SignupAccepted {
+    /// Always `accepted`.
+    pub status: &'static str,
+    pub message: &'static str,
+}
+
+/// Create a client account. The answer is the same for a new and an already registered email
+/// (so sign-up does not reveal who has an account): 202, no cookie; then sign in.
 #[utoipa::path(post, path = "/api/auth/signup", tag = "accounts", request_body = SignupRequest,
-    responses((status = 201, body = MeResponse), (status = 400, body = super::error::ErrorBody),
-        (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+    responses((status = 202, body = SignupAccepted), (status = 400, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody),
+        (status = 503, body = super::error::ErrorBody)))]
 async fn signup(
     State(s): State<AppState>,
     SameOrigin(same): SameOrigin,
@@ -95,19 +106,14 @@ async fn signup(
         time_zone: tz,
         role: Role::Client,
     };
-    s.accounts.create_user(&new, now).await?;
-    let (user, token) = s.accounts.login(&r.email, &r.password, &ip, now).await?;
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::SET_COOKIE,
-        session_cookie(&s, &token, s.accounts.session_ttl().num_seconds()),
-    );
+    // Created or already taken: answered alike (the owner of a taken address is to be told
+    // by email once notifications exist).
+    let _outcome = s.accounts.signup(&new, &ip, now).await?;
     Ok((
-        StatusCode::CREATED,
-        headers,
-        axum::Json(MeResponse {
-            user,
-            coach_id: None,
+        StatusCode::ACCEPTED,
+        axum::Json(SignupAccepted {
+            status: "accepted",
+            message: "Sign-up received. Sign in with your email and password.",
         }),
     ))
 }

@@ -88,10 +88,26 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// 422 `out_of_range`: a date outside what the API accepts.
+pub fn out_of_range(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "out_of_range", message)
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::not_found("resource"),
+            StoreError::Unwritable(m) => {
+                tracing::error!(error = %m, "the database cannot write");
+                ApiError {
+                    retry_after: Some(30),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "storage_unavailable",
+                        "the server cannot save data right now; try again later",
+                    )
+                }
+            }
             e => {
                 tracing::error!(error = %e, "storage failure");
                 ApiError::internal()
@@ -110,6 +126,10 @@ impl From<AuthError> for ApiError {
             AuthError::RateLimited(wait) => ApiError {
                 retry_after: Some(wait),
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", msg)
+            },
+            AuthError::Busy => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", msg)
             },
             AuthError::EmailTaken => ApiError::new(StatusCode::CONFLICT, "email_taken", msg),
             AuthError::Invalid(_) => {
@@ -158,8 +178,27 @@ fn slot_code(s: SlotError) -> &'static str {
     }
 }
 
+/// Whether a rejected body failed because it did not arrive within `http.body_timeout_secs`.
+fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        if body_timed_out(&r) {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time",
+            );
+        }
         let status = r.status();
         let code = match status {
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",

@@ -2,7 +2,7 @@
 //! [`Auth`], the authenticated caller (session cookie or `Authorization: Bearer` API key).
 //!
 //! Cookie-authenticated requests that change state must come from this site: the `Origin`
-//! header must match `http.public_url` or the request's own host (or, without `Origin`,
+//! header must be the origin of `http.public_url`, scheme included (or, without `Origin`,
 //! `Sec-Fetch-Site: same-origin`). API-key requests are not subject to this check.
 
 use super::AppState;
@@ -74,7 +74,9 @@ pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         })
 }
 
-/// Whether a browser request comes from this site (see module docs).
+/// Whether a browser request comes from this site (see module docs): its `Origin` is the
+/// configured public origin — scheme, host and port — and nothing the request itself says
+/// (such as `Host`) can widen that.
 pub fn same_origin(parts: &Parts, public_origin: &str) -> bool {
     match parts
         .headers
@@ -82,16 +84,9 @@ pub fn same_origin(parts: &Parts, public_origin: &str) -> bool {
         .and_then(|v| v.to_str().ok())
     {
         Some(origin) => {
-            let origin = origin.trim_end_matches('/');
-            if origin == public_origin {
-                return true;
-            }
-            let host = parts
-                .headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok());
-            let origin_host = origin.split_once("://").map(|(_, h)| h);
-            host.is_some() && host == origin_host
+            let origin = url::Url::parse(origin.trim()).map(|u| u.origin());
+            let public = url::Url::parse(public_origin).map(|u| u.origin());
+            matches!((origin, public), (Ok(o), Ok(p)) if o.is_tuple() && o == p)
         }
         None => parts
             .headers
@@ -177,23 +172,21 @@ impl FromRequestParts<AppState> for MaybeAuth {
     }
 }
 
-/// The client's IP for rate limiting: the socket peer, or the first `X-Forwarded-For`
-/// entry when `http.trust_proxy` is on.
-pub fn client_ip(parts: &Parts, trust_proxy: bool) -> String {
-    if trust_proxy
-        && let Some(ip) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-    {
-        return ip.trim().to_string();
-    }
-    parts
+/// The client's IP for rate limiting (see [`super::client_ip`]).
+pub fn client_ip(parts: &Parts, policy: &super::client_ip::ProxyPolicy) -> String {
+    let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+        .map(|c| c.0.ip());
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    policy
+        .client(peer, &forwarded)
+        .map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
 /// The client IP as an extractor.
@@ -206,7 +199,7 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts, state.config.http.trust_proxy)))
+        Ok(ClientIp(client_ip(parts, &state.proxy)))
     }
 }
 

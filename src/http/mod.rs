@@ -5,6 +5,7 @@
 mod accounts;
 mod assets;
 mod bookings;
+pub mod client_ip;
 mod coaches;
 pub mod error;
 pub mod extract;
@@ -29,6 +30,7 @@ use error::ApiError;
 use std::sync::Arc;
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 
 /// Everything a handler may use; cheap to clone.
 #[derive(Clone)]
@@ -46,6 +48,8 @@ pub struct AppState {
     pub signal: Arc<crate::signal::SignalContext>,
     /// AI voice sessions.
     pub voice: Arc<crate::voice::service::VoiceService>,
+    /// How the client address of a request is found.
+    pub proxy: Arc<client_ip::ProxyPolicy>,
 }
 
 impl AppState {
@@ -62,6 +66,12 @@ impl AppState {
         let signal = Arc::new(crate::signal::SignalContext::new(
             &config,
             signing_key.clone(),
+            clock.clone(),
+            Arc::new(crate::booking::admission::RoomAdmission::new(
+                store.clone(),
+                clock.clone(),
+                crate::booking::admission::JoinWindow::from_config(&config),
+            )),
             &metrics,
         ));
         let voice = crate::voice::service::VoiceService::new(
@@ -72,7 +82,11 @@ impl AppState {
             signing_key.clone(),
             crate::voice::service::VoiceMetrics::new(&metrics),
         );
+        let proxy =
+            client_ip::ProxyPolicy::new(config.http.trust_proxy, &config.http.trusted_proxies)
+                .expect("validated configuration");
         Self {
+            proxy: Arc::new(proxy),
             accounts: Arc::new(Accounts::new(store.clone(), &config.auth)),
             bookings: Arc::new(Bookings::new(store.clone(), config.clone())),
             coaches: Arc::new(Coaches::new(store.clone())),
@@ -87,10 +101,12 @@ impl AppState {
     }
 }
 
-/// The whole application router.
+/// The whole application router. Layers, from the outside in: metrics and security headers
+/// (so every response is counted and carries them, 500s from a caught panic included), the
+/// whole-request deadline (408), the request-body deadline, the body size limit, the panic
+/// guard.
 pub fn router(state: AppState) -> Router {
-    let max_body = state.config.http.max_body_bytes;
-    Router::new()
+    let routes = Router::new()
         .merge(ops::routes())
         .merge(accounts::routes())
         .merge(coaches::routes())
@@ -100,12 +116,31 @@ pub fn router(state: AppState) -> Router {
         .merge(rooms::routes())
         .merge(voice::routes())
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(DefaultBodyLimit::max(max_body))
+        .method_not_allowed_fallback(method_not_allowed);
+    with_edge_layers(routes, state)
+}
+
+/// Wraps `routes` in the layers every route has (see [`router`]); public so that tests can
+/// put a route of their own (one that panics, say) behind the very same edge.
+pub fn with_edge_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let max_body = state.config.http.max_body_bytes;
+    let request_timeout = std::time::Duration::from_secs(state.config.http.request_timeout_secs);
+    let body_timeout = std::time::Duration::from_secs(state.config.http.body_timeout_secs);
+    routes
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal().into_response()
         }))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_oversized,
+        ))
+        .layer(RequestBodyDeadlineLayer::new(body_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
 
@@ -119,6 +154,28 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "method not allowed on this route",
     )
+}
+
+/// A body announced larger than `http.max_body_bytes` is refused before any of it is read
+/// (the size limit alone would wait for the bytes to arrive).
+async fn refuse_oversized(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > state.config.http.max_body_bytes as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "request bodies are limited to {} bytes",
+                state.config.http.max_body_bytes
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Metrics by matched route, and security headers on every response.

@@ -120,7 +120,7 @@ async fn erase(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespons
     let mut h = HeaderMap::new();
     h.insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("parlor_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        super::accounts::session_cookie(&s, "", 0),
     );
     Ok((StatusCode::NO_CONTENT, h))
 }

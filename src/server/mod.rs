@@ -1,12 +1,13 @@
 //! Starting and stopping the server: open the store, run migrations, load the signing key,
 //! serve HTTP until the shutdown future resolves, then drain and close.
 
+pub mod connections;
+
 use crate::auth::signing_key;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::{AppState, router};
 use crate::store::{Store, StoreError};
-use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,8 +19,11 @@ use tokio::net::TcpListener;
 pub enum StartError {
     #[error("database: {0}")]
     Store(#[from] StoreError),
-    #[error("signing key: {0}")]
-    SigningKey(std::io::Error),
+    #[error("signing key in {dir}: {source}")]
+    SigningKey {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -39,8 +43,12 @@ pub async fn prepare(config: Arc<Config>, clock: Clock) -> Result<AppState, Star
     )
     .await?;
     store.migrate().await?;
-    let key = signing_key::load_or_create(&config.auth.signing_secret, &config.data_dir)
-        .map_err(StartError::SigningKey)?;
+    let key = signing_key::load_or_create(&config.auth.signing_secret, &config.data_dir).map_err(
+        |source| StartError::SigningKey {
+            dir: config.data_dir.clone(),
+            source,
+        },
+    )?;
     let agent = crate::voice::agent::from_config(&config).map_err(StartError::Voice)?;
     tracing::info!(agent = %crate::voice::agent::describe(&config), "voice agent");
     Ok(AppState::new(config, store, key, clock, agent))
@@ -60,17 +68,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let maintenance = tokio::spawn(maintenance(state.clone()));
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    // Signalling and transcript messages are small writes that must not wait for an ACK.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let http = &state.config.http;
+    let limits = connections::EdgeLimits {
+        max_connections: connections::effective_cap(http.max_connections),
+        header_timeout: Duration::from_secs(http.header_timeout_secs),
+        idle_timeout: Duration::from_secs(http.idle_timeout_secs),
+        drain_timeout: Duration::from_secs(http.request_timeout_secs),
+    };
+    connections::serve(listener, router(state.clone()), limits, shutdown).await;
     maintenance.abort();
     state.store.close().await;
-    result.map_err(StartError::Serve)
+    Ok(())
 }
 
 /// Background upkeep: a WAL checkpoint every two seconds, and hourly clean-up of expired

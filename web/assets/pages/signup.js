@@ -1,4 +1,4 @@
-// signup.js — create a client account (name, email, password, time zone) and sign in.
+// signup.js — create a client account (name, email, password, time zone), then sign in.
 import { api, humanError } from "../lib/api.js";
 import { shell, say, safeNext } from "../lib/shell.js";
 import { h, markReady, sentence } from "../lib/dom.js";
@@ -38,7 +38,9 @@ async function main() {
     button.disabled = true;
     say(status, "Creating your account…", "busy");
     try {
+      // Sign-up answers alike for new and taken addresses; signing in tells which it was.
       await api("POST", "/api/auth/signup", body);
+      await api("POST", "/api/auth/login", { email: body.email, password: body.password });
       location.assign(safeNext());
     } catch (e) {
       button.disabled = false;
