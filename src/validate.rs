@@ -1,7 +1,18 @@
-//! Input checks shared by every layer: emails, display names, time zones, free text, URLs.
-//! Each returns a message a user can act on.
+//! Input checks shared by every layer: emails, display names, time zones, free text, URLs,
+//! instants. Each returns a message a user can act on.
 
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
+
+/// Instants the API accepts lie in the years 1970 to 9999, so date arithmetic of a few days
+/// either way never overflows.
+pub fn instant(field: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if (1970..=9999).contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(format!("{field} must be between the years 1970 and 9999"))
+    }
+}
 
 /// Lower-cases and checks an email address (pragmatic syntax check, ≤ 254 bytes).
 pub fn email(raw: &str) -> Result<String, String> {

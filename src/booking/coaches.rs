@@ -8,7 +8,7 @@ use crate::auth::model::Role;
 use crate::ids::{CoachId, UserId};
 use crate::store::coaches::CoachProfile;
 use crate::store::{Store, StoreError};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 /// Fields of a coach profile as sent by admins (create) or by admins/the coach (patch).
@@ -251,11 +251,13 @@ impl Coaches {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Slot>, BookingError> {
+        for (field, t) in [("from", from), ("to", to)] {
+            crate::validate::instant(field, t).map_err(BookingError::Invalid)?;
+        }
         let coach = self.get(None, id).await?;
-        let busy = self
-            .store
-            .busy_intervals(id, from - Duration::days(1), to + Duration::days(1))
-            .await?;
+        let (lo, _) = super::service::day_either_side(from)?;
+        let (_, hi) = super::service::day_either_side(to)?;
+        let busy = self.store.busy_intervals(id, lo, hi).await?;
         Ok(schedule_of(&coach)?.free_slots(from, to, now, &busy)?)
     }
 }

@@ -6,6 +6,7 @@
 //! Authorization lives here too: a [`Viewer`] sees only what their role allows, and a booking
 //! they may not see is reported as not found, so they learn nothing about it.
 
+pub mod admission;
 pub mod coaches;
 mod follow_up;
 pub mod ics;

@@ -95,6 +95,7 @@ impl Bookings {
             }
             None => None,
         };
+        crate::validate::instant("starts_at", req.starts_at).map_err(BookingError::Invalid)?;
         let request_hash = idempotency_key.map(|_| request_hash(&req, &client_id));
         if let (Some(key), Some(hash)) = (idempotency_key, &request_hash)
             && let Some(found) = self.replay(&client_id, key, hash).await?
@@ -122,7 +123,7 @@ impl Bookings {
             session_type: req.session_type,
             focus_area: focus,
             starts_at: req.starts_at,
-            ends_at: req.starts_at + Duration::minutes(i64::from(coach.policy.session_minutes)),
+            ends_at: ends_at(req.starts_at, &coach)?,
             time_zone: client.time_zone.clone(),
             status: BookingStatus::Scheduled,
             room: (req.session_type == SessionType::Video).then(new_room_name),
@@ -145,14 +146,18 @@ impl Bookings {
             .booking_tx(&coach.id)
             .await
             .map_err(not_found("coach"))?;
-        let busy = tx
-            .busy(
-                &coach.id,
-                req.starts_at - Duration::days(1),
-                req.starts_at + Duration::days(1),
-                None,
-            )
-            .await?;
+        // A parallel retry with this key may have won the lock and committed: answer its booking.
+        if let (Some(key), Some(hash)) = (idempotency_key, &request_hash)
+            && let Some(rec) = tx.idempotency(&client_id, key).await?
+        {
+            drop(tx);
+            if rec.request_hash != *hash {
+                return Err(BookingError::IdempotencyMismatch);
+            }
+            return Ok((self.store.booking(&rec.booking_id).await?, true));
+        }
+        let (lo, hi) = day_either_side(req.starts_at)?;
+        let busy = tx.busy(&coach.id, lo, hi, None).await?;
         schedule_of(&coach)?.check_bookable(req.starts_at, now, &busy)?;
         tx.insert(&booking).await.map_err(slot_conflict)?;
         if let (Some(key), Some(hash)) = (idempotency_key, &request_hash) {
@@ -225,6 +230,7 @@ impl Bookings {
         starts_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Booking, BookingError> {
+        crate::validate::instant("starts_at", starts_at).map_err(BookingError::Invalid)?;
         let b = self.get(viewer, id).await?;
         if b.status != BookingStatus::Scheduled {
             return Err(BookingError::Conflict(format!(
@@ -243,16 +249,10 @@ impl Bookings {
                 )));
             }
         }
-        let ends_at = starts_at + Duration::minutes(i64::from(coach.policy.session_minutes));
+        let ends_at = ends_at(starts_at, &coach)?;
+        let (lo, hi) = day_either_side(starts_at)?;
         let mut tx = self.store.booking_tx(&coach.id).await?;
-        let busy = tx
-            .busy(
-                &coach.id,
-                starts_at - Duration::days(1),
-                starts_at + Duration::days(1),
-                Some(id),
-            )
-            .await?;
+        let busy = tx.busy(&coach.id, lo, hi, Some(id)).await?;
         schedule_of(&coach)?.check_bookable(starts_at, now, &busy)?;
         tx.reschedule(id, starts_at, ends_at, now)
             .await
@@ -321,6 +321,24 @@ impl Bookings {
             .await?;
         Ok(b)
     }
+}
+
+/// When a session starting at `start` with `coach` ends.
+fn ends_at(start: DateTime<Utc>, coach: &Coach) -> Result<DateTime<Utc>, BookingError> {
+    start
+        .checked_add_signed(Duration::minutes(i64::from(coach.policy.session_minutes)))
+        .ok_or_else(|| BookingError::Invalid("starts_at is out of range".into()))
+}
+
+/// The day either side of `t`, the window whose bookings can overlap a session at `t`.
+pub(super) fn day_either_side(
+    t: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), BookingError> {
+    let out = || BookingError::Invalid("the time is out of range".into());
+    Ok((
+        t.checked_sub_signed(Duration::days(1)).ok_or_else(out)?,
+        t.checked_add_signed(Duration::days(1)).ok_or_else(out)?,
+    ))
 }
 
 fn request_hash(req: &NewBooking, client: &UserId) -> String {

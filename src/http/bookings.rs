@@ -78,6 +78,7 @@ async fn create(
             })?)
         }
     };
+    crate::validate::instant("starts_at", r.starts_at).map_err(super::error::out_of_range)?;
     let req = NewBooking {
         coach_id: CoachId(r.coach_id),
         starts_at: r.starts_at,
@@ -168,6 +169,7 @@ async fn reschedule(
     AppPath(id): AppPath<String>,
     AppJson(r): AppJson<RescheduleRequest>,
 ) -> Result<axum::Json<BookingView>, ApiError> {
+    crate::validate::instant("starts_at", r.starts_at).map_err(super::error::out_of_range)?;
     let b = s
         .bookings
         .reschedule(&auth.viewer, &BookingId(id), r.starts_at, s.clock.now())

@@ -136,6 +136,15 @@ pub struct SlotsResponse {
 }
 
 fn parse_bound(raw: &str, tz: chrono_tz::Tz, name: &str) -> Result<DateTime<Utc>, ApiError> {
+    let t = parse_instant_or_date(raw, tz, name)?;
+    crate::validate::instant(name, t).map_err(super::error::out_of_range)
+}
+
+fn parse_instant_or_date(
+    raw: &str,
+    tz: chrono_tz::Tz,
+    name: &str,
+) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -179,7 +188,7 @@ async fn slots(
         q.to.as_deref()
             .map(|t| parse_bound(t, tz, "to"))
             .transpose()?
-            .unwrap_or(from + Duration::days(7));
+            .unwrap_or_else(|| from.checked_add_signed(Duration::days(7)).unwrap_or(from));
     let coach_id = CoachId(id);
     let free = s.coaches.free_slots(&coach_id, from, to, now).await?;
     let slots = free

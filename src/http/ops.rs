@@ -23,16 +23,23 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The server can serve: the database answers.
+/// The server can serve: the database answers and can write.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = String), (status = 503, body = super::error::ErrorBody)))]
 async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
     s.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database_unreachable",
-            "the database does not answer",
-        )
+        match e {
+            crate::store::StoreError::Unwritable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the database cannot write (disk full or read-only)",
+            ),
+            _ => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unreachable",
+                "the database does not answer",
+            ),
+        }
     })?;
     Ok("ready")
 }

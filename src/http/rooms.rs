@@ -6,8 +6,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppPath, Auth};
 use crate::auth::join_token::{self, RoomRole};
+use crate::booking::admission::JoinWindow;
 use crate::booking::links::{self, JitsiUser};
-use crate::booking::model::{BookingStatus, SessionType};
+use crate::booking::model::SessionType;
 use crate::store::StoreError;
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
@@ -61,15 +62,18 @@ async fn token(
     } else {
         return Err(ApiError::not_found("room"));
     };
-    if booking.status == BookingStatus::Cancelled {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "cancelled",
-            "this session was cancelled",
-        ));
-    }
-    let now = s.clock.now().timestamp();
-    let ttl = i64::from(s.config.rooms.join_token_ttl_minutes) * 60;
+    // Tokens only from shortly before the session until shortly after it, never for a
+    // cancelled or completed one; and never valid past the room's closing.
+    let window = JoinWindow::from_config(&s.config);
+    let now = s.clock.now();
+    window
+        .check(&booking, now)
+        .map_err(|r| ApiError::new(axum::http::StatusCode::CONFLICT, r.code, r.message))?;
+    let closes = window.bounds(&booking).1;
+    let now = now.timestamp();
+    let ttl = (i64::from(s.config.rooms.join_token_ttl_minutes) * 60)
+        .min(closes.timestamp() - now)
+        .max(1);
     let claims = join_token::claims(&room, v.user.id.as_str(), &v.user.name, role, now, ttl);
     // The same Jitsi Meet link the booking shows this viewer, so the room page can offer it
     // to whoever holds the join link, logged in or not.

@@ -230,6 +230,11 @@ pub async fn build_in_range(
     let start = u32::from(transport.next.fetch_add(1, Ordering::Relaxed)) % span;
     for i in 0..span {
         let port = lo + ((start + i) % span) as u16;
+        // A port in use is the normal case while searching: skip it here, quietly, rather
+        // than let the WebRTC stack try it and log the failed bind at ERROR.
+        if std::net::UdpSocket::bind((transport.bind_ip, port)).is_err() {
+            continue;
+        }
         match build(transport, port, handler.clone()).await {
             Ok(pc) => {
                 transport.next.store(

@@ -198,3 +198,49 @@ impl Peer {
         let _ = self.pc.close().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    /// Every `log` record at WARN or above, from anywhere in this test process.
+    static SEEN: StdMutex<Vec<String>> = StdMutex::new(Vec::new());
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+            m.level() <= log::Level::Warn
+        }
+        fn log(&self, r: &log::Record<'_>) {
+            if self.enabled(r.metadata()) {
+                SEEN.lock()
+                    .unwrap()
+                    .push(format!("{} {}", r.level(), r.args()));
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ports_in_use_are_skipped_without_an_error_line() {
+        static LOGGER: Capture = Capture;
+        let _ = log::set_logger(&LOGGER);
+        log::set_max_level(log::LevelFilter::Warn);
+        // Occupy the first ports of the range, as other peers would.
+        let busy: Vec<_> = (44700..44705)
+            .map(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).expect("free test port"))
+            .collect();
+        let transport = engine::Transport::new("127.0.0.1".parse().unwrap(), (44700, 44709));
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let peer = Peer::new(&transport, tx)
+            .await
+            .expect("a free port is found");
+        peer.close().await;
+        drop(busy);
+        let seen = SEEN.lock().unwrap().clone();
+        let bind_errors: Vec<_> = seen.iter().filter(|l| l.contains("bind UDP")).collect();
+        assert!(bind_errors.is_empty(), "{bind_errors:?}");
+    }
+}

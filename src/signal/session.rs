@@ -155,6 +155,23 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
     let _ = ws.send(Message::Close(None)).await;
 }
 
+/// After a failed read: a message over the size limit closes with 1009 (message too big);
+/// anything else (a broken connection) needs no close frame.
+pub(super) async fn close_after_read_error(ws: &mut WebSocket, e: &axum::Error) {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(axum_tungstenite::Error::Capacity(_)) = err.downcast_ref() {
+            let frame = axum::extract::ws::CloseFrame {
+                code: axum::extract::ws::close_code::SIZE,
+                reason: "message too big".into(),
+            };
+            let _ = ws.send(Message::Close(Some(frame))).await;
+            return;
+        }
+        cur = err.source();
+    }
+}
+
 async fn send(ws: &mut WebSocket, m: &ServerMessage) -> Result<(), axum::Error> {
     ws.send(Message::Text(protocol::to_text(m).into())).await
 }
@@ -179,7 +196,11 @@ impl Session {
                         Err(e) => vec![ServerMessage::Error { code: e.code().into(), message: e.to_string() }],
                     },
                     Some(Ok(Message::Binary(_))) => vec![error("binary_not_supported", "send JSON text messages")],
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    Some(Err(e)) => {
+                        close_after_read_error(ws, &e).await;
+                        return;
+                    }
+                    Some(Ok(Message::Close(_))) | None => return,
                     Some(Ok(_)) => vec![],
                 },
                 cmd = commands.recv() => match cmd {

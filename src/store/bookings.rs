@@ -74,6 +74,16 @@ pub enum BookingFilter {
     Coach(CoachId),
 }
 
+const IDEMPOTENCY_SQL: &str =
+    "SELECT request_hash, booking_id FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2";
+
+fn idempotency_from_row(row: &AnyRow) -> StoreResult<IdempotencyRecord> {
+    Ok(IdempotencyRecord {
+        request_hash: row.try_get("request_hash")?,
+        booking_id: BookingId(row.try_get("booking_id")?),
+    })
+}
+
 /// A remembered `Idempotency-Key`.
 pub struct IdempotencyRecord {
     pub request_hash: String,
@@ -167,18 +177,12 @@ impl Store {
 
     /// A remembered idempotency key of `user`.
     pub async fn idempotency(&self, user: &UserId, key: &str) -> StoreResult<IdempotencyRecord> {
-        let row = sqlx::query(
-            "SELECT request_hash, booking_id FROM idempotency_keys \
-             WHERE user_id = $1 AND idem_key = $2",
-        )
-        .bind(user.as_str())
-        .bind(key)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(IdempotencyRecord {
-            request_hash: row.try_get("request_hash")?,
-            booking_id: BookingId(row.try_get("booking_id")?),
-        })
+        let row = sqlx::query(IDEMPOTENCY_SQL)
+            .bind(user.as_str())
+            .bind(key)
+            .fetch_one(self.pool())
+            .await?;
+        idempotency_from_row(&row)
     }
 
     /// Forgets idempotency keys older than `before`.
@@ -309,6 +313,21 @@ impl BookingTx {
         .execute(&mut *self.tx.tx)
         .await?;
         Ok(())
+    }
+
+    /// A remembered idempotency key of `user`, read under this transaction's coach lock: a
+    /// concurrent request with the same key that won the lock has committed its booking.
+    pub async fn idempotency(
+        &mut self,
+        user: &UserId,
+        key: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let row = sqlx::query(IDEMPOTENCY_SQL)
+            .bind(user.as_str())
+            .bind(key)
+            .fetch_optional(&mut *self.tx.tx)
+            .await?;
+        row.as_ref().map(idempotency_from_row).transpose()
     }
 
     /// Remembers an idempotency key for the booking just inserted.

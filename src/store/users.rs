@@ -64,6 +64,19 @@ impl Store {
         user_from_row(&row)
     }
 
+    /// Whether `id` names an erased account (false for a live one and for an identity that
+    /// is no account at all, such as one an operator put in a `parlor token` link).
+    pub async fn user_is_erased(&self, id: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT erased_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some(r) => Ok(r.try_get::<Option<i64>, _>("erased_at")?.is_some()),
+            None => Ok(false),
+        }
+    }
+
     /// A user and their password hash by (lower-cased) email, for login.
     pub async fn user_for_login(&self, email: &str) -> StoreResult<(User, Option<String>)> {
         let sql = format!(

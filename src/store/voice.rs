@@ -51,6 +51,19 @@ impl Store {
         self.voice_session(user, &id).await
     }
 
+    /// The user of the voice session held in `room`, and whether it has ended.
+    pub async fn voice_room(&self, room: &str) -> StoreResult<Option<(UserId, bool)>> {
+        let row = sqlx::query("SELECT user_id, ended_at FROM voice_sessions WHERE room = $1")
+            .bind(room)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            let ended: Option<i64> = r.try_get("ended_at")?;
+            Ok((UserId(r.try_get("user_id")?), ended.is_some()))
+        })
+        .transpose()
+    }
+
     /// A voice session of `user` (`NotFound` for anyone else's).
     pub async fn voice_session(
         &self,
