@@ -383,7 +383,8 @@ async fn room_tokens_go_to_the_bookings_coach_and_client_only_and_let_them_in() 
         .expect("client joins with the API token");
     c.close().await;
     let id = b["id"].as_str().unwrap();
-    client
+    // Ten minutes before the start only the coach may still cancel.
+    coach
         .post(app.url(&format!("/api/bookings/{id}/cancel")))
         .json(&serde_json::json!({"reason": "r"}))
         .send()

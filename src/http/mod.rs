@@ -156,15 +156,19 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// A body announced larger than `http.max_body_bytes` is refused before any of it is read
-/// (the size limit alone would wait for the bytes to arrive).
+/// A body announced far larger (16×) than `http.max_body_bytes` is refused before any of it
+/// is read: the size limit alone would wait for the bytes to arrive, up to 10^15 of them.
+/// A body only somewhat over the limit is left to that limit, which reads up to the limit
+/// before answering 413: answering at once would close the socket on a client still
+/// sending, and its kernel would reset the connection before the client read the 413.
 async fn refuse_oversized(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|n| n > state.config.http.max_body_bytes as u64) {
+    let absurd = (state.config.http.max_body_bytes as u64).saturating_mul(16);
+    if announced.is_some_and(|n| n > absurd) {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
