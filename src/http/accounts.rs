@@ -122,7 +122,7 @@ async fn signup(
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = MeResponse), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
-        (status = 429, body = super::error::ErrorBody)))]
+        (status = 429, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 async fn login(
     State(s): State<AppState>,
     SameOrigin(same): SameOrigin,
