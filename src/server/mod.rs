@@ -29,8 +29,6 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
     #[error("{0}")]
     Voice(crate::voice::AgentError),
 }
