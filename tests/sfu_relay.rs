@@ -57,6 +57,28 @@ fn start_coturn(port: u16, relay_ports: (u16, u16)) -> Option<Coturn> {
     Some(Coturn { child, port })
 }
 
+/// Waits until a STUN Binding request to 127.0.0.1:`port` is answered; panics at `limit`.
+async fn stun_answers(port: u16, limit: Duration) {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // Binding request: type 0x0001, length 0, the magic cookie, a transaction id.
+    let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    req.extend_from_slice(b"parlor-probe");
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = [0u8; 512];
+    while tokio::time::Instant::now() < deadline {
+        let _ = socket.send_to(&req, ("127.0.0.1", port)).await;
+        if let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(100), socket.recv_from(&mut buf)).await
+            && n >= 20
+            && buf[..2] == [0x01, 0x01]
+            && buf[8..20] == req[8..20]
+        {
+            return;
+        }
+    }
+    panic!("coturn did not answer STUN on port {port} within {limit:?}");
+}
+
 fn which(name: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
@@ -87,8 +109,9 @@ async fn relay_only_client_connects_through_coturn_and_media_flows_both_ways() {
         }
         panic!("turnserver (Debian package coturn) is not installed; set TEST_SKIP_TURN=1 to skip");
     };
-    // Give coturn a moment to bind its listener.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // coturn takes a variable time to start (seconds on a loaded machine): wait until it
+    // answers a STUN Binding request on its port rather than for a fixed time.
+    stun_answers(turn.port, Duration::from_secs(15)).await;
     let app = relay_app("48060-48079", &turn).await;
 
     let mut relayed = transport(48_080, 48_099);
