@@ -29,10 +29,10 @@ mod support;
 
 use bytes::Bytes;
 use parlor::auth::join_token::{self, RoomRole};
-use parlor::rtc::engine::Transport;
-use parlor::rtc::media::{LocalTrack, MediaKind, RemoteTrack};
+use parlor::client::signal::{Client, ClientEvent};
+use parlor::media::engine::PeerFactory;
+use parlor::media::track::{LocalTrack, RemoteTrack, TrackKind};
 use parlor::sfu::TrackSource;
-use parlor::signal::client::{Client, ClientEvent};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -58,7 +58,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 struct Bench {
     server: Server,
     ws: String,
-    transport: Transport,
+    transport: PeerFactory,
 }
 
 impl Bench {
@@ -83,8 +83,8 @@ impl Bench {
 async fn publish(c: &mut Client) -> Vec<LocalTrack> {
     let a = NEXT_SSRC.fetch_add(2, Ordering::Relaxed);
     c.publish(&[
-        (MediaKind::Audio, TrackSource::Microphone, a),
-        (MediaKind::Video, TrackSource::Camera, a + 1),
+        (TrackKind::Audio, TrackSource::Microphone, a),
+        (TrackKind::Video, TrackSource::Camera, a + 1),
     ])
     .await
     .expect("publish")
@@ -106,7 +106,7 @@ fn spawn_sender(tracks: Vec<LocalTrack>, video_pps: u64, stop: Arc<AtomicBool>) 
         while !stop.load(Ordering::Relaxed) {
             tick.tick().await;
             for t in &tracks {
-                let n = if t.kind() == MediaKind::Video {
+                let n = if t.kind() == TrackKind::Video {
                     per_burst
                 } else {
                     1
@@ -120,7 +120,7 @@ fn spawn_sender(tracks: Vec<LocalTrack>, video_pps: u64, stop: Arc<AtomicBool>) 
                         0x01
                     };
                     buf[2..10].copy_from_slice(&sent.to_le_bytes());
-                    let (seq, ts, len) = if t.kind() == MediaKind::Video {
+                    let (seq, ts, len) = if t.kind() == TrackKind::Video {
                         vseq = vseq.wrapping_add(1);
                         (vseq, burst.wrapping_mul(1800), PAYLOAD)
                     } else {
@@ -375,7 +375,7 @@ async fn main() {
     let b = Bench {
         server,
         ws,
-        transport: Transport::new("127.0.0.1".parse().unwrap(), (50_000, 51_999)),
+        transport: PeerFactory::new("127.0.0.1".parse().unwrap(), (50_000, 51_999)),
     };
     let (idle_mb, four_mb, eight_mb) = rss_by_participants(&b).await;
     let rss_only = std::env::var("BENCH_RSS_ONLY").is_ok();

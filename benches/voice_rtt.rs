@@ -21,10 +21,14 @@
 
 mod support;
 
-use parlor::rtc::engine::Transport;
-use parlor::signal::client::ClientEvent;
-use parlor::voice::caller::{HeardFrame, Mic, VoiceCaller, sine_frame, tone_power};
-use parlor::voice::fake_elevenlabs::{FakeConfig, FakeElevenLabs};
+use parlor::client::signal::ClientEvent;
+use parlor::client::voice::{HeardFrame, Mic, VoiceCaller, sine_frame, tone_power};
+use parlor::media::engine::PeerFactory;
+#[allow(dead_code)]
+#[path = "../src/dev/fake_elevenlabs/mod.rs"]
+mod fake_elevenlabs;
+
+use fake_elevenlabs::{FakeConfig, FakeElevenLabs};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -177,7 +181,7 @@ async fn run(
     port_base: u16,
 ) -> Row {
     let ws = server.base.replace("http://", "ws://") + "/rtc";
-    let transport = Arc::new(Transport::new(
+    let transport = Arc::new(PeerFactory::new(
         "127.0.0.1".parse().unwrap(),
         (port_base, port_base + 999),
     ));
@@ -221,7 +225,7 @@ async fn run(
             .await
         {
             Some(ClientEvent::Track { remote, .. }) => {
-                parlor::voice::caller::decode_in_background(remote)
+                parlor::client::voice::decode_in_background(remote)
             }
             _ => panic!("no agent track"),
         };

@@ -1,10 +1,10 @@
 //! The `parlor` command line: `serve` (default), `migrate`, `user add`, `token`, and `dev`
 //! tools for developers and CI (`dev fake-elevenlabs`).
 
-use crate::auth::model::Role;
 use crate::auth::{Accounts, Signup};
 use crate::clock::Clock;
 use crate::config::{self, Config};
+use crate::model::account::AccountRole;
 use crate::server;
 use crate::store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -69,7 +69,44 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum DevAction {
     /// Run the ElevenLabs Conversational AI test double (WebSocket + signed-URL endpoint).
-    FakeElevenlabs(crate::voice::fake_elevenlabs::cli::FakeArgs),
+    FakeElevenlabs(FakeElevenlabsArgs),
+}
+
+/// Options of `parlor dev fake-elevenlabs` (the double itself lives with the binary, in
+/// `src/dev/`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct FakeElevenlabsArgs {
+    /// Address to listen on (port 0 picks a free one; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Accept only this agent id (default: any).
+    #[arg(long)]
+    pub agent_id: Option<String>,
+    /// Act as a private agent: require a signed URL fetched with this `xi-api-key`
+    /// (or the FAKE_ELEVENLABS_API_KEY environment variable).
+    #[arg(long, env = "FAKE_ELEVENLABS_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Accept prompt/first-message overrides.
+    #[arg(long)]
+    pub allow_overrides: bool,
+    /// Agent input format announced in the metadata.
+    #[arg(long, default_value = "pcm_16000")]
+    pub input_format: String,
+    /// Agent output format announced in the metadata.
+    #[arg(long, default_value = "pcm_16000")]
+    pub output_format: String,
+    /// Milliseconds between pings.
+    #[arg(long, default_value_t = 2000)]
+    pub ping_ms: u64,
+    /// Milliseconds between the end of the user's turn and the reply.
+    #[arg(long, default_value_t = 300)]
+    pub think_ms: u64,
+    /// Length of each reply in milliseconds.
+    #[arg(long, default_value_t = 1200)]
+    pub reply_ms: u32,
+    /// Streaming echo for benchmarks: every chunk goes straight back, no turns, no think time.
+    #[arg(long)]
+    pub streaming_echo: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -113,12 +150,12 @@ pub enum RoleArg {
     Client,
 }
 
-impl From<RoleArg> for Role {
-    fn from(r: RoleArg) -> Role {
+impl From<RoleArg> for AccountRole {
+    fn from(r: RoleArg) -> AccountRole {
         match r {
-            RoleArg::Admin => Role::Admin,
-            RoleArg::Coach => Role::Coach,
-            RoleArg::Client => Role::Client,
+            RoleArg::Admin => AccountRole::Admin,
+            RoleArg::Coach => AccountRole::Coach,
+            RoleArg::Client => AccountRole::Client,
         }
     }
 }
@@ -171,9 +208,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             );
             println!("{}/r/{room}#token={token}", config.public_origin());
         }
-        Command::Dev {
-            action: DevAction::FakeElevenlabs(args),
-        } => crate::voice::fake_elevenlabs::cli::run(args).await?,
+        // The test doubles are not part of the library: the binary runs them before `run`.
+        Command::Dev { .. } => anyhow::bail!("`parlor dev` runs only from the parlor binary"),
         Command::Migrate => {
             let store = Store::connect(config.database.url.expose(), 1).await?;
             store.migrate().await?;

@@ -1,7 +1,9 @@
 //! The `parlor` binary: parse the command line, load the configuration, run.
 
+mod dev;
+
 use clap::Parser;
-use parlor::cli::{Cli, load_config, run};
+use parlor::cli::{Cli, Command, load_config, run};
 
 fn main() -> std::process::ExitCode {
     tune_allocator();
@@ -46,7 +48,11 @@ async fn serve_or_run() -> std::process::ExitCode {
         }
     };
     parlor::telemetry::init(config.log.json, &config.log.level);
-    match run(cli, config).await {
+    let result = match cli.command {
+        Some(Command::Dev { action }) => dev::run(action).await,
+        _ => run(cli, config).await,
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

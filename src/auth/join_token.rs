@@ -11,24 +11,7 @@
 use super::jwt::{self, JwtError};
 use serde::{Deserialize, Serialize};
 
-/// What a participant is in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RoomRole {
-    Coach,
-    Client,
-    Guest,
-}
-
-impl RoomRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoomRole::Coach => "coach",
-            RoomRole::Client => "client",
-            RoomRole::Guest => "guest",
-        }
-    }
-}
+pub use crate::sfu::RoomRole;
 
 /// The claims of a join token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

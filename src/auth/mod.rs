@@ -7,17 +7,16 @@
 pub mod hash_pool;
 pub mod join_token;
 pub mod jwt;
-pub mod model;
 pub mod password;
 pub mod ratelimit;
 pub mod signing_key;
 pub mod turn;
 
 use crate::ids::{new_token, token_hash};
+use crate::model::account::{AccountRole, ApiKeyInfo, User};
 use crate::store::users::NewUser;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
-use model::{ApiKeyInfo, Role, User};
 use ratelimit::LoginLimiter;
 use std::sync::Mutex;
 
@@ -54,7 +53,7 @@ pub struct Signup<'a> {
     pub name: &'a str,
     pub password: &'a str,
     pub time_zone: &'a str,
-    pub role: Role,
+    pub role: AccountRole,
 }
 
 /// The accounts service.

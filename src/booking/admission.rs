@@ -10,9 +10,10 @@
 //! - A room that belongs to neither (an operator's `parlor token` link) is open to any valid
 //!   token.
 
-use super::model::{Booking, BookingStatus};
 use crate::auth::join_token::JoinClaims;
 use crate::clock::Clock;
+use crate::model::booking::{Booking, BookingStatus};
+use crate::signal::protocol::ErrorCode;
 use crate::signal::{Admission, Refusal};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -41,15 +42,18 @@ impl JoinWindow {
     pub fn check(&self, b: &Booking, now: DateTime<Utc>) -> Result<(), Refusal> {
         match b.status {
             BookingStatus::Cancelled => {
-                return Err(Refusal::new("cancelled", "this session was cancelled"));
+                return Err(Refusal::new(
+                    ErrorCode::Cancelled,
+                    "this session was cancelled",
+                ));
             }
             BookingStatus::Scheduled => {}
-            _ => return Err(Refusal::new("session_over", "this session is over")),
+            _ => return Err(Refusal::new(ErrorCode::SessionOver, "this session is over")),
         }
         let (opens, closes) = self.bounds(b);
         if now < opens {
             return Err(Refusal::new(
-                "too_early",
+                ErrorCode::TooEarly,
                 format!(
                     "the room opens at {} ({} minutes before the start)",
                     opens.to_rfc3339(),
@@ -58,7 +62,7 @@ impl JoinWindow {
             ));
         }
         if now > closes {
-            return Err(Refusal::new("session_over", "this session is over"));
+            return Err(Refusal::new(ErrorCode::SessionOver, "this session is over"));
         }
         Ok(())
     }
@@ -90,7 +94,7 @@ impl RoomAdmission {
             .map_err(unavailable)?
         {
             return Err(Refusal::new(
-                "account_gone",
+                ErrorCode::AccountGone,
                 "the account this link was made for no longer exists",
             ));
         }
@@ -101,7 +105,7 @@ impl RoomAdmission {
 fn unavailable(e: StoreError) -> Refusal {
     tracing::error!(error = %e, "join admission: storage failure");
     Refusal::new(
-        "unavailable",
+        ErrorCode::Unavailable,
         "the server cannot check this link now; try again",
     )
 }
@@ -124,7 +128,10 @@ impl Admission for RoomAdmission {
             .await
             .map_err(unavailable)?
         {
-            Some((_, true)) => Err(Refusal::new("session_over", "this voice session has ended")),
+            Some((_, true)) => Err(Refusal::new(
+                ErrorCode::SessionOver,
+                "this voice session has ended",
+            )),
             Some((_, false)) => self.person_exists(claims).await,
             // Not a room of this server's records: an operator's ad-hoc link.
             None => Ok(()),

@@ -1,11 +1,11 @@
 //! Coach profiles, availability and the free-slot query.
 
-use super::model::{Availability, Coach, CoachPolicy};
 use super::service::schedule_of;
 use super::slots::{self, Slot};
 use super::{BookingError, Viewer};
-use crate::auth::model::Role;
 use crate::ids::{CoachId, UserId};
+use crate::model::account::AccountRole;
+use crate::model::booking::{Availability, Coach, CoachPolicy};
 use crate::store::coaches::CoachProfile;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -160,7 +160,7 @@ impl Coaches {
                 StoreError::NotFound => BookingError::Invalid("user_id does not exist".into()),
                 e => e.into(),
             })?;
-            if user.role != Role::Coach {
+            if user.role != AccountRole::Coach {
                 return Err(invalid("user_id must name a coach account".into()));
             }
             p.user_id = Some(u);

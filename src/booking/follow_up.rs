@@ -1,10 +1,10 @@
 //! After a session: the client's rating, the coach's private notes and the recorded outcome
 //! (completed or no-show), each allowed only to the right person and at the right time.
 
-use super::model::{Booking, BookingStatus};
 use super::service::Bookings;
 use super::{BookingError, Viewer};
 use crate::ids::BookingId;
+use crate::model::booking::{Booking, BookingStatus};
 use chrono::{DateTime, Utc};
 
 impl Bookings {

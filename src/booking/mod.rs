@@ -11,7 +11,6 @@ pub mod coaches;
 mod follow_up;
 pub mod ics;
 pub mod links;
-pub mod model;
 pub mod phone;
 pub mod service;
 pub mod slots;
@@ -20,10 +19,10 @@ pub mod view;
 pub use coaches::Coaches;
 pub use service::Bookings;
 
-use crate::auth::model::{Role, User};
 use crate::ids::CoachId;
+use crate::model::account::{AccountRole, User};
+use crate::model::booking::Booking;
 use crate::store::StoreError;
-use model::Booking;
 
 /// Errors of the booking services.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +69,7 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn is_admin(&self) -> bool {
-        self.user.role == Role::Admin
+        self.user.role == AccountRole::Admin
     }
 
     /// Whether this booking is theirs to see: their own, with them as coach, or any (admin).

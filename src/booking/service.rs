@@ -5,12 +5,12 @@
 //! the slot is checked against the busy intervals read in the same locked transaction, so two
 //! requests for one slot cannot both succeed.
 
-use super::model::{Booking, BookingStatus, Coach, SessionType};
 use super::slots::Schedule;
 use super::{BookingError, Viewer};
-use crate::auth::model::Role;
 use crate::config::Config;
 use crate::ids::{BookingId, CoachId, UserId, new_room_name};
+use crate::model::account::AccountRole;
+use crate::model::booking::{Booking, BookingStatus, Coach, SessionType};
 use crate::store::bookings::BookingFilter;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -62,25 +62,25 @@ impl Bookings {
         now: DateTime<Utc>,
     ) -> Result<(Booking, bool), BookingError> {
         let client_id = match (viewer.user.role, &req.client_id) {
-            (Role::Admin, Some(c)) => {
+            (AccountRole::Admin, Some(c)) => {
                 let client = self.store.user(c).await.map_err(not_found("client"))?;
-                if client.role != Role::Client {
+                if client.role != AccountRole::Client {
                     return Err(BookingError::Invalid(
                         "client_id must name a client account".into(),
                     ));
                 }
                 client.id
             }
-            (Role::Client, None) => viewer.user.id.clone(),
-            (Role::Client, Some(_)) => {
+            (AccountRole::Client, None) => viewer.user.id.clone(),
+            (AccountRole::Client, Some(_)) => {
                 return Err(BookingError::Forbidden(
                     "clients book only for themselves".into(),
                 ));
             }
-            (Role::Admin, None) => {
+            (AccountRole::Admin, None) => {
                 return Err(BookingError::Invalid("admins must give client_id".into()));
             }
-            (Role::Coach, _) => {
+            (AccountRole::Coach, _) => {
                 return Err(BookingError::Forbidden(
                     "coach accounts cannot book sessions".into(),
                 ));
@@ -214,8 +214,8 @@ impl Bookings {
         now: DateTime<Utc>,
     ) -> Result<Vec<Booking>, BookingError> {
         let filter = match (viewer.user.role, &viewer.coach_id) {
-            (Role::Admin, _) => BookingFilter::All,
-            (Role::Coach, Some(c)) => BookingFilter::Coach(c.clone()),
+            (AccountRole::Admin, _) => BookingFilter::All,
+            (AccountRole::Coach, Some(c)) => BookingFilter::Coach(c.clone()),
             _ => BookingFilter::Client(viewer.user.id.clone()),
         };
         Ok(self.store.bookings(&filter, upcoming, now, 500).await?)

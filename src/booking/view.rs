@@ -4,12 +4,12 @@
 
 use super::ics::{Attendee, CalendarEvent, EventStatus, PartStat, Person};
 use super::links::{self, JitsiUser};
-use super::model::{Booking, BookingStatus, Coach, SessionType};
 use super::slots::display_in;
 use super::{BookingError, Viewer};
-use crate::auth::model::User;
 use crate::config::Config;
 use crate::ids::{BookingId, CoachId, UserId};
+use crate::model::account::User;
+use crate::model::booking::{Booking, BookingStatus, Coach, SessionType};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;

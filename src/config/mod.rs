@@ -18,7 +18,7 @@ mod voice;
 pub use load::{ConfigError, load, load_from};
 pub use media::{RoomsConfig, RtcConfig};
 pub use secret::Secret;
-pub use voice::{ElevenLabsSection, VoiceConfig};
+pub use voice::{AgentChoice, ElevenLabsConfig, ElevenLabsEndpoints, VoiceConfig};
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -330,7 +330,12 @@ impl Config {
                 return bad(key, "must be between 1 and 3600 seconds".into());
             }
         }
-        if let Err(e) = crate::http::client_ip::ProxyPolicy::new(true, &self.http.trusted_proxies) {
+        if let Some(e) = self
+            .http
+            .trusted_proxies
+            .iter()
+            .find_map(|r| crate::validate::IpRange::parse(r).err())
+        {
             return bad("http.trusted_proxies", e);
         }
         if self.auth.session_ttl_hours == 0 {

@@ -4,9 +4,9 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, Auth, ClientIp, SESSION_COOKIE, SameOrigin, cookie};
-use crate::auth::model::{ApiKeyInfo, Role, User};
 use crate::auth::{AuthError, Signup};
 use crate::ids::ApiKeyId;
+use crate::model::account::{AccountRole, ApiKeyInfo, User};
 use axum::Router;
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -104,7 +104,7 @@ async fn signup(
         name: &r.name,
         password: &r.password,
         time_zone: tz,
-        role: Role::Client,
+        role: AccountRole::Client,
     };
     // Created or already taken: answered alike (the owner of a taken address is to be told
     // by email once notifications exist).
@@ -305,7 +305,7 @@ async fn revoke_key(
 pub struct AdminCreateUser {
     pub email: String,
     pub name: String,
-    pub role: Role,
+    pub role: AccountRole,
     /// Omit to have one generated and returned once.
     pub password: Option<String>,
     pub time_zone: Option<String>,

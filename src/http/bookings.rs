@@ -6,10 +6,10 @@ use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AppQuery, Auth};
 use crate::booking::Viewer;
 use crate::booking::ics;
-use crate::booking::model::{BookingStatus, SessionType};
 use crate::booking::service::NewBooking;
 use crate::booking::view::{BookingView, Renderer};
 use crate::ids::{BookingId, CoachId, UserId, token_hash};
+use crate::model::booking::{BookingStatus, SessionType};
 use crate::store::StoreError;
 use axum::Router;
 use axum::extract::State;
@@ -51,7 +51,7 @@ pub struct CreateBooking {
 async fn render(
     s: &AppState,
     v: &Viewer,
-    b: &crate::booking::model::Booking,
+    b: &crate::model::booking::Booking,
 ) -> Result<BookingView, ApiError> {
     Ok(Renderer::new(&s.store, &s.config).view(v, b).await?)
 }

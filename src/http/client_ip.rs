@@ -6,58 +6,8 @@
 //! our own proxies (`http.trusted_proxies`, addresses or CIDR ranges). With no proxies listed,
 //! the rightmost hop (the one our proxy appended) is taken.
 
+use crate::validate::IpRange as Range;
 use std::net::IpAddr;
-
-/// An address or a CIDR range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Range {
-    net: IpAddr,
-    prefix: u8,
-}
-
-impl Range {
-    fn parse(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let net: IpAddr = addr
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => match p.trim().parse::<u8>() {
-                Ok(p) if p <= max => p,
-                _ => return Err(format!("{s:?}: prefix length must be 0..={max}")),
-            },
-        };
-        Ok(Self { net, prefix })
-    }
-
-    fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
 
 /// How the client address is found.
 #[derive(Debug, Clone)]

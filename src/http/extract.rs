@@ -7,8 +7,8 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::model::{AuthMethod, Principal, Role};
 use crate::booking::Viewer;
+use crate::model::account::{AccountRole, AuthMethod, Principal};
 use crate::store::StoreError;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
@@ -132,7 +132,7 @@ impl FromRequestParts<AppState> for Auth {
         } else {
             return Err(ApiError::unauthenticated());
         };
-        let coach_id = if user.role == Role::Coach {
+        let coach_id = if user.role == AccountRole::Coach {
             match state.store.coach_by_user(&user.id).await {
                 Ok(c) => Some(c.id),
                 Err(StoreError::NotFound) => None,

@@ -44,7 +44,9 @@ pub struct AppState {
     pub clock: Clock,
     /// HMAC key for tokens this server signs.
     pub signing_key: Secret,
-    /// Video rooms: the hub, the media transport, ICE settings.
+    /// The live rooms (video rooms and the voice agent's rooms).
+    pub rooms: Arc<crate::rooms::Rooms>,
+    /// Signalling: the peer-connection factory, keys, ICE settings.
     pub signal: Arc<crate::signal::SignalContext>,
     /// AI voice sessions.
     pub voice: Arc<crate::voice::service::VoiceService>,
@@ -63,8 +65,14 @@ impl AppState {
         agent: Arc<dyn crate::voice::VoiceAgent>,
     ) -> Self {
         let metrics = Metrics::new();
+        let rooms = Arc::new(crate::rooms::Rooms::new(
+            config.rooms.max_rooms as usize,
+            config.rooms.max_participants as usize,
+            crate::rooms::RoomGauges::new(&metrics),
+        ));
         let signal = Arc::new(crate::signal::SignalContext::new(
             &config,
+            rooms.clone(),
             signing_key.clone(),
             clock.clone(),
             Arc::new(crate::booking::admission::RoomAdmission::new(
@@ -72,15 +80,13 @@ impl AppState {
                 clock.clone(),
                 crate::booking::admission::JoinWindow::from_config(&config),
             )),
-            &metrics,
         ));
         let voice = crate::voice::service::VoiceService::new(
             store.clone(),
-            signal.clone(),
+            rooms.clone(),
+            clock.clone(),
             agent,
-            config.clone(),
-            signing_key.clone(),
-            crate::voice::service::VoiceMetrics::new(&metrics),
+            crate::voice::metrics::VoiceMetrics::new(&metrics),
         );
         let proxy =
             client_ip::ProxyPolicy::new(config.http.trust_proxy, &config.http.trusted_proxies)
@@ -90,6 +96,7 @@ impl AppState {
             accounts: Arc::new(Accounts::new(store.clone(), &config.auth)),
             bookings: Arc::new(Bookings::new(store.clone(), config.clone())),
             coaches: Arc::new(Coaches::new(store.clone())),
+            rooms,
             signal,
             voice,
             metrics,

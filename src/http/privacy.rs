@@ -3,10 +3,10 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AppQuery, Auth};
-use crate::auth::model::{ApiKeyInfo, User};
-use crate::booking::model::{Coach, Commitment, CommitmentStatus};
 use crate::booking::view::{BookingView, Renderer};
 use crate::ids::CommitmentId;
+use crate::model::account::{ApiKeyInfo, User};
+use crate::model::booking::{Coach, Commitment, CommitmentStatus};
 use crate::store::{AuditEntry, StoreError};
 use axum::Router;
 use axum::extract::State;
@@ -56,8 +56,8 @@ pub struct PersonalExport {
 #[derive(Serialize, ToSchema)]
 pub struct VoiceExport {
     #[serde(flatten)]
-    pub session: crate::voice::model::VoiceSession,
-    pub transcript: Vec<crate::voice::model::TranscriptLine>,
+    pub session: crate::model::voice::VoiceSession,
+    pub transcript: Vec<crate::model::voice::TranscriptLine>,
 }
 
 /// Download everything held about you, as JSON.

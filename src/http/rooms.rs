@@ -8,7 +8,7 @@ use super::extract::{AppPath, Auth};
 use crate::auth::join_token::{self, RoomRole};
 use crate::booking::admission::JoinWindow;
 use crate::booking::links::{self, JitsiUser};
-use crate::booking::model::SessionType;
+use crate::model::booking::SessionType;
 use crate::store::StoreError;
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
@@ -68,7 +68,7 @@ async fn token(
     let now = s.clock.now();
     window
         .check(&booking, now)
-        .map_err(|r| ApiError::new(axum::http::StatusCode::CONFLICT, r.code, r.message))?;
+        .map_err(|r| ApiError::new(axum::http::StatusCode::CONFLICT, r.code.as_str(), r.message))?;
     let closes = window.bounds(&booking).1;
     let now = now.timestamp();
     let ttl = (i64::from(s.config.rooms.join_token_ttl_minutes) * 60)
@@ -111,5 +111,5 @@ async fn rtc(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
         .max_frame_size(crate::signal::protocol::MAX_MESSAGE_BYTES)
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| crate::signal::session::run(socket, ctx))
+        .on_upgrade(move |socket| crate::signal::participant::run(socket, ctx))
 }

@@ -5,9 +5,8 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AppPath, Auth};
 use crate::ids::VoiceSessionId;
+use crate::model::voice::{TranscriptLine, VoiceSession};
 use crate::store::StoreError;
-use crate::voice::model::{TranscriptLine, VoiceSession};
-use crate::voice::service::StartedVoice;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,6 +19,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/voice/sessions", post(start).get(list))
         .route("/api/voice/sessions/{id}", get(one))
         .route("/api/voice/sessions/{id}/end", post(end))
+}
+
+/// What the browser needs to join a new voice session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartedVoice {
+    pub session: VoiceSession,
+    /// Join token for the session's room (`/rtc`).
+    pub token: String,
+    /// `{public_url}/voice/{id}#token=…`.
+    pub join_url: String,
 }
 
 /// A voice session with its transcript.
@@ -41,8 +50,31 @@ pub(super) async fn start(
     auth: Auth,
 ) -> Result<(StatusCode, axum::Json<StartedVoice>), ApiError> {
     let now = s.clock.now();
-    let started = s.voice.start(&auth.principal.user, now).await?;
-    Ok((StatusCode::CREATED, axum::Json(started)))
+    let user = &auth.principal.user;
+    let session = s.voice.start(user, now).await?;
+    let ttl = i64::from(s.config.rooms.join_token_ttl_minutes) * 60;
+    let token = crate::auth::join_token::mint(
+        s.signing_key.expose().as_bytes(),
+        &session.room,
+        user.id.as_str(),
+        &user.name,
+        crate::sfu::RoomRole::Client,
+        now.timestamp(),
+        ttl,
+    );
+    let join_url = format!(
+        "{}/voice/{}#token={token}",
+        s.config.http.public_url.trim_end_matches('/'),
+        session.id
+    );
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(StartedVoice {
+            session,
+            token,
+            join_url,
+        }),
+    ))
 }
 
 /// Your voice sessions, newest first.

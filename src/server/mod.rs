@@ -47,8 +47,8 @@ pub async fn prepare(config: Arc<Config>, clock: Clock) -> Result<AppState, Star
             source,
         },
     )?;
-    let agent = crate::voice::agent::from_config(&config).map_err(StartError::Voice)?;
-    tracing::info!(agent = %crate::voice::agent::describe(&config), "voice agent");
+    let agent = crate::voice::agent_from_config(&config).map_err(StartError::Voice)?;
+    tracing::info!(agent = %crate::voice::describe_agent(&config), "voice agent");
     Ok(AppState::new(config, store, key, clock, agent))
 }
 

@@ -57,15 +57,21 @@ impl Forwarder {
         self.paused = true;
     }
 
-    /// Resumes; returns true when a keyframe must be requested from the publisher.
-    pub fn resume(&mut self) -> bool {
+    /// Resumes; a video down track then waits for a keyframe ([`Forwarder::needs_keyframe`]).
+    /// Asking the publisher for one is the room's decision ([`crate::sfu::Action`]), not
+    /// this forwarder's.
+    pub fn resume(&mut self) {
         if !self.paused {
-            return false;
+            return;
         }
         self.paused = false;
         self.rebase = true;
         self.needs_keyframe = self.video;
-        self.video
+    }
+
+    /// Pauses or resumes.
+    pub fn set_paused(&mut self, paused: bool) {
+        if paused { self.pause() } else { self.resume() }
     }
 
     /// Whether this down track is waiting for a keyframe.
@@ -172,7 +178,8 @@ mod tests {
         for s in 20..500 {
             assert_eq!(f.decide(s, false), Decision::Drop);
         }
-        assert!(!f.resume(), "audio needs no keyframe");
+        f.resume();
+        assert!(!f.needs_keyframe(), "audio needs no keyframe");
         assert_eq!(f.decide(500, false), Decision::Forward { seq: 20 });
         assert_eq!(f.decide(501, false), Decision::Forward { seq: 21 });
     }
@@ -183,7 +190,8 @@ mod tests {
         f.decide(1, true);
         f.decide(2, false);
         f.pause();
-        assert!(f.resume());
+        f.resume();
+        assert!(f.needs_keyframe());
         assert_eq!(f.decide(50, false), Decision::Drop);
         assert_eq!(f.decide(51, true), Decision::Forward { seq: 3 });
         assert_eq!(f.decide(52, false), Decision::Forward { seq: 4 });

@@ -3,11 +3,13 @@
 //!
 //! A [`room::Room`] is driven by calls ("participant joined", "track published", "keyframe
 //! requested at time T", "audio level L at time T") and answers with [`Output`]: events for
-//! clients (who joined, who speaks, chat) and [`Action`]s for the media shell (subscribe this
-//! participant to that track, ask that publisher for a keyframe). Time is always a parameter;
-//! nothing here reads a clock, spawns, or touches a socket or a webrtc type, so every rule is
-//! tested without networking. The `rtc` module carries out the actions; per packet it asks a
-//! [`forwarder::Forwarder`] what to do.
+//! clients (who joined, who speaks, chat) and [`Action`]s for the shell (subscribe this
+//! participant to that track, pause that down track, ask that publisher for a keyframe). The
+//! core is the one owner of this state, subscription pauses included: the shell applies what
+//! it decides. Time is always a parameter; nothing here reads a clock, spawns, or touches a
+//! socket or a webrtc type, so every rule is tested without networking. The rooms layer
+//! ([`crate::rooms`]) carries out the actions; per packet the media shell ([`crate::media`])
+//! asks a [`forwarder::Forwarder`] what to do.
 
 pub mod forwarder;
 pub mod limits;
@@ -15,8 +17,26 @@ pub mod quality;
 pub mod room;
 pub mod speaker;
 
-use crate::auth::join_token::RoomRole;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// What a participant is in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomRole {
+    Coach,
+    Client,
+    Guest,
+}
+
+impl RoomRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomRole::Coach => "coach",
+            RoomRole::Client => "client",
+            RoomRole::Guest => "guest",
+        }
+    }
+}
 
 /// A participant of a room, unique within the server's lifetime.
 #[derive(
@@ -117,7 +137,10 @@ pub enum Event {
     ActiveSpeaker(Option<ParticipantId>),
     Chat {
         from: ParticipantId,
+        /// The sender's display name when it was sent.
+        name: String,
         text: String,
+        /// On the room clock (milliseconds since the room opened).
         at_ms: i64,
     },
     Hand {
@@ -153,6 +176,13 @@ pub enum Action {
     Unsubscribe {
         subscriber: ParticipantId,
         track: TrackId,
+    },
+    /// Stop (or resume) forwarding `track` to `subscriber`: the down track drops its packets
+    /// meanwhile. A resumed video track waits for a keyframe, which the core requests.
+    SetPaused {
+        subscriber: ParticipantId,
+        track: TrackId,
+        paused: bool,
     },
     /// Ask the publisher of `track` for a keyframe (PLI).
     RequestKeyframe { track: TrackId },

@@ -4,10 +4,12 @@
 //! and feeds cumulative counters in; [`QualityMeter`] turns them into a level and says when
 //! the level others see should change.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a participant's peers are told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Quality {
     Excellent,
@@ -27,6 +29,8 @@ impl Quality {
         }
     }
 }
+
+wire_words!(Quality);
 
 /// One statistics sample of a participant's connections (counters are cumulative).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -8,10 +8,9 @@
 use super::limits::{KeyframeLimiter, TokenBucket};
 use super::speaker::SpeakerDetector;
 use super::{
-    Action, Audience, Event, Output, ParticipantId, ParticipantInfo, RoomError, TrackId, TrackInfo,
-    TrackKind, TrackSource,
+    Action, Audience, Event, Output, ParticipantId, ParticipantInfo, RoomError, RoomRole, TrackId,
+    TrackInfo, TrackKind, TrackSource,
 };
-use crate::auth::join_token::RoomRole;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Longest chat message, in characters.
@@ -248,15 +247,17 @@ impl Room {
         Ok(out)
     }
 
-    /// A subscriber pauses or resumes a track of someone else. Returns whether the state
-    /// changed; resuming video also requests a keyframe.
+    /// A subscriber pauses or resumes a track of someone else. A change is an
+    /// [`Action::SetPaused`] for the shell to apply to the down track; resuming video also
+    /// requests a keyframe. The core is the one owner of this state: a down track made later
+    /// asks [`Room::is_paused`].
     pub fn set_paused(
         &mut self,
         sub: ParticipantId,
         id: TrackId,
         paused: bool,
         now_ms: i64,
-    ) -> Result<(bool, Output), RoomError> {
+    ) -> Result<Output, RoomError> {
         if !self.members.contains_key(&sub) {
             return Err(RoomError::UnknownParticipant);
         }
@@ -270,10 +271,17 @@ impl Room {
             t.paused_by.remove(&sub)
         };
         let mut out = Output::default();
+        if changed {
+            out.action(Action::SetPaused {
+                subscriber: sub,
+                track: id,
+                paused,
+            });
+        }
         if changed && !paused && t.info.kind == TrackKind::Video && t.keyframes.request(now_ms) {
             out.action(Action::RequestKeyframe { track: id });
         }
-        Ok((changed, out))
+        Ok(out)
     }
 
     /// Whether `sub` has paused `id`.
@@ -342,6 +350,7 @@ impl Room {
             Audience::Everyone,
             Event::Chat {
                 from,
+                name: m.info.name.clone(),
                 text: text.to_string(),
                 at_ms: now_ms,
             },

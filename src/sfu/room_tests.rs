@@ -156,12 +156,30 @@ fn pausing_is_per_subscriber_and_resuming_video_asks_for_a_keyframe() {
     let mut r = room_with(&[(A, "a"), (B, "b"), (C, "c")]);
     r.publish(A, TrackId(1), TrackKind::Video, TrackSource::Camera)
         .unwrap();
-    let (changed, _) = r.set_paused(B, TrackId(1), true, 0).unwrap();
-    assert!(changed && r.is_paused(B, TrackId(1)) && !r.is_paused(C, TrackId(1)));
-    let (_, out) = r.set_paused(B, TrackId(1), false, 1000).unwrap();
+    let out = r.set_paused(B, TrackId(1), true, 0).unwrap();
     assert_eq!(
         out.actions,
-        vec![Action::RequestKeyframe { track: TrackId(1) }]
+        vec![Action::SetPaused {
+            subscriber: B,
+            track: TrackId(1),
+            paused: true
+        }],
+        "the shell is told to pause B's down track"
+    );
+    assert!(r.is_paused(B, TrackId(1)) && !r.is_paused(C, TrackId(1)));
+    let again = r.set_paused(B, TrackId(1), true, 10).unwrap();
+    assert!(again.actions.is_empty(), "no change, nothing to apply");
+    let out = r.set_paused(B, TrackId(1), false, 1000).unwrap();
+    assert_eq!(
+        out.actions,
+        vec![
+            Action::SetPaused {
+                subscriber: B,
+                track: TrackId(1),
+                paused: false
+            },
+            Action::RequestKeyframe { track: TrackId(1) }
+        ]
     );
     assert!(
         r.set_paused(A, TrackId(1), true, 0).is_err(),

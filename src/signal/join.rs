@@ -4,7 +4,7 @@
 //! guest's chosen display name checked — all before anything is allocated.
 
 use super::SignalContext;
-use super::protocol::{self, ClientMessage};
+use super::protocol::{self, ClientMessage, ErrorCode};
 use crate::auth::join_token::{self, JoinClaims};
 use axum::extract::ws::{Message, WebSocket};
 use std::time::Duration;
@@ -17,21 +17,21 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) async fn first_join(
     ws: &mut WebSocket,
     ctx: &SignalContext,
-) -> Result<JoinClaims, (&'static str, String)> {
+) -> Result<JoinClaims, (ErrorCode, String)> {
     let msg = tokio::time::timeout(JOIN_TIMEOUT, ws.recv())
         .await
         .map_err(|_| {
             (
-                "join_timeout",
+                ErrorCode::JoinTimeout,
                 "send join with a token within 10 seconds".to_string(),
             )
         })?;
     if let Some(Err(e)) = &msg {
-        super::session::close_after_read_error(ws, e).await;
+        super::participant::close_after_read_error(ws, e).await;
     }
     let Some(Ok(Message::Text(text))) = msg else {
         return Err((
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the first message must be join with a token".into(),
         ));
     };
@@ -39,20 +39,22 @@ pub(super) async fn first_join(
         Ok(ClientMessage::Join { token, name }) => (token, name),
         _ => {
             return Err((
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "the first message must be join with a token".into(),
             ));
         }
     };
-    let room =
-        room_of(&token).ok_or(("invalid_token", "the join link is not valid".to_string()))?;
+    let room = room_of(&token).ok_or((
+        ErrorCode::InvalidToken,
+        "the join link is not valid".to_string(),
+    ))?;
     let mut claims = join_token::verify(
         ctx.signing_key.expose().as_bytes(),
         &token,
         &room,
         ctx.clock.now().timestamp(),
     )
-    .map_err(|e| ("invalid_token", e.to_string()))?;
+    .map_err(|e| (ErrorCode::InvalidToken, e.to_string()))?;
     ctx.admission
         .admit(&claims)
         .await
@@ -60,7 +62,7 @@ pub(super) async fn first_join(
     // Only guests choose their name; coaches and clients are named by their account.
     if claims.role == join_token::RoomRole::Guest {
         let chosen = protocol::guest_name(requested_name.as_deref())
-            .map_err(|message| ("invalid_name", message))?;
+            .map_err(|message| (ErrorCode::InvalidName, message))?;
         if let Some(name) = chosen {
             claims.name = name;
         }

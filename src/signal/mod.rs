@@ -1,21 +1,22 @@
 //! Signalling: the WebSocket protocol on `/rtc` (JSON messages tagged by `type`, in
-//! [`protocol`]), one session task per connection ([`session`]) and the registry of live
-//! rooms that connects sessions, the sans-IO SFU core and the media shell ([`hub`]). The
-//! protocol is documented for client authors in `docs/signalling.md`; [`client`] is the
-//! project's own webrtc-rs client of it (tests, load tests, voice benchmark).
+//! [`protocol`]) and one task per connection ([`participant`]) that enters a room of the
+//! [rooms layer](crate::rooms) with a verified join token and speaks for its participant:
+//! room events become wire messages here and nowhere else. The subscriber connection and its
+//! offers are [`subscriber`]'s. The protocol is documented for client authors in
+//! `docs/signalling.md`; [`client`] is the project's own webrtc-rs client of it (tests, load
+//! tests, voice benchmark).
 
-pub mod client;
-pub mod hub;
 mod join;
-mod negotiation;
+mod offers;
+pub mod participant;
 pub mod protocol;
 mod quality;
-pub mod session;
+mod subscriber;
 
 use crate::config::{Config, Secret};
-use crate::rtc::engine::Transport;
-use hub::{Hub, HubGauges};
-use protocol::IceServer;
+use crate::media::engine::PeerFactory;
+use crate::rooms::Rooms;
+use protocol::{ErrorCode, IceServer};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,12 +24,12 @@ use std::time::Duration;
 /// Why a participant with a valid token may not enter: a code and words for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl Refusal {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -43,10 +44,10 @@ pub trait Admission: Send + Sync {
     async fn admit(&self, claims: &crate::auth::join_token::JoinClaims) -> Result<(), Refusal>;
 }
 
-/// What every session needs: the rooms, the media transport, keys and ICE settings.
+/// What every session needs: the rooms, the peer-connection factory, keys and ICE settings.
 pub struct SignalContext {
-    pub hub: Arc<Hub>,
-    pub transport: Arc<Transport>,
+    pub rooms: Arc<Rooms>,
+    pub peers: Arc<PeerFactory>,
     pub signing_key: Secret,
     pub ice_timeout: Duration,
     /// The server's clock, against which join tokens are checked.
@@ -63,20 +64,16 @@ pub struct SignalContext {
 impl SignalContext {
     pub fn new(
         cfg: &Config,
+        rooms: Arc<Rooms>,
         signing_key: Secret,
         clock: crate::clock::Clock,
         admission: Arc<dyn Admission>,
-        metrics: &crate::telemetry::Metrics,
     ) -> Self {
         let ports = cfg.rtc.port_range().expect("validated port range");
         Self {
-            hub: Arc::new(Hub::new(
-                cfg.rooms.max_rooms as usize,
-                cfg.rooms.max_participants as usize,
-                HubGauges::new(metrics),
-            )),
-            transport: Arc::new({
-                let mut t = Transport::new(cfg.http.addr.ip(), ports);
+            rooms,
+            peers: Arc::new({
+                let mut t = PeerFactory::new(cfg.http.addr.ip(), ports);
                 t.nack_history = cfg.rtc.nack_history;
                 t
             }),
@@ -123,7 +120,7 @@ impl SignalContext {
     /// Rewrites host candidates for the announced public address, if any.
     pub fn announce(&self, sdp: String) -> String {
         match self.announced {
-            Some(ip) => crate::rtc::sdp::announce(&sdp, ip),
+            Some(ip) => crate::media::sdp::announce(&sdp, ip),
             None => sdp,
         }
     }

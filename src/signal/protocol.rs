@@ -2,7 +2,11 @@
 //! `docs/signalling.md` for the conversation). Parsing is pure and total: any input gives a
 //! message or a [`ProtocolError`], never a panic.
 
-use crate::sfu::{ParticipantId, ParticipantInfo, TrackId, TrackInfo, TrackKind, TrackSource};
+use crate::rooms::{AgentState, Notice, Speaker};
+use crate::sfu::quality::Quality;
+use crate::sfu::{
+    Event, ParticipantId, ParticipantInfo, TrackId, TrackInfo, TrackKind, TrackSource,
+};
 use serde::{Deserialize, Serialize};
 
 /// Largest accepted message (a full SDP with many candidates fits easily).
@@ -183,10 +187,10 @@ pub enum ServerMessage {
     /// `excellent`, `good`, `poor` or `lost`, from loss and round-trip time.
     Quality {
         participant_id: ParticipantId,
-        quality: String,
+        quality: Quality,
     },
     Error {
-        code: String,
+        code: ErrorCode,
         message: String,
     },
     Pong,
@@ -194,7 +198,7 @@ pub enum ServerMessage {
     /// `tentative` user line is replaced by the next line with the same `event_id`, and a
     /// `corrected` agent line replaces the agent line with its `event_id`.
     Transcript {
-        speaker: String,
+        speaker: Speaker,
         text: String,
         event_id: Option<u64>,
         #[serde(default)]
@@ -205,7 +209,7 @@ pub enum ServerMessage {
     /// Voice rooms: the AI agent's state (`connecting`, `listening`, `speaking`, `ended`)
     /// with a sentence for the user when something went wrong or ended.
     Agent {
-        state: String,
+        state: AgentState,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         message: Option<String>,
     },
@@ -216,6 +220,83 @@ pub enum ServerMessage {
 }
 
 /// Why a client message was refused.
+/// The `code` of an `error` message (documented in `docs/signalling.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // The join handshake.
+    JoinTimeout,
+    InvalidToken,
+    InvalidName,
+    RoomFull,
+    JoinRefused,
+    NoMediaPort,
+    // Admission: what the room stands for is over, or its person is gone.
+    Cancelled,
+    TooEarly,
+    SessionOver,
+    AccountGone,
+    Unavailable,
+    // Messages.
+    MessageTooLarge,
+    UnknownType,
+    Malformed,
+    BinaryNotSupported,
+    AlreadyJoined,
+    RateLimited,
+    Refused,
+    // Negotiation and media.
+    BadSdp,
+    BadCandidate,
+    UnexpectedAnswer,
+    NegotiationFailed,
+    TooManyTracks,
+    PublishRefused,
+    PublishFailed,
+    SubscribeFailed,
+    /// A code this build does not know (a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            JoinTimeout => "join_timeout",
+            InvalidToken => "invalid_token",
+            InvalidName => "invalid_name",
+            RoomFull => "room_full",
+            JoinRefused => "join_refused",
+            NoMediaPort => "no_media_port",
+            Cancelled => "cancelled",
+            TooEarly => "too_early",
+            SessionOver => "session_over",
+            AccountGone => "account_gone",
+            Unavailable => "unavailable",
+            MessageTooLarge => "message_too_large",
+            UnknownType => "unknown_type",
+            Malformed => "malformed",
+            BinaryNotSupported => "binary_not_supported",
+            AlreadyJoined => "already_joined",
+            RateLimited => "rate_limited",
+            Refused => "refused",
+            BadSdp => "bad_sdp",
+            BadCandidate => "bad_candidate",
+            UnexpectedAnswer => "unexpected_answer",
+            NegotiationFailed => "negotiation_failed",
+            TooManyTracks => "too_many_tracks",
+            PublishRefused => "publish_refused",
+            PublishFailed => "publish_failed",
+            SubscribeFailed => "subscribe_failed",
+            Unknown => "unknown",
+        }
+    }
+}
+
+wire_words!(ErrorCode);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
     #[error("message larger than {MAX_MESSAGE_BYTES} bytes")]
@@ -228,11 +309,11 @@ pub enum ProtocolError {
 
 impl ProtocolError {
     /// The `code` of the error message sent back.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ProtocolError::TooLarge => "message_too_large",
-            ProtocolError::UnknownType(_) => "unknown_type",
-            ProtocolError::Malformed(_) => "malformed",
+            ProtocolError::TooLarge => ErrorCode::MessageTooLarge,
+            ProtocolError::UnknownType(_) => ErrorCode::UnknownType,
+            ProtocolError::Malformed(_) => ErrorCode::Malformed,
         }
     }
 }
@@ -298,6 +379,83 @@ pub fn guest_name(requested: Option<&str>) -> Result<Option<String>, String> {
 /// Serialises a server message.
 pub fn to_text(m: &ServerMessage) -> String {
     serde_json::to_string(m).expect("server messages serialise")
+}
+
+impl ServerMessage {
+    /// The wire form of a room event; `unix_ms` turns the room clock into epoch milliseconds.
+    pub fn from_event(e: Event, unix_ms: impl FnOnce(i64) -> i64) -> ServerMessage {
+        match e {
+            Event::ParticipantJoined(p) => ServerMessage::ParticipantJoined { participant: p },
+            Event::ParticipantLeft(id) => ServerMessage::ParticipantLeft { participant_id: id },
+            Event::TrackPublished(t) => ServerMessage::TrackPublished { track: t },
+            Event::TrackUnpublished { track, owner } => ServerMessage::TrackUnpublished {
+                track_id: track,
+                owner,
+            },
+            Event::TrackMuted { track, muted } => ServerMessage::TrackMuted {
+                track_id: track,
+                muted,
+            },
+            Event::ActiveSpeaker(p) => ServerMessage::ActiveSpeaker { participant_id: p },
+            Event::Chat {
+                from,
+                name,
+                text,
+                at_ms,
+            } => ServerMessage::Chat {
+                from,
+                name,
+                text,
+                at_ms: unix_ms(at_ms),
+            },
+            Event::Hand {
+                participant,
+                raised,
+            } => ServerMessage::Hand {
+                participant_id: participant,
+                raised,
+            },
+            Event::Reaction { participant, emoji } => ServerMessage::Reaction {
+                participant_id: participant,
+                emoji,
+            },
+            Event::Quality {
+                participant,
+                quality,
+            } => ServerMessage::Quality {
+                participant_id: participant,
+                quality,
+            },
+        }
+    }
+
+    /// The wire form of a notice from a server-side participant.
+    pub fn from_notice(n: Notice) -> ServerMessage {
+        match n {
+            Notice::Agent { state, message } => ServerMessage::Agent { state, message },
+            Notice::Transcript {
+                speaker,
+                text,
+                event_id,
+                tentative,
+                corrected,
+            } => ServerMessage::Transcript {
+                speaker,
+                text,
+                event_id,
+                tentative,
+                corrected,
+            },
+        }
+    }
+
+    /// An `error` message.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ fn server_messages_have_the_documented_shape() {
         r#"{"type":"active_speaker","participant_id":null}"#
     );
     let e = ServerMessage::Error {
-        code: "room_full".into(),
+        code: ErrorCode::RoomFull,
         message: "full".into(),
     };
     assert_eq!(

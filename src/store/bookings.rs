@@ -8,9 +8,9 @@
 //! index `bookings_active_slot` backs it up.
 
 use super::{Store, StoreError, StoreResult, WriteTx, instant, secs};
-use crate::booking::model::{Booking, BookingStatus, SessionType};
-use crate::booking::slots::Busy;
 use crate::ids::{BookingId, CoachId, UserId};
+use crate::model::booking::Busy;
+use crate::model::booking::{Booking, BookingStatus, SessionType};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;

@@ -1,8 +1,8 @@
 //! Coach profiles, policies and availability.
 
 use super::{Store, StoreError, StoreResult, secs};
-use crate::booking::model::{Availability, Coach, CoachPolicy};
 use crate::ids::{CoachId, UserId};
+use crate::model::booking::{Availability, Coach, CoachPolicy};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;

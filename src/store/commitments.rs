@@ -1,8 +1,8 @@
 //! Coaching commitments of clients.
 
 use super::{Store, StoreError, StoreResult, instant, secs};
-use crate::booking::model::{Commitment, CommitmentStatus};
 use crate::ids::{CommitmentId, UserId};
+use crate::model::booking::{Commitment, CommitmentStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;

@@ -1,12 +1,12 @@
 //! GDPR export (every personal datum about a user) and erasure.
 
 use super::{Store, StoreResult, secs};
-use crate::auth::model::{ApiKeyInfo, User};
-use crate::booking::model::{Booking, Coach, Commitment};
 use crate::ids::UserId;
+use crate::model::account::{ApiKeyInfo, User};
+use crate::model::booking::{Booking, Coach, Commitment};
+use crate::model::voice::{TranscriptLine, VoiceSession};
 use crate::store::AuditEntry;
 use crate::store::bookings::BookingFilter;
-use crate::voice::model::{TranscriptLine, VoiceSession};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 

@@ -1,8 +1,8 @@
 //! Users, login sessions and API keys.
 
 use super::{Store, StoreError, StoreResult, instant, secs};
-use crate::auth::model::{ApiKeyInfo, Role, User};
 use crate::ids::{ApiKeyId, UserId};
+use crate::model::account::{AccountRole, ApiKeyInfo, User};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -15,7 +15,8 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
         id: UserId(row.try_get("id")?),
         email: row.try_get("email")?,
         name: row.try_get("name")?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+        role: AccountRole::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
         time_zone: row.try_get("time_zone")?,
         created_at: instant(row.try_get("created_at")?)?,
     })
@@ -25,7 +26,7 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: &'a str,
-    pub role: Role,
+    pub role: AccountRole,
     pub password_hash: &'a str,
     pub time_zone: &'a str,
 }

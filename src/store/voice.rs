@@ -2,7 +2,7 @@
 
 use super::{Store, StoreError, StoreResult, instant, secs};
 use crate::ids::{UserId, VoiceSessionId};
-use crate::voice::model::{Speaker, TranscriptLine, VoiceSession};
+use crate::model::voice::{Speaker, TranscriptLine, VoiceSession};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;

@@ -1,41 +1,85 @@
-//! AI voice sessions: the server-side agent participant of a voice room.
+//! AI voice sessions: a server-side participant of a voice room that bridges the user's
+//! microphone to a conversational agent and the agent's voice back.
 //!
-//! The browser's Opus track is decoded, resampled to the agent's input rate and streamed to a
-//! voice agent (ElevenLabs Conversational AI, or the built-in echo agent); the agent's PCM is
-//! resampled to 48 kHz, cut into 20 ms frames, Opus-encoded and paced back out on a 20 ms clock.
-//! [`events`] is the vocabulary between an agent connection and the bridge, so that the bridge
-//! never sees the wire protocol of any particular agent.
+//! Three layers, with arrows one way (session → agents → core):
+//! - [`core`], sans-IO (time is a parameter, no tokio, no sockets): the audio chain (Opus,
+//!   resampling, 20 ms framing), the playout pacer, the barge-in gate, the energy VAD and
+//!   [`core::bridge::VoiceBridge`], the state machine tying them together; [`core::events`]
+//!   is the vocabulary between an agent connection and the bridge, so the bridge never sees
+//!   the wire protocol of any particular agent.
+//! - [`agents`]: the [`VoiceAgent`] seam and its two implementations, the ElevenLabs
+//!   Conversational AI client and the built-in echo agent.
+//! - this module, the session layer: [`service`] starts and ends sessions and gives the agent
+//!   its context; [`room_agent`] is the thin tokio shell that joins the session's room through
+//!   the [rooms layer](crate::rooms) and runs the bridge there; [`record`] writes transcripts
+//!   off the media path; [`metrics`]; [`model`] is what is stored; [`caller`] is a webrtc-rs
+//!   caller for tests and the `voice_rtt` benchmark; [`agent_from_config`] picks the agent.
 //!
-//! The media core is sans-IO (time is a parameter, no tokio, no sockets):
-//! - [`media`]: Opus codec, one streaming resampler per direction, the browser → agent chain
-//!   (reordering, concealment, 20 ms chunks) and the agent → browser chain (20 ms Opus frames).
-//! - [`pacer`]: the absolute-deadline 20 ms playout clock with RTP timestamps and marker bits.
-//! - [`gate`]: the barge-in event-id rule.
-//! - [`bridge`]: [`bridge::VoiceBridge`], the state machine tying them together; its module docs
-//!   say how a task drives it.
-//!
-//! Agents: [`agent`] is the [`VoiceAgent`] seam the session layer starts conversations through;
-//! [`elevenlabs`] and [`echo`] implement it; [`fake_elevenlabs`] is a faithful test double of
-//! the ElevenLabs service; [`vad`] is the energy turn detector the echo agent and the double
-//! share.
-//!
-//! Sessions: [`service`] starts and ends them and records transcripts; [`room_agent`] is the
-//! thin tokio shell that runs the bridge as a participant of the session's room; [`caller`] is
-//! a webrtc-rs caller for tests and the `voice_rtt` benchmark; [`model`] is what is stored.
+//! The ElevenLabs test double (`parlor dev fake-elevenlabs`) lives with the binary
+//! (`src/dev/`), where no library code can import it.
 
-pub mod agent;
-pub mod bridge;
-pub mod caller;
-pub mod echo;
-pub mod elevenlabs;
-pub mod events;
-pub mod fake_elevenlabs;
-pub mod gate;
-pub mod media;
-pub mod model;
-pub mod pacer;
+pub mod agents;
+pub mod core;
+pub mod metrics;
+mod record;
 pub mod room_agent;
 pub mod service;
-pub mod vad;
 
-pub use agent::{AgentConnection, AgentError, ConversationContext, VoiceAgent};
+pub use agents::{AgentConnection, AgentError, ConversationContext, VoiceAgent};
+
+use crate::config::Config;
+use std::sync::Arc;
+
+/// The agent chosen by `voice.agent` (`auto` picks ElevenLabs when an agent id is set).
+pub fn agent_from_config(config: &Config) -> Result<Arc<dyn VoiceAgent>, AgentError> {
+    let v = &config.voice;
+    if v.uses_elevenlabs() {
+        Ok(Arc::new(agents::elevenlabs::ElevenLabsAgent::new(
+            v.elevenlabs.clone(),
+        )?))
+    } else {
+        Ok(Arc::new(agents::echo::EchoAgent::default()))
+    }
+}
+
+/// A secret-free one-line description of the chosen agent, for the start-up log.
+pub fn describe_agent(config: &Config) -> String {
+    let v = &config.voice;
+    if v.uses_elevenlabs() {
+        let private = if v.elevenlabs.api_key.is_empty() {
+            "public"
+        } else {
+            "private"
+        };
+        format!(
+            "elevenlabs agent {} at {} ({private})",
+            v.elevenlabs.agent_id, v.elevenlabs.base_url
+        )
+    } else {
+        "built-in echo agent".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_configured_agent_is_built_and_described_without_its_key() {
+        let c = crate::config::load_from(
+            None,
+            vec![
+                (
+                    "PARLOR_VOICE__ELEVENLABS__AGENT_ID".to_string(),
+                    "agent_1".to_string(),
+                ),
+                (
+                    "PARLOR_VOICE__ELEVENLABS__API_KEY".to_string(),
+                    "sk_env_secret".to_string(),
+                ),
+            ],
+        )
+        .unwrap();
+        assert!(!super::describe_agent(&c).contains("sk_env_secret"));
+        let agent = super::agent_from_config(&c).unwrap();
+        assert_eq!(agent.name(), "elevenlabs");
+    }
+}

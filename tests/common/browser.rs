@@ -20,6 +20,17 @@ pub fn chromium_path() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// True (after saying so loudly) when there is no Chromium to drive: the caller skips its
+/// test. In CI (`CI` set) a missing Chromium is a failure, not a skip.
+pub fn skip_without_chromium(test: &str) -> bool {
+    if chromium_path().is_some() {
+        return false;
+    }
+    assert!(std::env::var("CI").is_err(), "Chromium is required in CI");
+    eprintln!("\n*** SKIPPED {test}: no Chromium at /usr/bin/chromium (set CHROMIUM=…) ***\n");
+    true
+}
+
 /// How to start Chromium: the viewport, and whether camera/microphone requests are refused.
 #[derive(Clone, Copy, Debug)]
 pub struct Launch {

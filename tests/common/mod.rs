@@ -9,6 +9,9 @@
 #![allow(dead_code)]
 
 pub mod browser;
+/// The ElevenLabs test double, which lives with the binary (`src/dev/`), out of the library.
+#[path = "../../src/dev/fake_elevenlabs/mod.rs"]
+pub mod fake_elevenlabs;
 pub mod sfu;
 pub mod voice;
 
@@ -20,6 +23,32 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tempfile::TempDir;
+
+/// The next free block of the test binary's UDP ports (see [`udp_block`]).
+static NEXT_UDP_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(UDP_FIRST);
+const UDP_FIRST: u16 = 20_000;
+/// Below Linux's ephemeral range (32768 up), so no outgoing socket of the OS (Chromium's,
+/// coturn's, the test clients') takes a port a server of this binary was given.
+const UDP_LAST: u16 = 32_000;
+
+/// `n` consecutive UDP ports that no other test of this binary is given, for a server's
+/// `rtc.udp_ports` or a client's transport. Tests run in parallel inside one binary, so
+/// hand-picked ranges would collide; this hands out blocks in order and wraps round.
+pub fn udp_block(n: u16) -> (u16, u16) {
+    use std::sync::atomic::Ordering;
+    let mut lo = NEXT_UDP_PORT.fetch_add(n, Ordering::Relaxed);
+    if lo.checked_add(n).is_none_or(|end| end > UDP_LAST) {
+        NEXT_UDP_PORT.store(UDP_FIRST + n, Ordering::Relaxed);
+        lo = UDP_FIRST;
+    }
+    (lo, lo + n - 1)
+}
+
+/// [`udp_block`] in the `lo-hi` form of `rtc.udp_ports`.
+pub fn udp_ports(n: u16) -> String {
+    let (lo, hi) = udp_block(n);
+    format!("{lo}-{hi}")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -224,7 +253,7 @@ impl TestApp {
     /// Creates an account of `role` directly and returns a signed-in client and the user id.
     pub async fn user(
         &self,
-        role: parlor::auth::model::Role,
+        role: parlor::model::account::AccountRole,
         email: &str,
         name: &str,
     ) -> (reqwest::Client, String) {
@@ -254,7 +283,7 @@ impl TestApp {
 
     pub async fn admin(&self) -> reqwest::Client {
         self.user(
-            parlor::auth::model::Role::Admin,
+            parlor::model::account::AccountRole::Admin,
             "admin@example.org",
             "Admin",
         )
@@ -263,15 +292,23 @@ impl TestApp {
     }
 
     pub async fn client_user(&self, email: &str) -> (reqwest::Client, String) {
-        self.user(parlor::auth::model::Role::Client, email, "Client Person")
-            .await
+        self.user(
+            parlor::model::account::AccountRole::Client,
+            email,
+            "Client Person",
+        )
+        .await
     }
 
     /// An admin-created coach with a login, open every day 00:00–24:00 UTC, no notice,
     /// 60-minute sessions on a 60-minute grid with no buffer; returns (coach client, coach id).
     pub async fn coach(&self, admin: &reqwest::Client, email: &str) -> (reqwest::Client, String) {
         let (coach_client, user_id) = self
-            .user(parlor::auth::model::Role::Coach, email, "Coach Person")
+            .user(
+                parlor::model::account::AccountRole::Coach,
+                email,
+                "Coach Person",
+            )
             .await;
         let policy = json!({"session_minutes": 60, "buffer_minutes": 0, "slot_step_minutes": 60,
             "min_notice_minutes": 0, "booking_window_days": 60, "cancel_notice_minutes": 1440,
@@ -336,4 +373,80 @@ impl Drop for TestApp {
             t.abort();
         }
     }
+}
+
+/// `GET url` and the JSON body, whatever the status (the caller asserts on the body).
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    c: &reqwest::Client,
+    url: impl AsRef<str>,
+) -> T {
+    let url = url.as_ref();
+    let r = c
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    r.json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: body is not the JSON expected: {e}"))
+}
+
+/// `DELETE url` and the JSON body, whatever the status.
+pub async fn delete_json<T: serde::de::DeserializeOwned>(
+    c: &reqwest::Client,
+    url: impl AsRef<str>,
+) -> T {
+    let url = url.as_ref();
+    let r = c
+        .delete(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DELETE {url}: {e}"));
+    r.json()
+        .await
+        .unwrap_or_else(|e| panic!("DELETE {url}: body is not the JSON expected: {e}"))
+}
+
+async fn send_json<T: serde::de::DeserializeOwned>(
+    c: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: &impl serde::Serialize,
+) -> T {
+    let r = c
+        .request(method.clone(), url)
+        .json(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    r.json()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: body is not the JSON expected: {e}"))
+}
+
+/// `POST url` with a JSON body, and the JSON answer, whatever the status.
+pub async fn post_json<T: serde::de::DeserializeOwned>(
+    c: &reqwest::Client,
+    url: impl AsRef<str>,
+    body: &impl serde::Serialize,
+) -> T {
+    send_json(c, reqwest::Method::POST, url.as_ref(), body).await
+}
+
+/// `PUT url` with a JSON body, and the JSON answer, whatever the status.
+pub async fn put_json<T: serde::de::DeserializeOwned>(
+    c: &reqwest::Client,
+    url: impl AsRef<str>,
+    body: &impl serde::Serialize,
+) -> T {
+    send_json(c, reqwest::Method::PUT, url.as_ref(), body).await
+}
+
+/// `PATCH url` with a JSON body, and the JSON answer, whatever the status.
+pub async fn patch_json<T: serde::de::DeserializeOwned>(
+    c: &reqwest::Client,
+    url: impl AsRef<str>,
+    body: &impl serde::Serialize,
+) -> T {
+    send_json(c, reqwest::Method::PATCH, url.as_ref(), body).await
 }

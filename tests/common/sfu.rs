@@ -5,10 +5,10 @@
 use super::{Backend, TestApp};
 use bytes::Bytes;
 use parlor::auth::join_token::{self, RoomRole};
-use parlor::rtc::engine::Transport;
-use parlor::rtc::media::{LocalTrack, MediaKind, RemoteTrack, RtpPacket};
+use parlor::client::signal::{Client, ClientEvent};
+use parlor::media::engine::PeerFactory;
+use parlor::media::track::{LocalTrack, RemoteTrack, RtpPacket, TrackKind};
 use parlor::sfu::{TrackId, TrackSource};
-use parlor::signal::client::{Client, ClientEvent};
 use parlor::signal::protocol::ServerMessage;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -24,8 +24,9 @@ pub async fn app(ports: &str, max: u32) -> TestApp {
     .await
 }
 
-pub fn transport(lo: u16, hi: u16) -> Transport {
-    Transport::new("127.0.0.1".parse().unwrap(), (lo, hi))
+/// A client transport on `n` UDP ports of its own.
+pub fn transport(n: u16) -> PeerFactory {
+    PeerFactory::new("127.0.0.1".parse().unwrap(), super::udp_block(n))
 }
 
 /// A join token valid for ten minutes on `app`'s clock.
@@ -38,7 +39,13 @@ pub fn ws(app: &TestApp) -> String {
     app.base.replace("http://", "ws://") + "/rtc"
 }
 
-pub async fn join(app: &TestApp, t: &Transport, room: &str, identity: &str, name: &str) -> Client {
+pub async fn join(
+    app: &TestApp,
+    t: &PeerFactory,
+    room: &str,
+    identity: &str,
+    name: &str,
+) -> Client {
     Client::join(&ws(app), &token(app, room, identity, name), t)
         .await
         .unwrap_or_else(|e| panic!("{identity} joins {room}: {e}"))
@@ -53,8 +60,8 @@ pub async fn publish_av(
 ) -> (Vec<LocalTrack>, Vec<TrackId>) {
     let p = c
         .publish(&[
-            (MediaKind::Audio, TrackSource::Microphone, ssrc_a),
-            (MediaKind::Video, TrackSource::Camera, ssrc_v),
+            (TrackKind::Audio, TrackSource::Microphone, ssrc_a),
+            (TrackKind::Video, TrackSource::Camera, ssrc_v),
         ])
         .await
         .expect("publish microphone and camera");
@@ -77,11 +84,11 @@ pub fn spawn_sender(tracks: Vec<LocalTrack>, secs: u64) -> tokio::task::JoinHand
             let fill = (seq % 251) as u8;
             for t in &tracks {
                 match t.kind() {
-                    MediaKind::Audio => {
+                    TrackKind::Audio => {
                         let a = Bytes::from(vec![fill; 40]);
                         let _ = t.write(seq, u32::from(seq) * 960, false, a).await;
                     }
-                    MediaKind::Video => {
+                    TrackKind::Video => {
                         let mut v = if seq.is_multiple_of(5) {
                             vec![0x10, 0x00]
                         } else {
@@ -102,8 +109,8 @@ pub fn spawn_sender(tracks: Vec<LocalTrack>, secs: u64) -> tokio::task::JoinHand
 
 /// Whether a packet's payload is intact (its filler is one repeated byte; the SFU may rewrite
 /// the sequence number, so only the pattern's consistency is checked).
-pub fn intact(p: &RtpPacket, kind: MediaKind) -> bool {
-    let body = if kind == MediaKind::Video {
+pub fn intact(p: &RtpPacket, kind: TrackKind) -> bool {
+    let body = if kind == TrackKind::Video {
         p.payload.get(2..).unwrap_or_default()
     } else {
         &p.payload[..]
@@ -116,7 +123,7 @@ pub fn is_keyframe_start(p: &RtpPacket) -> bool {
 }
 
 /// Counts intact packets on `track` until `want` arrived (or 8 s passed).
-pub async fn intact_packets(track: &RemoteTrack, want: usize, kind: MediaKind) -> usize {
+pub async fn intact_packets(track: &RemoteTrack, want: usize, kind: TrackKind) -> usize {
     let mut ok = 0;
     let _ = tokio::time::timeout(Duration::from_secs(8), async {
         while let Some(p) = track.next_packet().await {
@@ -192,7 +199,7 @@ pub fn drain(rx: &mut mpsc::UnboundedReceiver<RtpPacket>) -> Vec<RtpPacket> {
 pub async fn pumped_intact(
     rx: &mut mpsc::UnboundedReceiver<RtpPacket>,
     n: usize,
-    kind: MediaKind,
+    kind: TrackKind,
 ) -> usize {
     let mut ok = 0;
     let _ = tokio::time::timeout(Duration::from_secs(8), async {

@@ -1,7 +1,7 @@
 //! Voice-session test helpers: speak tone bursts into a caller's microphone in real time and
 //! listen for tones (or any sound) in the agent's audio.
 
-use parlor::voice::caller::{HeardFrame, VoiceCaller, sine_frame, tone_power};
+use parlor::client::voice::{HeardFrame, VoiceCaller, sine_frame, tone_power};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 

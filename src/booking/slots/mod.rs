@@ -12,12 +12,15 @@
 //! storage, HTTP or any other IO; callers load rules and busy intervals and
 //! persist bookings themselves.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
+#[cfg(test)]
+use chrono::Weekday;
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 mod rules;
 mod zone;
 
+pub use crate::model::booking::{Busy, DateOverride, SlotPolicy, WeeklyRule};
 pub use rules::validate_rules;
 pub use zone::display_in;
 use zone::{Edge, add_minutes, checked_shift_days, local_date, resolve, shift_days};
@@ -27,48 +30,6 @@ pub const MAX_RANGE_DAYS: i64 = 62;
 
 /// Most windows `validate_rules` accepts for one weekday or one override date.
 pub const MAX_WINDOWS_PER_DAY: usize = 48;
-
-/// One weekly opening window in the coach's zone, e.g. Mon 09:00–17:00.
-/// `end` > `start` (same day; no overnight windows).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct WeeklyRule {
-    pub weekday: Weekday,
-    pub start: NaiveTime,
-    pub end: NaiveTime,
-}
-
-/// A date-specific override: closed all day, or these hours instead of the
-/// weekly rules.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DateOverride {
-    pub date: NaiveDate,
-    /// Empty = closed that day.
-    pub windows: Vec<(NaiveTime, NaiveTime)>,
-}
-
-/// Booking policy. All durations are real elapsed time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlotPolicy {
-    /// Length of a session. Must be non-zero.
-    pub session_minutes: u32,
-    /// Gap required before and after every existing booking.
-    pub buffer_minutes: u32,
-    /// Distance between candidate slot starts. Must be non-zero.
-    pub slot_step_minutes: u32,
-    /// A slot must start at least this long after `now`.
-    pub min_notice_minutes: u32,
-    /// A slot must start no later than `now` + this many 24-hour days.
-    pub booking_window_days: u32,
-}
-
-/// An existing booking (or other busy interval) of the coach, in UTC.
-/// Half-open `[start, end)`; an interval with `end <= start` is empty and
-/// blocks nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Busy {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-}
 
 /// A bookable slot, `[start, end)` in UTC; `end - start` is always the
 /// session length.

@@ -1,7 +1,8 @@
 //! The AI agent as a participant of a voice room: a thin tokio shell around the sans-IO
 //! [`VoiceBridge`].
 //!
-//! The agent joins the room through the hub like anyone else, publishes an in-process Opus
+//! The agent joins the room through the rooms layer like anyone else (a plain join request,
+//! no token), publishes an in-process Opus
 //! track (no peer connection: [`Publication::in_process`]) and, when the room subscribes it to
 //! the user's microphone, reads that track from a channel ([`Publication::attach_channel`]).
 //! The user's mute state is the talk button: muted means released. The loop waits on four
@@ -10,18 +11,16 @@
 //! track, transcript lines to the user (and, through a queue, to the store). Nothing here
 //! awaits while holding a lock, and nothing is logged per frame.
 
-use super::agent::{AgentConnection, AudioRefused, ConversationContext, VoiceAgent};
-use super::bridge::{BridgeConfig, BridgeOutput, Role, TranscriptKind, VoiceBridge};
-use super::events::{AgentCommand, AgentEvent, EndReason};
-use super::service::{Persist, VoiceMetrics};
-use crate::auth::join_token::{JoinClaims, RoomRole};
+use super::agents::{AgentConnection, AudioRefused, ConversationContext, VoiceAgent};
+use super::core::bridge::{BridgeConfig, BridgeOutput, TranscriptKind, VoiceBridge};
+use super::core::events::{AgentCommand, AgentEvent, EndReason};
+use super::metrics::VoiceMetrics;
+use super::record::Persist;
 use crate::ids::VoiceSessionId;
-use crate::rtc::forward::{LocalSource, Publication};
-use crate::rtc::media::RtpPacket;
-use crate::sfu::{ParticipantId, TrackId, TrackSource};
-use crate::signal::SignalContext;
-use crate::signal::hub::{Command, Membership, RoomHandle};
-use crate::signal::protocol::ServerMessage;
+use crate::media::forward::{LocalSource, Publication};
+use crate::media::track::RtpPacket;
+use crate::rooms::{AgentState, JoinRequest, LiveRoom, Member, Notice, RoomEvent, Rooms};
+use crate::sfu::{ParticipantId, RoomRole, TrackId, TrackSource};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -49,37 +48,29 @@ pub struct AgentSpec {
 
 /// Runs the agent participant until the conversation ends; returns why it ended.
 pub async fn run(
-    signal: Arc<SignalContext>,
+    rooms: Arc<Rooms>,
     agent: Arc<dyn VoiceAgent>,
     spec: AgentSpec,
     persist: mpsc::UnboundedSender<Persist>,
     metrics: VoiceMetrics,
 ) -> EndReason {
-    let now = chrono::Utc::now().timestamp();
-    let claims = JoinClaims {
-        typ: crate::auth::join_token::TYP.into(),
+    let request = JoinRequest {
         room: spec.room.clone(),
-        sub: format!("agent:{}", spec.session),
+        identity: format!("agent:{}", spec.session),
         name: "AI coach".into(),
         role: RoomRole::Coach,
-        iat: now,
-        nbf: now,
-        exp: now + 24 * 3600,
     };
-    let Membership {
+    let Member {
         room,
         id,
-        mut commands,
-    } = match signal.hub.join(&claims) {
+        mut events,
+    } = match rooms.join(&request) {
         Ok(m) => m,
         Err(e) => return EndReason::Unreachable(format!("the voice room could not open: {e}")),
     };
     metrics.sessions.inc();
-    let (publication, source) = Publication::in_process(
-        TrackId(signal.hub.next_id()),
-        id,
-        signal.hub.gauges.forward.clone(),
-    );
+    let (publication, source) =
+        Publication::in_process(TrackId(rooms.next_id()), id, rooms.gauges.forward.clone());
     let track = publication.id;
     let reason = match room.publish(publication, TrackSource::Microphone) {
         Ok(()) => {
@@ -97,11 +88,11 @@ pub async fn run(
                 speaking: false,
                 started: Instant::now(),
                 missed: 0,
-                state: "connecting",
+                state: AgentState::Connecting,
             };
             // A bug in one session must not leave its room, track or gauge behind: a panic
             // ends this session like an agent error and the cleanup below still runs.
-            AssertUnwindSafe(agent_loop.run(agent, &mut commands))
+            AssertUnwindSafe(agent_loop.run(agent, &mut events))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| EndReason::AgentError {
@@ -112,13 +103,13 @@ pub async fn run(
         Err(e) => EndReason::Unreachable(format!("the agent could not publish: {e}")),
     };
     let _ = room.unpublish(id, track);
-    signal.hub.leave(&room, id);
+    rooms.leave(&room, id);
     metrics.sessions.dec();
     reason
 }
 
 struct AgentLoop {
-    room: Arc<RoomHandle>,
+    room: Arc<LiveRoom>,
     id: ParticipantId,
     spec: AgentSpec,
     source: LocalSource,
@@ -134,15 +125,15 @@ struct AgentLoop {
     started: Instant,
     /// Missed playout ticks already counted in the metrics.
     missed: u64,
-    /// The agent state last announced (`connecting`, `listening`, `speaking`, `ended`).
-    state: &'static str,
+    /// The agent state last announced.
+    state: AgentState,
 }
 
 impl AgentLoop {
     async fn run(
         &mut self,
         agent: Arc<dyn VoiceAgent>,
-        commands: &mut mpsc::UnboundedReceiver<Command>,
+        events: &mut mpsc::UnboundedReceiver<RoomEvent>,
     ) -> EndReason {
         // The conversation (and any agent billing) starts only once the user is in the room.
         self.find_user();
@@ -151,15 +142,15 @@ impl AgentLoop {
         let mut held = false;
         while self.user.is_none() {
             tokio::select! {
-                cmd = commands.recv() => match cmd {
-                    Some(Command::Close(_)) | None => return EndReason::Hangup,
-                    Some(c) => held = self.on_command(c).unwrap_or(held),
+                ev = events.recv() => match ev {
+                    Some(RoomEvent::Close(_)) | None => return EndReason::Hangup,
+                    Some(e) => held = self.on_room_event(e).unwrap_or(held),
                 },
                 _ = hangup.notified() => return EndReason::Hangup,
                 _ = tokio::time::sleep_until(deadline) => return EndReason::Hangup,
             }
         }
-        self.status("connecting", None);
+        self.status(AgentState::Connecting, None);
         let mut conn = match agent.start(self.spec.conversation.clone()).await {
             Ok(c) => c,
             Err(e) => return self.finish(EndReason::Unreachable(e.to_string())),
@@ -173,10 +164,10 @@ impl AgentLoop {
             let deadline = tokio::time::Instant::from_std(bridge.poll_timeout());
             let mut ingress: Option<Instant> = None;
             tokio::select! {
-                cmd = commands.recv() => match cmd {
-                    Some(Command::Close(_)) | None => bridge.hang_up(),
-                    Some(c) => {
-                        if let Some(held) = self.on_command(c) {
+                ev = events.recv() => match ev {
+                    Some(RoomEvent::Close(_)) | None => bridge.hang_up(),
+                    Some(e) => {
+                        if let Some(held) = self.on_room_event(e) {
                             bridge.set_talking(held);
                         }
                     }
@@ -216,7 +207,7 @@ impl AgentLoop {
                     }
                     if let AgentEvent::Started { conversation_id, .. } = &ev {
                         let _ = self.persist.send(Persist::Conversation(self.spec.session.clone(), conversation_id.clone()));
-                        self.status("listening", None);
+                        self.status(AgentState::Listening, None);
                     }
                     if let Err(e) = bridge.on_agent_event(ev, Instant::now()) {
                         bridge.on_agent_event(AgentEvent::Ended(EndReason::AgentError { code: 1008, reason: e.to_string() }), Instant::now()).ok();
@@ -295,26 +286,30 @@ impl AgentLoop {
         }
         if sent_frame != self.speaking && (sent_frame || bridge.queued_playout().is_zero()) {
             self.speaking = sent_frame;
-            self.status(if sent_frame { "speaking" } else { "listening" }, None);
+            self.status(
+                if sent_frame {
+                    AgentState::Speaking
+                } else {
+                    AgentState::Listening
+                },
+                None,
+            );
         }
         None
     }
 
-    fn transcript(&self, t: crate::voice::bridge::Transcript) {
+    fn transcript(&self, t: crate::voice::core::bridge::Transcript) {
         let (tentative, corrected) = match t.kind {
             TranscriptKind::Final => (false, false),
             TranscriptKind::Tentative => (true, false),
             TranscriptKind::Correction { .. } => (false, true),
         };
-        let speaker = match t.role {
-            Role::User => super::model::Speaker::User,
-            Role::Agent => super::model::Speaker::Agent,
-        };
+        let speaker = t.speaker;
         if let Some(user) = self.user {
-            self.room.send_message(
+            self.room.notify(
                 user,
-                ServerMessage::Transcript {
-                    speaker: speaker.as_str().into(),
+                Notice::Transcript {
+                    speaker,
                     text: t.text.clone(),
                     event_id: Some(t.event_id),
                     tentative,
@@ -333,22 +328,16 @@ impl AgentLoop {
         }
     }
 
-    fn status(&mut self, state: &'static str, message: Option<String>) {
+    fn status(&mut self, state: AgentState, message: Option<String>) {
         self.state = state;
         if let Some(user) = self.user {
-            self.room.send_message(
-                user,
-                ServerMessage::Agent {
-                    state: state.into(),
-                    message,
-                },
-            );
+            self.room.notify(user, Notice::Agent { state, message });
         }
     }
 
     /// Tells the user why the conversation ended, in words.
     fn finish(&mut self, reason: EndReason) -> EndReason {
-        self.status("ended", Some(super::service::describe_end(&reason)));
+        self.status(AgentState::Ended, Some(reason.in_words()));
         reason
     }
 }

@@ -1,24 +1,24 @@
-//! Following the user in the agent's room: the room commands that tell the agent when the
+//! Following the user in the agent's room: the room events that tell the agent when the
 //! user's microphone appears or goes, when it is muted (the talk button) and when the user
 //! leaves or comes back.
 
 use super::AgentLoop;
-use crate::signal::hub::Command;
-use crate::signal::protocol::ServerMessage;
+use crate::rooms::RoomEvent;
+use crate::sfu::{Event, TrackKind};
 
 impl AgentLoop {
-    /// Handles a room command; returns the talk-button state if it changed.
-    pub(super) fn on_command(&mut self, c: Command) -> Option<bool> {
-        match c {
-            Command::Subscribe(p) => {
+    /// Handles a room event; returns the talk-button state if it changed.
+    pub(super) fn on_room_event(&mut self, e: RoomEvent) -> Option<bool> {
+        match e {
+            RoomEvent::Subscribe(p) => {
                 self.find_user();
-                if Some(p.owner) == self.user && p.kind == crate::rtc::media::MediaKind::Audio {
+                if Some(p.owner) == self.user && p.kind == TrackKind::Audio {
                     self.packets = Some(p.attach_channel(self.id, 64));
                     self.mic = Some((p.id, p));
                     return Some(self.mic_talking());
                 }
             }
-            Command::Unsubscribe(t) => {
+            RoomEvent::Unsubscribe(t) => {
                 if let Some((mic, p)) = &self.mic
                     && *mic == t
                 {
@@ -28,17 +28,17 @@ impl AgentLoop {
                     return Some(false);
                 }
             }
-            Command::Send(ServerMessage::TrackMuted { track_id, muted })
-                if self.mic.as_ref().is_some_and(|(t, _)| *t == track_id) =>
+            RoomEvent::Room(Event::TrackMuted { track, muted })
+                if self.mic.as_ref().is_some_and(|(t, _)| *t == track) =>
             {
                 return Some(!muted);
             }
-            Command::Send(ServerMessage::ParticipantLeft { participant_id })
-                if Some(participant_id) == self.user =>
+            RoomEvent::Room(Event::ParticipantLeft(participant))
+                if Some(participant) == self.user =>
             {
                 self.user = None;
             }
-            Command::Send(ServerMessage::ParticipantJoined { .. }) => {
+            RoomEvent::Room(Event::ParticipantJoined(_)) => {
                 let was = self.user;
                 self.find_user();
                 if was.is_none() && self.user.is_some() {

@@ -1,0 +1,148 @@
+//! The rooms layer: the registry of live rooms ([`Rooms`]) and each live room ([`LiveRoom`]),
+//! between whoever takes part in a room and the sans-IO SFU core.
+//!
+//! A participant enters with a plain [`JoinRequest`] (room, identity, name, role): the
+//! signalling session builds one from a verified join token, a server-side participant (the
+//! voice agent, later a recorder) builds one directly. Each participant then receives
+//! [`RoomEvent`]s on its own channel — the core's typed events, subscriptions to carry out,
+//! pauses the core decided, notices from server-side participants — and turns them into
+//! whatever it speaks (the WebSocket session into wire messages, at its edge). Nothing here
+//! knows the signalling protocol or join tokens.
+//!
+//! The state of a live room and the order of its locks are [`LiveRoom`]'s alone; the
+//! registry only adds and removes whole rooms.
+
+mod gauges;
+mod live;
+mod notice;
+
+pub use gauges::RoomGauges;
+pub use live::LiveRoom;
+pub use notice::{AgentState, Notice, Speaker};
+
+use crate::media::forward::Publication;
+use crate::sfu::{Event, ParticipantId, RoomError, RoomRole, TrackId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Who wants to enter which room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    pub room: String,
+    /// Stable identity: joining again with it replaces the earlier participant.
+    pub identity: String,
+    /// Display name.
+    pub name: String,
+    pub role: RoomRole,
+}
+
+/// What a participant is told by its room.
+pub enum RoomEvent {
+    /// Something every participant (or all but one) learns: joins, tracks, chat…
+    Room(Event),
+    /// A notice from a server-side participant to this one (the agent's state, transcripts).
+    Notice(Notice),
+    /// Receive this publication (add a down track).
+    Subscribe(Arc<Publication>),
+    /// Stop receiving this track.
+    Unsubscribe(TrackId),
+    /// Stop (or resume) forwarding this track to this participant, as the room decided.
+    Pause { track: TrackId, paused: bool },
+    /// Leave the room now.
+    Close(CloseReason),
+}
+
+/// Why a room sends a participant away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The same identity joined again (a reconnect): the newer participant stays.
+    Replaced,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Replaced => "replaced",
+        }
+    }
+}
+
+/// A participant's place in a room: its id and its events.
+pub struct Member {
+    pub room: Arc<LiveRoom>,
+    pub id: ParticipantId,
+    pub events: mpsc::UnboundedReceiver<RoomEvent>,
+}
+
+/// All live rooms of the server.
+pub struct Rooms {
+    rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
+    next_id: AtomicU64,
+    max_rooms: usize,
+    max_participants: usize,
+    pub gauges: RoomGauges,
+}
+
+impl Rooms {
+    pub fn new(max_rooms: usize, max_participants: usize, gauges: RoomGauges) -> Self {
+        Self {
+            rooms: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            max_rooms,
+            max_participants,
+            gauges,
+        }
+    }
+
+    /// A fresh id for a participant or a track.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Enters the requested room (opening it if needed).
+    pub fn join(&self, req: &JoinRequest) -> Result<Member, RoomError> {
+        let room = {
+            let mut rooms = self.rooms.lock().expect("rooms lock");
+            if let Some(r) = rooms.get(&req.room) {
+                r.clone()
+            } else {
+                if rooms.len() >= self.max_rooms {
+                    return Err(RoomError::Invalid("the server has reached its room limit"));
+                }
+                let r = LiveRoom::open(&req.room, self.max_participants, self.gauges.clone());
+                rooms.insert(req.room.clone(), r.clone());
+                self.gauges.rooms.inc();
+                r
+            }
+        };
+        let id = ParticipantId(self.next_id());
+        match room.admit(id, req) {
+            Ok(events) => Ok(Member { room, id, events }),
+            Err(e) => {
+                self.close_if_empty(&room);
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes a participant (no-op if already gone) and closes an empty room.
+    pub fn leave(&self, room: &Arc<LiveRoom>, id: ParticipantId) {
+        room.remove(id);
+        self.close_if_empty(room);
+    }
+
+    fn close_if_empty(&self, room: &Arc<LiveRoom>) {
+        let mut rooms = self.rooms.lock().expect("rooms lock");
+        if room.is_empty() && rooms.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, room)) {
+            rooms.remove(room.name());
+            self.gauges.rooms.dec();
+        }
+    }
+
+    /// Number of open rooms.
+    pub fn room_count(&self) -> usize {
+        self.rooms.lock().expect("rooms lock").len()
+    }
+}

@@ -1,0 +1,24 @@
+//! HTTP and database tier: the API, accounts, booking, privacy, the CLI and the edges of the
+//! HTTP server, each against a real server on a real SQLite or PostgreSQL database.
+//!
+//! One binary per tier: each integration-test binary links the whole dependency tree, so
+//! gathering the files here builds and links it once instead of once per file.
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod abuse_edges;
+mod access_control;
+mod auth_sessions;
+mod bad_input;
+mod booking_lifecycle;
+mod cli_and_config;
+mod cli_token;
+mod http_edges;
+mod lifecycle_edges;
+mod module_graph;
+mod privacy_erasure;
+mod room_token_fallback;
+mod slots_api;
+mod web_assets;
