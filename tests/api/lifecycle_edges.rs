@@ -194,6 +194,20 @@ async fn a_voice_sessions_token_dies_with_the_session() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
+    // Ending is asynchronous (202): the agent hangs up, then the record says so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v: Value =
+            crate::common::get_json(&c, app.url(&format!("/api/voice/sessions/{id}"))).await;
+        if !v["ended_at"].is_null() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session ends within 10 s: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let refused = join_refusal(&app, &token).await.expect("refused");
     assert!(refused.contains("session_over"), "{refused}");
 }
