@@ -16,14 +16,10 @@ use std::sync::Arc;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 pub struct Cli {
-    /// Configuration file (optional; PARLOR_* environment variables override it).
-    #[arg(
-        long,
-        global = true,
-        default_value = "config/parlor.toml",
-        env = "PARLOR_CONFIG"
-    )]
-    pub config: PathBuf,
+    /// Configuration file; PARLOR_* environment variables override it. Without this option
+    /// `config/parlor.toml` is read if it exists; a file named here must exist.
+    #[arg(long, global = true, env = "PARLOR_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Log JSON lines (same as `log.json = true`).
     #[arg(long, global = true)]
     pub log_json: bool,
@@ -160,9 +156,15 @@ impl From<RoleArg> for AccountRole {
     }
 }
 
+/// The configuration file read when none is named.
+pub const DEFAULT_CONFIG: &str = "config/parlor.toml";
+
 /// Loads the configuration for a command.
 pub fn load_config(cli: &Cli) -> Result<Config, config::ConfigError> {
-    let mut c = config::load(&cli.config)?;
+    let mut c = match &cli.config {
+        Some(path) => config::load(path, true)?,
+        None => config::load(std::path::Path::new(DEFAULT_CONFIG), false)?,
+    };
     c.log.json |= cli.log_json;
     Ok(c)
 }

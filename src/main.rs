@@ -48,6 +48,7 @@ async fn serve_or_run() -> std::process::ExitCode {
         }
     };
     parlor::telemetry::init(config.log.json, &config.log.level);
+    let json_logs = config.log.json;
     let result = match cli.command {
         Some(Command::Dev { action }) => dev::run(action).await,
         _ => run(cli, config).await,
@@ -55,8 +56,13 @@ async fn serve_or_run() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("parlor: {e:#}");
+            // Said once: as a JSON log line when logs are JSON (for the log collector), else
+            // as a plain message.
+            if json_logs {
+                tracing::error!("{e:#}");
+            } else {
+                eprintln!("parlor: {e:#}");
+            }
             std::process::ExitCode::FAILURE
         }
     }

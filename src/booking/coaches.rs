@@ -46,6 +46,40 @@ fn not_found(e: StoreError) -> BookingError {
     }
 }
 
+/// A coach as one viewer may see it. Everyone: the public profile (name, title, bio, photo,
+/// specialties, zone, policy, ratings) and whether phone sessions are offered. The phone
+/// number: the coach, admins, and clients who hold a phone booking with the coach. The
+/// weekly availability rules and the login account: the coach and admins (others see the
+/// bookable slots, `GET /api/coaches/{id}/slots`).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CoachView {
+    pub id: CoachId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<crate::ids::UserId>,
+    pub name: String,
+    pub title: String,
+    pub specialties: Vec<String>,
+    pub experience_years: u32,
+    pub bio: String,
+    pub photo_url: Option<String>,
+    /// Whether the coach takes phone sessions.
+    pub offers_phone: bool,
+    /// E.164; only for those who may call the coach (see above).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// IANA time zone.
+    pub time_zone: String,
+    pub policy: crate::model::booking::CoachPolicy,
+    /// Only for the coach and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability: Option<crate::model::booking::Availability>,
+    pub active: bool,
+    /// Completed sessions.
+    pub sessions_held: i64,
+    pub rating_count: i64,
+    pub rating_average: Option<f64>,
+}
+
 impl Coaches {
     pub fn new(store: Store) -> Self {
         Self { store }
@@ -54,6 +88,46 @@ impl Coaches {
     /// Active coaches.
     pub async fn list(&self) -> Result<Vec<Coach>, BookingError> {
         Ok(self.store.active_coaches().await?)
+    }
+
+    /// Active coaches as `viewer` (none: anonymous) may see them.
+    pub async fn list_for(&self, viewer: Option<&Viewer>) -> Result<Vec<CoachView>, BookingError> {
+        let mut out = Vec::new();
+        for c in self.list().await? {
+            out.push(self.view(viewer, c).await?);
+        }
+        Ok(out)
+    }
+
+    /// What `viewer` may see of `c`.
+    pub async fn view(&self, viewer: Option<&Viewer>, c: Coach) -> Result<CoachView, BookingError> {
+        let manages = viewer.is_some_and(|v| v.can_manage_coach(&c.id));
+        let may_call = manages
+            || match viewer {
+                Some(v) if c.phone.is_some() => {
+                    self.store.has_phone_booking(&v.user.id, &c.id).await?
+                }
+                _ => false,
+            };
+        Ok(CoachView {
+            offers_phone: c.phone.is_some(),
+            phone: c.phone.filter(|_| may_call),
+            user_id: c.user_id.filter(|_| manages),
+            availability: manages.then_some(c.availability),
+            id: c.id,
+            name: c.name,
+            title: c.title,
+            specialties: c.specialties,
+            experience_years: c.experience_years,
+            bio: c.bio,
+            photo_url: c.photo_url,
+            time_zone: c.time_zone,
+            policy: c.policy,
+            active: c.active,
+            sessions_held: c.sessions_held,
+            rating_count: c.rating_count,
+            rating_average: c.rating_average,
+        })
     }
 
     /// One coach; inactive ones only for those who manage them.

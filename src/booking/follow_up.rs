@@ -9,11 +9,14 @@ use chrono::{DateTime, Utc};
 
 impl Bookings {
     /// The client rates a session once it has ended.
+    /// Rates a session that took place, or changes its rating: one rating per session, by
+    /// its client. A field not sent keeps its value (the first rating needs `rating`); an
+    /// empty `comment` removes the comment.
     pub async fn rate(
         &self,
         viewer: &Viewer,
         id: &BookingId,
-        rating: u8,
+        rating: Option<u8>,
         comment: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Booking, BookingError> {
@@ -23,6 +26,11 @@ impl Bookings {
                 "only the client of a session can rate it".into(),
             ));
         }
+        let Some(rating) = rating.or(b.rating) else {
+            return Err(BookingError::Invalid(
+                "rating is required for the first rating of a session".into(),
+            ));
+        };
         if !(1..=5).contains(&rating) {
             return Err(BookingError::Invalid(
                 "rating must be between 1 and 5".into(),
@@ -38,11 +46,13 @@ impl Bookings {
                 "only a session that has taken place can be rated".into(),
             ));
         }
-        let comment = comment
-            .map(|c| crate::validate::text("comment", c, 1000))
-            .transpose()
-            .map_err(BookingError::Invalid)?
-            .filter(|c| !c.is_empty());
+        let comment = match comment {
+            Some(c) => {
+                Some(crate::validate::text("comment", c, 1000).map_err(BookingError::Invalid)?)
+                    .filter(|c| !c.is_empty())
+            }
+            None => b.rating_comment.clone(),
+        };
         Ok(self
             .store
             .set_rating(id, rating, comment.as_deref(), now)

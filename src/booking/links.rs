@@ -1,5 +1,11 @@
 //! Links of a booking: the room on this server, the Jitsi Meet fallback (with an optional
 //! HS256 JWT in the form Jitsi's token authentication expects) and `tel:` for phone sessions.
+//!
+//! The coach (and admins) are the Jitsi room's moderators. Prosody has no single standard
+//! claim for that, so the token carries the three that the maintained plugins read: a
+//! top-level `moderator: true` (`token_moderation`), `context.user.moderator` (Jitsi as a
+//! Service) and `context.user.affiliation: "owner"` (`token_affiliation`); everyone else gets
+//! `false` / `"member"`.
 
 use crate::auth::jwt;
 use crate::config::JitsiConfig;
@@ -21,6 +27,8 @@ pub struct JitsiUser<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub email: &'a str,
+    /// The booking's coach or an admin: a moderator of the Jitsi room.
+    pub moderator: bool,
 }
 
 #[derive(Serialize)]
@@ -31,6 +39,7 @@ struct JitsiClaims<'a> {
     room: &'a str,
     exp: i64,
     nbf: i64,
+    moderator: bool,
     context: JitsiContext<'a>,
 }
 
@@ -44,6 +53,8 @@ struct JitsiUserClaim<'a> {
     id: &'a str,
     name: &'a str,
     email: &'a str,
+    moderator: bool,
+    affiliation: &'a str,
 }
 
 /// The Jitsi Meet link for `room`: the same room name, pre-join screen off, the display name
@@ -65,11 +76,14 @@ pub fn jitsi_url(
             room,
             exp: ends.timestamp() + i64::from(cfg.token_grace_minutes) * 60,
             nbf: starts.timestamp() - 3600,
+            moderator: user.moderator,
             context: JitsiContext {
                 user: JitsiUserClaim {
                     id: user.id,
                     name: user.name,
                     email: user.email,
+                    moderator: user.moderator,
+                    affiliation: if user.moderator { "owner" } else { "member" },
                 },
             },
         };
@@ -113,6 +127,7 @@ mod tests {
             id: "u_1",
             name: "Ana B",
             email: "a@x.org",
+            moderator: false,
         };
         let t = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
         let url = jitsi_url(&cfg(false), "abc123", &u, t, t);
@@ -128,6 +143,7 @@ mod tests {
             id: "u_1",
             name: "Ana",
             email: "a@x.org",
+            moderator: false,
         };
         let s = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
         let e = s + chrono::Duration::hours(1);
@@ -142,5 +158,18 @@ mod tests {
         assert_eq!(claims["context"]["user"]["id"], "u_1");
         assert_eq!(claims["context"]["user"]["name"], "Ana");
         assert_eq!(claims["context"]["user"]["email"], "a@x.org");
+        assert_eq!(claims["moderator"], false, "a client is no moderator");
+        assert_eq!(claims["context"]["user"]["moderator"], false);
+        assert_eq!(claims["context"]["user"]["affiliation"], "member");
+        let coach = JitsiUser {
+            moderator: true,
+            ..u
+        };
+        let url = jitsi_url(&cfg(true), "abc123", &coach, s, e);
+        let token = url.split("jwt=").nth(1).unwrap().split('#').next().unwrap();
+        let claims: serde_json::Value = jwt::verify(token, b"shh", s.timestamp()).unwrap();
+        assert_eq!(claims["moderator"], true, "the coach moderates");
+        assert_eq!(claims["context"]["user"]["moderator"], true);
+        assert_eq!(claims["context"]["user"]["affiliation"], "owner");
     }
 }

@@ -41,6 +41,10 @@ pub enum BookingError {
     IdempotencyMismatch,
     #[error("{0}")]
     Conflict(String),
+    #[error("the session already starts at that time")]
+    SameStart,
+    #[error("you already have a session at that time (with another coach); choose another time")]
+    ClientBusy,
     #[error(transparent)]
     Store(StoreError),
 }

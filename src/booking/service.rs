@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::ids::{BookingId, CoachId, UserId, new_room_name};
 use crate::model::account::AccountRole;
 use crate::model::booking::{Booking, BookingStatus, Coach, SessionType};
-use crate::store::bookings::BookingFilter;
+use crate::store::bookings::{BookingFilter, BookingScope};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -159,6 +159,13 @@ impl Bookings {
         let (lo, hi) = day_either_side(req.starts_at)?;
         let busy = tx.busy(&coach.id, lo, hi, None).await?;
         schedule_of(&coach)?.check_bookable(req.starts_at, now, &busy)?;
+        tx.lock_client(&client_id).await?;
+        if tx
+            .client_busy(&client_id, booking.starts_at, booking.ends_at, None)
+            .await?
+        {
+            return Err(BookingError::ClientBusy);
+        }
         tx.insert(&booking).await.map_err(slot_conflict)?;
         if let (Some(key), Some(hash)) = (idempotency_key, &request_hash) {
             tx.remember_idempotency(&client_id, key, hash, &booking.id, now)
@@ -210,7 +217,7 @@ impl Bookings {
     pub async fn list(
         &self,
         viewer: &Viewer,
-        upcoming: bool,
+        scope: BookingScope,
         now: DateTime<Utc>,
     ) -> Result<Vec<Booking>, BookingError> {
         let filter = match (viewer.user.role, &viewer.coach_id) {
@@ -218,7 +225,7 @@ impl Bookings {
             (AccountRole::Coach, Some(c)) => BookingFilter::Coach(c.clone()),
             _ => BookingFilter::Client(viewer.user.id.clone()),
         };
-        Ok(self.store.bookings(&filter, upcoming, now, 500).await?)
+        Ok(self.store.bookings(&filter, scope, now, 500).await?)
     }
 
     /// Moves a scheduled booking to another free slot in one transaction (same calendar UID,
@@ -238,6 +245,9 @@ impl Bookings {
                 b.status.as_str()
             )));
         }
+        if starts_at == b.starts_at {
+            return Err(BookingError::SameStart);
+        }
         let coach = self.store.coach(&b.coach_id).await?;
         if !viewer.is_admin() && !viewer.is_coach_of(&b) {
             let cutoff =
@@ -254,6 +264,13 @@ impl Bookings {
         let mut tx = self.store.booking_tx(&coach.id).await?;
         let busy = tx.busy(&coach.id, lo, hi, Some(id)).await?;
         schedule_of(&coach)?.check_bookable(starts_at, now, &busy)?;
+        tx.lock_client(&b.client_id).await?;
+        if tx
+            .client_busy(&b.client_id, starts_at, ends_at, Some(id))
+            .await?
+        {
+            return Err(BookingError::ClientBusy);
+        }
         tx.reschedule(id, starts_at, ends_at, now)
             .await
             .map_err(slot_conflict)?;

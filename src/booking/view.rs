@@ -107,6 +107,7 @@ impl<'a> Renderer<'a> {
                 id: viewer.user.id.as_str(),
                 name: &viewer.user.name,
                 email: &viewer.user.email,
+                moderator: viewer.is_admin() || viewer.is_coach_of(b),
             };
             links::jitsi_url(&self.cfg.jitsi, r, &u, b.starts_at, b.ends_at)
         });
@@ -164,9 +165,12 @@ impl<'a> Renderer<'a> {
         Ok(out)
     }
 
-    /// The iCalendar event of `b` (organizer: the coach; attendee: the client).
+    /// The iCalendar event of `b` as `viewer` sees it in their calendar (organizer: the
+    /// coach; attendee: the client). The title names the other party: the client sees their
+    /// coach, the coach their client; an admin sees both. The focus area is in the description.
     pub async fn calendar_event(
         &mut self,
+        viewer: &Viewer,
         b: &Booking,
         now: DateTime<Utc>,
     ) -> Result<CalendarEvent, BookingError> {
@@ -186,7 +190,14 @@ impl<'a> Renderer<'a> {
                 .map(|r| links::join_url(&self.cfg.public_origin(), r)),
             SessionType::Phone => coach.phone.as_deref().map(links::phone_url),
         };
-        let mut description = format!("{} session with {}", b.session_type.as_str(), coach.name);
+        let other = if viewer.is_coach_of(b) {
+            client.name.clone()
+        } else if viewer.user.id == b.client_id {
+            coach.name.clone()
+        } else {
+            format!("{} and {}", coach.name, client.name)
+        };
+        let mut description = format!("{} session with {other}", b.session_type.as_str());
         if let Some(f) = &b.focus_area {
             description.push_str("\nFocus: ");
             description.push_str(f);
@@ -197,7 +208,7 @@ impl<'a> Renderer<'a> {
             dtstamp: now,
             start: b.starts_at,
             end: b.ends_at,
-            summary: format!("Coaching with {}", coach.name),
+            summary: format!("Coaching with {other}"),
             description,
             url: location.clone().filter(|l| l.starts_with("http")),
             location,

@@ -24,11 +24,12 @@ const PREFIX: &str = "PARLOR_";
 /// `PARLOR_*` variables that are not configuration keys (the config file path itself).
 const NOT_KEYS: &[&str] = &["PARLOR_CONFIG"];
 
-/// Loads `path` (if it exists) and the process environment, then validates.
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
+/// Loads `path` and the process environment, then validates. A file the operator named
+/// (`required`: `--config` or `PARLOR_CONFIG`) must exist; the default path may be absent.
+pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
         Err(e) => {
             return Err(ConfigError::File {
                 path: path.display().to_string(),
@@ -36,7 +37,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             });
         }
     };
-    load_from(text.as_deref(), std::env::vars())
+    let file = text.as_deref().map(|t| (path.display().to_string(), t));
+    load_layers(file, std::env::vars())
 }
 
 /// Builds a validated configuration from file text and environment pairs (testable core).
@@ -44,16 +46,24 @@ pub fn load_from(
     file: Option<&str>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
+    load_layers(file.map(|t| ("the config file".to_string(), t)), env)
+}
+
+/// [`load_from`] with the file's name (for its errors).
+fn load_layers(
+    file: Option<(String, &str)>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
     let defaults = match Value::try_from(Config::default()) {
         Ok(Value::Table(t)) => t,
         _ => unreachable!("Config::default() serialises to a TOML table"),
     };
     let mut tree = defaults.clone();
-    if let Some(text) = file {
+    if let Some((path, text)) = file {
         let parsed: Table = text
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::File {
-                path: "config/parlor.toml".into(),
+                path,
                 msg: e.to_string(),
             })?;
         refuse_secrets_in_file(&parsed)?;
@@ -64,19 +74,43 @@ pub fn load_from(
         .filter(|(k, _)| k.starts_with(PREFIX) && !NOT_KEYS.contains(&k.as_str()))
         .collect();
     vars.sort();
+    // Which variable set which key, so an invalid value names the variable to fix.
+    let mut origin: Vec<(String, String)> = Vec::new();
     for (var, raw) in vars {
+        origin.push((env_key(&var), var.clone()));
         apply_env(&mut tree, &defaults, &var, raw)?;
     }
+    let from_env = |e: ConfigError| match e {
+        ConfigError::Invalid { key, msg } => match origin.iter().find(|(k, _)| *k == key) {
+            Some((_, var)) => ConfigError::Invalid {
+                msg: format!("{msg} (set by {var})"),
+                key,
+            },
+            None => ConfigError::Invalid { key, msg },
+        },
+        other => other,
+    };
     let de = Value::Table(tree);
-    let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
-        let key = e.path().to_string();
-        ConfigError::Invalid {
-            key,
-            msg: e.into_inner().to_string(),
-        }
-    })?;
-    config.validate()?;
+    let config: Config = serde_path_to_error::deserialize(de)
+        .map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::Invalid {
+                key,
+                msg: e.into_inner().to_string(),
+            }
+        })
+        .map_err(from_env)?;
+    config.validate().map_err(from_env)?;
     Ok(config)
+}
+
+/// The dotted key a `PARLOR_*` variable sets (`PARLOR_HTTP__ADDR` → `http.addr`).
+fn env_key(var: &str) -> String {
+    var[PREFIX.len()..]
+        .split("__")
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn refuse_secrets_in_file(file: &Table) -> Result<(), ConfigError> {

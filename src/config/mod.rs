@@ -396,4 +396,37 @@ impl Config {
     pub fn cookies_secure(&self) -> bool {
         self.http.public_url.starts_with("https://")
     }
+
+    /// Whether browsers will refuse camera and microphone on the public URL: plain http at
+    /// an address other than localhost is not a secure context.
+    pub fn public_url_blocks_media(&self) -> bool {
+        let Ok(url) = url::Url::parse(&self.http.public_url) else {
+            return false;
+        };
+        let local = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => true,
+        };
+        url.scheme() == "http" && !local
+    }
+}
+
+#[cfg(test)]
+mod public_url_tests {
+    #[test]
+    fn plain_http_blocks_media_except_on_localhost() {
+        let with = |u: &str| {
+            let mut c = super::Config::default();
+            c.http.public_url = u.into();
+            c.public_url_blocks_media()
+        };
+        assert!(with("http://coaching.example.org"));
+        assert!(with("http://192.168.1.20:8080"));
+        assert!(!with("https://coaching.example.org"));
+        assert!(!with("http://localhost:8080"));
+        assert!(!with("http://127.0.0.1:8080"));
+        assert!(!with("http://[::1]:8080"));
+    }
 }

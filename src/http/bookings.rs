@@ -11,6 +11,7 @@ use crate::booking::view::{BookingView, Renderer};
 use crate::ids::{BookingId, CoachId, UserId, token_hash};
 use crate::model::booking::{BookingStatus, SessionType};
 use crate::store::StoreError;
+use crate::store::bookings::BookingScope;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -108,14 +109,16 @@ async fn create(
 pub enum Scope {
     /// Scheduled and not yet over; soonest first.
     Upcoming,
-    /// Everything else (held, cancelled, no-show); latest first.
+    /// Ended, whatever became of them (held, cancelled, no-show); latest first.
     Past,
+    /// Cancelled whose time is still to come; soonest first.
+    Cancelled,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// `upcoming` (default) or `past`.
+    /// `upcoming` (default), `past` or `cancelled`.
     pub scope: Option<Scope>,
 }
 
@@ -127,11 +130,12 @@ async fn list(
     auth: Auth,
     AppQuery(q): AppQuery<ListQuery>,
 ) -> Result<axum::Json<Vec<BookingView>>, ApiError> {
-    let upcoming = q.scope.unwrap_or(Scope::Upcoming) == Scope::Upcoming;
-    let bs = s
-        .bookings
-        .list(&auth.viewer, upcoming, s.clock.now())
-        .await?;
+    let scope = match q.scope.unwrap_or(Scope::Upcoming) {
+        Scope::Upcoming => BookingScope::Upcoming,
+        Scope::Past => BookingScope::Past,
+        Scope::Cancelled => BookingScope::Cancelled,
+    };
+    let bs = s.bookings.list(&auth.viewer, scope, s.clock.now()).await?;
     Ok(axum::Json(
         Renderer::new(&s.store, &s.config)
             .views(&auth.viewer, &bs)
@@ -206,13 +210,15 @@ async fn cancel(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RatingRequest {
-    /// 1 to 5.
+    /// 1 to 5. Required the first time; left out, the earlier rating stays.
     #[schema(minimum = 1, maximum = 5)]
-    pub rating: u8,
+    pub rating: Option<u8>,
+    /// Left out, the earlier comment stays; an empty string removes it.
     pub comment: Option<String>,
 }
 
-/// Rate a session that has taken place (its client only).
+/// Rate a session that has taken place, or change its rating (its client only; one rating
+/// per session). A field not sent keeps its earlier value.
 #[utoipa::path(post, path = "/api/bookings/{id}/rating", tag = "bookings", params(("id" = String, Path)),
     request_body = RatingRequest,
     responses((status = 200, body = BookingView), (status = 400, body = Err), (status = 401, body = Err),
@@ -310,7 +316,7 @@ async fn invite(
 ) -> Result<Response, ApiError> {
     let b = s.bookings.get(&auth.viewer, &BookingId(id)).await?;
     let ev = Renderer::new(&s.store, &s.config)
-        .calendar_event(&b, s.clock.now())
+        .calendar_event(&auth.viewer, &b, s.clock.now())
         .await?;
     let body = if b.status == BookingStatus::Cancelled {
         ics::render_cancel(&ev)
@@ -341,12 +347,19 @@ async fn feed(
     let coach_id = s.store.coach_by_user(&user.id).await.ok().map(|c| c.id);
     let viewer = Viewer { user, coach_id };
     let now = s.clock.now();
-    let mut bookings = s.bookings.list(&viewer, true, now).await?;
-    bookings.extend(s.bookings.list(&viewer, false, now).await?);
+    // Cancelled sessions stay in the feed (STATUS:CANCELLED) so calendars remove them.
+    let mut bookings = Vec::new();
+    for scope in [
+        BookingScope::Upcoming,
+        BookingScope::Cancelled,
+        BookingScope::Past,
+    ] {
+        bookings.extend(s.bookings.list(&viewer, scope, now).await?);
+    }
     let mut r = Renderer::new(&s.store, &s.config);
     let mut events = Vec::with_capacity(bookings.len());
     for b in &bookings {
-        events.push(r.calendar_event(b, now).await?);
+        events.push(r.calendar_event(&viewer, b, now).await?);
     }
     Ok(calendar_response(
         ics::render_feed("parlor sessions", &events),

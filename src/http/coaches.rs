@@ -3,9 +3,10 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AppQuery, Auth, MaybeAuth};
-use crate::booking::coaches::CoachInput;
+use crate::booking::coaches::{CoachInput, CoachView};
 use crate::ids::CoachId;
 use crate::model::booking::{Availability, Coach};
+use crate::store::bookings::{BookingFilter, BookingScope};
 use crate::timefmt::Rfc3339;
 use axum::Router;
 use axum::extract::State;
@@ -24,25 +25,29 @@ pub fn routes() -> Router<AppState> {
         .route("/api/coaches/{id}/slots", get(slots))
 }
 
-/// Active coaches.
-#[utoipa::path(get, path = "/api/coaches", tag = "coaches", responses((status = 200, body = Vec<Coach>)))]
-async fn list(State(s): State<AppState>) -> Result<axum::Json<Vec<Coach>>, ApiError> {
-    Ok(axum::Json(s.coaches.list().await?))
+/// Active coaches: the public profile for everyone; the phone number and the weekly
+/// availability rules only for those allowed (see `CoachView`).
+#[utoipa::path(get, path = "/api/coaches", tag = "coaches", responses((status = 200, body = Vec<CoachView>)))]
+async fn list(
+    State(s): State<AppState>,
+    MaybeAuth(auth): MaybeAuth,
+) -> Result<axum::Json<Vec<CoachView>>, ApiError> {
+    Ok(axum::Json(
+        s.coaches.list_for(auth.as_ref().map(|a| &a.viewer)).await?,
+    ))
 }
 
-/// One coach's profile.
+/// One coach's profile, as the caller may see it (see `CoachView`).
 #[utoipa::path(get, path = "/api/coaches/{id}", tag = "coaches", params(("id" = String, Path)),
-    responses((status = 200, body = Coach), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = CoachView), (status = 404, body = super::error::ErrorBody)))]
 async fn one(
     State(s): State<AppState>,
     MaybeAuth(auth): MaybeAuth,
     AppPath(id): AppPath<String>,
-) -> Result<axum::Json<Coach>, ApiError> {
-    Ok(axum::Json(
-        s.coaches
-            .get(auth.as_ref().map(|a| &a.viewer), &CoachId(id))
-            .await?,
-    ))
+) -> Result<axum::Json<CoachView>, ApiError> {
+    let viewer = auth.as_ref().map(|a| &a.viewer);
+    let c = s.coaches.get(viewer, &CoachId(id)).await?;
+    Ok(axum::Json(s.coaches.view(viewer, c).await?))
 }
 
 /// Add a coach (admins only).
@@ -59,8 +64,19 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(c)))
 }
 
-/// Edit a coach profile and policy (admins, or the coach themself).
-#[utoipa::path(patch, path = "/api/coaches/{id}", tag = "coaches", params(("id" = String, Path)), request_body = CoachInput,
+/// Options of a coach update.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UpdateQuery {
+    /// With `"active": false`: cancel the coach's future sessions, each like any cancellation
+    /// (the invite turns into a cancellation, an audit entry). Without it, deactivating a coach
+    /// who still has future sessions is refused with 409 `coach_has_sessions`.
+    pub cancel_sessions: Option<bool>,
+}
+
+/// Edit a coach profile and policy (admins, or the coach themself). Deactivating a coach
+/// with future sessions needs `?cancel_sessions=true`.
+#[utoipa::path(patch, path = "/api/coaches/{id}", tag = "coaches", params(("id" = String, Path), UpdateQuery), request_body = CoachInput,
     responses((status = 200, body = Coach), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
@@ -69,13 +85,40 @@ async fn update(
     State(s): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<String>,
+    AppQuery(q): AppQuery<UpdateQuery>,
     AppJson(input): AppJson<CoachInput>,
 ) -> Result<axum::Json<Coach>, ApiError> {
-    Ok(axum::Json(
-        s.coaches
-            .update(&auth.viewer, &CoachId(id), input, s.clock.now())
-            .await?,
-    ))
+    let (id, now, viewer) = (CoachId(id), s.clock.now(), &auth.viewer);
+    // Only admins change `active` (the update refuses anyone else, changing nothing).
+    let deactivating = input.active == Some(false)
+        && viewer.is_admin()
+        && s.coaches.get(Some(viewer), &id).await?.active;
+    let sessions = if deactivating {
+        let filter = BookingFilter::Coach(id.clone());
+        s.store
+            .bookings(&filter, BookingScope::Upcoming, now, i64::MAX)
+            .await?
+    } else {
+        Vec::new()
+    };
+    if !sessions.is_empty() && q.cancel_sessions != Some(true) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "coach_has_sessions",
+            format!(
+                "this coach has {} future session(s): cancel them first, or deactivate with \
+                 ?cancel_sessions=true to cancel them all",
+                sessions.len()
+            ),
+        ));
+    }
+    let coach = s.coaches.update(viewer, &id, input, now).await?;
+    for b in sessions {
+        s.bookings
+            .cancel(viewer, &b.id, "The coach is no longer available.", now)
+            .await?;
+    }
+    Ok(axum::Json(coach))
 }
 
 /// Replace weekly hours and date overrides, in an IANA time zone (admins, or the coach).

@@ -162,6 +162,8 @@ impl From<BookingError> for ApiError {
                 msg,
             ),
             BookingError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            BookingError::SameStart => ApiError::new(StatusCode::CONFLICT, "same_start", msg),
+            BookingError::ClientBusy => ApiError::new(StatusCode::CONFLICT, "client_overlap", msg),
             BookingError::Store(s) => s.into(),
         }
     }

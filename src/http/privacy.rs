@@ -50,6 +50,17 @@ pub struct PersonalExport {
     pub coach_profile: Option<Coach>,
     pub audit_events: Vec<AuditEntry>,
     pub voice_sessions: Vec<VoiceExport>,
+    /// What coaches noted about you in your sessions: personal data about you, so part of
+    /// your right of access (GDPR Art. 15), given read-only as written.
+    pub coach_notes_about_you: Vec<CoachNoteExport>,
+}
+
+/// A coach's note about the caller, from one of their sessions.
+#[derive(Serialize, ToSchema)]
+pub struct CoachNoteExport {
+    pub booking_id: crate::ids::BookingId,
+    pub starts_at: DateTime<Utc>,
+    pub notes: String,
 }
 
 /// A voice session with its transcript.
@@ -85,6 +96,18 @@ async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespon
             })
             .collect(),
         api_keys: data.api_keys,
+        coach_notes_about_you: data
+            .bookings
+            .iter()
+            .filter(|b| b.client_id == *id)
+            .filter_map(|b| {
+                Some(CoachNoteExport {
+                    booking_id: b.id.clone(),
+                    starts_at: b.starts_at,
+                    notes: b.coach_notes.clone().filter(|n| !n.is_empty())?,
+                })
+            })
+            .collect(),
         bookings,
         commitments: data.commitments,
         coach_profile: data.coach_profile,

@@ -82,6 +82,7 @@ async fn token(
             id: v.user.id.as_str(),
             name: &v.user.name,
             email: &v.user.email,
+            moderator: v.is_admin() || v.is_coach_of(&booking),
         };
         links::jitsi_url(
             &s.config.jitsi,

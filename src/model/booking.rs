@@ -160,6 +160,10 @@ pub struct Coach {
     pub active: bool,
     /// Completed sessions.
     pub sessions_held: i64,
+    /// Clients' ratings of this coach's sessions: how many, and their mean (1–5, one decimal;
+    /// absent before the first rating).
+    pub rating_count: i64,
+    pub rating_average: Option<f64>,
 }
 
 /// Video (this server's room, Jitsi fallback) or phone (`tel:` link).

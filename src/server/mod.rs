@@ -47,6 +47,15 @@ pub async fn prepare(config: Arc<Config>, clock: Clock) -> Result<AppState, Star
             source,
         },
     )?;
+    if config.public_url_blocks_media() {
+        tracing::warn!(
+            public_url = %config.http.public_url,
+            "http.public_url is plain http at an address other than localhost: browsers allow \
+             the camera and microphone only on https pages, so video rooms and voice sessions \
+             will not work; serve parlor over https (e.g. behind a TLS proxy) and set \
+             http.public_url to its https:// address"
+        );
+    }
     let agent = crate::voice::agent_from_config(&config).map_err(StartError::Voice)?;
     tracing::info!(agent = %crate::voice::describe_agent(&config), "voice agent");
     Ok(AppState::new(config, store, key, clock, agent))

@@ -29,6 +29,9 @@ struct Participant {
     publisher: Peer,
     /// Client track id (msid) → (source, server track id), from the latest `publish_offer`.
     offered: HashMap<String, (TrackSource, TrackId)>,
+    /// Mutes sent for tracks the answer named but whose media has not arrived yet (the room
+    /// learns of a track with its first packet): applied when it is published.
+    held_mutes: HashMap<TrackId, bool>,
     subscriber: SubscriberLeg,
     ice: IceWatch,
     started: Instant,
@@ -153,6 +156,7 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
             id,
             publisher,
             offered: HashMap::new(),
+            held_mutes: HashMap::new(),
             subscriber: SubscriberLeg::new(subscriber, id, room.clone()),
             ice: IceWatch::default(),
             started: Instant::now(),
@@ -263,6 +267,21 @@ impl Participant {
         }
     }
 
+    /// A refusal of the room core, in words for the client (nothing when it went through).
+    fn core_result(r: Result<(), RoomError>) -> Vec<ServerMessage> {
+        match r {
+            Ok(()) => vec![],
+            Err(e) => vec![ServerMessage::error(
+                if e == RoomError::RateLimited {
+                    ErrorCode::RateLimited
+                } else {
+                    ErrorCode::Refused
+                },
+                e.to_string(),
+            )],
+        }
+    }
+
     /// Flood protection: every message costs a token, offers and ICE restarts one more.
     fn allowed(&mut self, m: &ClientMessage) -> bool {
         let now = self.started.elapsed().as_millis() as i64;
@@ -343,7 +362,13 @@ impl Participant {
         .await
         {
             Ok(p) => match self.room.publish(p, source) {
-                Ok(()) => vec![],
+                Ok(()) => match self.held_mutes.remove(&track) {
+                    Some(muted) => {
+                        let me = self.id;
+                        Self::core_result(self.room.update(|c, _| c.set_muted(me, track, muted)))
+                    }
+                    None => vec![],
+                },
                 Err(e) => vec![ServerMessage::error(
                     ErrorCode::PublishRefused,
                     e.to_string(),
@@ -404,17 +429,7 @@ impl Participant {
         let me = self.id;
         let ctx = self.ctx.clone();
         let announce = |sdp| ctx.announce(sdp);
-        let core = |r: Result<(), RoomError>| match r {
-            Ok(()) => vec![],
-            Err(e) => vec![ServerMessage::error(
-                if e == RoomError::RateLimited {
-                    ErrorCode::RateLimited
-                } else {
-                    ErrorCode::Refused
-                },
-                e.to_string(),
-            )],
-        };
+        let core = Self::core_result;
         match m {
             ClientMessage::Join { .. } => vec![ServerMessage::error(
                 ErrorCode::AlreadyJoined,
@@ -443,7 +458,16 @@ impl Participant {
             }
             ClientMessage::Unpublish { track } => core(room.unpublish(me, track)),
             ClientMessage::Mute { track, muted } => {
-                core(room.update(|c, _| c.set_muted(me, track, muted)))
+                match room.update(|c, _| c.set_muted(me, track, muted)) {
+                    // Announced in `publish_answer`, media not here yet: held until it is.
+                    Err(RoomError::UnknownTrack)
+                        if self.offered.values().any(|(_, t)| *t == track) =>
+                    {
+                        self.held_mutes.insert(track, muted);
+                        vec![]
+                    }
+                    r => core(r),
+                }
             }
             // The room decides; a change comes back as a `Pause` room event.
             ClientMessage::Pause { track, paused } => {

@@ -74,6 +74,21 @@ pub enum BookingFilter {
     Coach(CoachId),
 }
 
+/// Which of the selected bookings to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingScope {
+    /// Scheduled and not yet over; soonest first.
+    Upcoming,
+    /// Ended, whatever became of them (held, cancelled, no-show); latest first.
+    Past,
+    /// Cancelled and not yet over (the time they had is still to come); soonest first.
+    Cancelled,
+    /// Ended and took place (not cancelled, not a no-show); latest first.
+    TookPlace,
+    /// Every one, latest first.
+    All,
+}
+
 const IDEMPOTENCY_SQL: &str =
     "SELECT request_hash, booking_id FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2";
 
@@ -119,6 +134,20 @@ impl Store {
         booking_from_row(&row)
     }
 
+    /// Whether `client` holds a scheduled phone session with `coach` (and so may see the
+    /// coach's number).
+    pub async fn has_phone_booking(&self, client: &UserId, coach: &CoachId) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM bookings WHERE client_id = $1 AND coach_id = $2 \
+             AND session_type = 'phone' AND status = 'scheduled'",
+        )
+        .bind(client.as_str())
+        .bind(coach.as_str())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
     /// The booking that owns a video room.
     pub async fn booking_by_room(&self, room: &str) -> StoreResult<Booking> {
         let sql = format!("SELECT {BOOKING_COLS} FROM bookings WHERE room = $1");
@@ -129,11 +158,11 @@ impl Store {
         booking_from_row(&row)
     }
 
-    /// Upcoming (scheduled and not yet over; soonest first) or past (the rest; latest first).
+    /// The bookings `filter` selects within `scope` (see [`BookingScope`]) at `now`.
     pub async fn bookings(
         &self,
         filter: &BookingFilter,
-        upcoming: bool,
+        scope: BookingScope,
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Booking>> {
@@ -142,10 +171,19 @@ impl Store {
             BookingFilter::Client(u) => ("client_id = $1", u.0.clone()),
             BookingFilter::Coach(c) => ("coach_id = $1", c.0.clone()),
         };
-        let when = if upcoming {
-            "status = 'scheduled' AND ends_at > $2 ORDER BY starts_at ASC, id"
-        } else {
-            "NOT (status = 'scheduled' AND ends_at > $2) ORDER BY starts_at DESC, id"
+        let when = match scope {
+            BookingScope::Upcoming => {
+                "status = 'scheduled' AND ends_at > $2 ORDER BY starts_at ASC, id"
+            }
+            BookingScope::Past => "ends_at <= $2 ORDER BY starts_at DESC, id",
+            BookingScope::Cancelled => {
+                "status = 'cancelled' AND ends_at > $2 ORDER BY starts_at ASC, id"
+            }
+            BookingScope::All => "(ends_at > $2 OR ends_at <= $2) ORDER BY starts_at DESC, id",
+            BookingScope::TookPlace => {
+                "ends_at <= $2 AND status IN ('scheduled', 'completed') \
+                 ORDER BY starts_at DESC, id"
+            }
         };
         let sql = format!("SELECT {BOOKING_COLS} FROM bookings WHERE {who} AND {when} LIMIT $3");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -250,6 +288,41 @@ impl Store {
 }
 
 impl BookingTx {
+    /// Locks `client`'s bookings for the rest of the transaction (taken after the coach's lock,
+    /// always in that order): two bookings of one client with different coaches are then
+    /// checked for overlap one after the other.
+    pub async fn lock_client(&mut self, client: &UserId) -> StoreResult<()> {
+        let r = sqlx::query("UPDATE users SET booking_lock = booking_lock + 1 WHERE id = $1")
+            .bind(client.as_str())
+            .execute(&mut *self.tx.tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Whether `client` holds a scheduled session overlapping [from, to), other than `except`.
+    pub async fn client_busy(
+        &mut self,
+        client: &UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        except: Option<&BookingId>,
+    ) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM bookings WHERE client_id = $1 AND status = 'scheduled' \
+             AND ends_at > $2 AND starts_at < $3 AND id <> $4",
+        )
+        .bind(client.as_str())
+        .bind(secs(from))
+        .bind(secs(to))
+        .bind(except.map_or("", BookingId::as_str))
+        .fetch_one(&mut *self.tx.tx)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
     /// Non-cancelled bookings of `coach` overlapping [from, to), optionally minus one booking.
     pub async fn busy(
         &mut self,

@@ -28,7 +28,10 @@ const COACH_SELECT: &str = "SELECT c.id, c.user_id, c.name, c.title, c.specialti
     c.buffer_minutes, c.slot_step_minutes, c.min_notice_minutes, c.booking_window_days, \
     c.cancel_notice_minutes, c.reschedule_notice_minutes, c.weekly_rules, c.date_overrides, \
     c.active, (SELECT COUNT(*) FROM bookings b WHERE b.coach_id = c.id \
-    AND b.status = 'completed') AS sessions_held FROM coaches c";
+    AND b.status = 'completed') AS sessions_held, \
+    (SELECT COUNT(b.rating) FROM bookings b WHERE b.coach_id = c.id) AS rating_count, \
+    COALESCE(CAST((SELECT SUM(b.rating) FROM bookings b WHERE b.coach_id = c.id) AS BIGINT), 0) \
+    AS rating_sum FROM coaches c";
 
 fn int(row: &AnyRow, col: &str) -> StoreResult<u32> {
     let v: i64 = row.try_get(col)?;
@@ -70,6 +73,12 @@ fn coach_from_row(row: &AnyRow) -> StoreResult<Coach> {
         time_zone,
         active: row.try_get::<i64, _>("active")? != 0,
         sessions_held: row.try_get("sessions_held")?,
+        rating_count: row.try_get("rating_count")?,
+        rating_average: {
+            let (n, sum): (i64, i64) = (row.try_get("rating_count")?, row.try_get("rating_sum")?);
+            // One decimal, as a profile shows it.
+            (n > 0).then(|| (sum as f64 / n as f64 * 10.0).round() / 10.0)
+        },
     })
 }
 

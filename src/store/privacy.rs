@@ -6,7 +6,7 @@ use crate::model::account::{ApiKeyInfo, User};
 use crate::model::booking::{Booking, Coach, Commitment};
 use crate::model::voice::{TranscriptLine, VoiceSession};
 use crate::store::AuditEntry;
-use crate::store::bookings::BookingFilter;
+use crate::store::bookings::{BookingFilter, BookingScope};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -51,9 +51,7 @@ impl Store {
             filters.push(BookingFilter::Coach(c.id.clone()));
         }
         for f in &filters {
-            for upcoming in [true, false] {
-                bookings.extend(self.bookings(f, upcoming, now, i64::MAX).await?);
-            }
+            bookings.extend(self.bookings(f, BookingScope::All, now, i64::MAX).await?);
         }
         let audit = self.audit_entries_about(id).await?;
         let mut voice = Vec::new();

@@ -8,13 +8,17 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber once; later calls are ignored (tests start many servers).
 /// Logs go to stderr: stdout carries only what a command prints as its result (a join link,
-/// a user id), so it can be piped.
+/// a user id), so it can be piped. Text logs are coloured only when stderr is a terminal
+/// (and `NO_COLOR` is not set): files and journald get plain text.
 pub fn init(json: bool, level: &str) {
     let filter = EnvFilter::try_new(with_quiet_media_stack(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(true);
     let _ = if json {
         builder.json().try_init()

@@ -13,7 +13,7 @@ use crate::model::account::User;
 use crate::model::booking::CommitmentStatus;
 use crate::model::voice::VoiceSession;
 use crate::rooms::Rooms;
-use crate::store::bookings::BookingFilter;
+use crate::store::bookings::{BookingFilter, BookingScope};
 use crate::store::{Store, StoreResult};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -163,7 +163,12 @@ impl VoiceService {
             .collect();
         let recent: Vec<String> = self
             .store
-            .bookings(&BookingFilter::Client(user.id.clone()), false, now, 3)
+            .bookings(
+                &BookingFilter::Client(user.id.clone()),
+                BookingScope::TookPlace,
+                now,
+                3,
+            )
             .await?
             .into_iter()
             .map(|b| {

@@ -278,6 +278,8 @@ async fn booking_lists_show_each_role_only_the_bookings_it_may_see(backend: Back
     );
 }
 
+/// Clients cannot write a coach's notes, and never see them on a booking, an invite or the
+/// list; their own data export holds them, read-only and apart (GDPR access right).
 async fn clients_cannot_write_coach_notes_and_never_see_them(backend: Backend) {
     let w = world(backend).await;
     let app = &w.app;
@@ -306,10 +308,21 @@ async fn clients_cannot_write_coach_notes_and_never_see_them(backend: Backend) {
         list[0].get("coach_notes").is_none(),
         "client sees notes in the list: {list}"
     );
-    for path in [
-        format!("/api/bookings/{id}/invite.ics"),
-        "/api/me/export".to_string(),
-    ] {
+    let export = get_json(app, &w.x, "/api/me/export").await;
+    assert!(
+        export["bookings"][0].get("coach_notes").is_none(),
+        "the export's bookings carry no notes: {export}"
+    );
+    assert_eq!(
+        export["coach_notes_about_you"][0]["notes"], "private coach remark",
+        "the export holds them apart, read-only"
+    );
+    let other = get_json(app, &w.y, "/api/me/export").await;
+    assert!(
+        !other.to_string().contains("private coach remark"),
+        "another client's export does not: {other}"
+    );
+    for path in [format!("/api/bookings/{id}/invite.ics")] {
         let text =
             w.x.get(app.url(&path))
                 .send()

@@ -527,3 +527,102 @@ async fn openapi_lists_every_route_the_router_serves() {
         }
     }
 }
+
+/// A failed command says why once, in plain text (stderr is a pipe here, not a terminal:
+/// no colour codes, as in a log file or journald).
+#[test]
+fn a_cli_error_is_said_once_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parlor(dir.path())
+        .args(["token", "--room", "no spaces allowed", "--name", "A"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.matches("room names use letters").count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(!err.contains('\u{1b}'), "no ANSI escapes: {err:?}");
+}
+
+/// Log lines written to a pipe carry no colour codes either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_logs_to_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[]).await;
+    let _ = s.terminate(Duration::from_secs(10)).await;
+    let logs = std::fs::read_to_string(dir.path().join("serve.err")).unwrap();
+    assert!(logs.contains("INFO"), "some log lines: {logs}");
+    assert!(!logs.contains('\u{1b}'), "no ANSI escapes: {logs:?}");
+}
+
+#[test]
+fn a_syntax_error_names_the_file_that_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("other.toml"), "[http\naddr = 1\n").unwrap();
+    let e = config_error(dir.path(), |c| {
+        c.args(["--config", "other.toml", "migrate"]);
+    });
+    assert!(e.contains("other.toml"), "{e}");
+    assert!(!e.contains("config/parlor.toml"), "{e}");
+}
+
+#[test]
+fn a_named_config_file_that_does_not_exist_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = config_error(dir.path(), |c| {
+        c.args(["--config", "missing.toml", "migrate"]);
+    });
+    assert!(e.contains("missing.toml"), "{e}");
+    // The default path may be absent (environment only): that still runs.
+    let out = parlor(dir.path())
+        .env("PARLOR_DATABASE__URL", sqlite_url(dir.path()))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_invalid_environment_value_names_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = config_error(dir.path(), |c| {
+        c.env("PARLOR_HTTP__ADDR", "not an address").arg("migrate");
+    });
+    assert!(e.contains("http.addr"), "{e}");
+    assert!(e.contains("PARLOR_HTTP__ADDR"), "{e}");
+    let e = config_error(dir.path(), |c| {
+        c.env("PARLOR_VOICE__ELEVENLABS__STALL_SECS", "0")
+            .arg("migrate");
+    });
+    assert!(e.contains("PARLOR_VOICE__ELEVENLABS__STALL_SECS"), "{e}");
+}
+
+/// `serve` warns at start when the public URL is plain http on an address browsers do not
+/// treat as secure (camera and microphone would be refused), and not on localhost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_warns_when_the_public_url_blocks_camera_and_microphone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(
+        dir.path(),
+        &[("PARLOR_HTTP__PUBLIC_URL", "http://coaching.example.org")],
+    )
+    .await;
+    let _ = s.terminate(Duration::from_secs(10)).await;
+    let logs = std::fs::read_to_string(dir.path().join("serve.err")).unwrap();
+    assert!(logs.contains("WARN"), "{logs}");
+    assert!(
+        logs.contains("allow the camera and microphone only on https"),
+        "{logs}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[]).await;
+    let _ = s.terminate(Duration::from_secs(10)).await;
+    let logs = std::fs::read_to_string(dir.path().join("serve.err")).unwrap();
+    assert!(
+        !logs.contains("only on https"),
+        "no warning on localhost: {logs}"
+    );
+}

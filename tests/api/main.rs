@@ -13,6 +13,7 @@ mod access_control;
 mod auth_sessions;
 mod bad_input;
 mod booking_lifecycle;
+mod booking_rules;
 mod cli_and_config;
 mod cli_token;
 mod http_edges;

@@ -1,6 +1,7 @@
 //! The shape of the library, checked: no import cycle between the top-level modules of
 //! `src/` (an edge A → B is a file of A naming `crate::B`), and the voice code never speaks
-//! the signalling protocol or handles join tokens (it joins rooms through the rooms layer).
+//! the signalling protocol or handles join tokens (it joins rooms through the rooms layer);
+//! and every configuration key is documented in the README.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -129,4 +130,36 @@ fn the_voice_code_neither_speaks_the_signalling_protocol_nor_handles_join_tokens
             assert!(!c.contains(banned), "{} names {banned}", f.display());
         }
     }
+}
+
+/// Every configuration key has a row in the README's configuration table.
+#[test]
+fn every_configuration_key_is_documented_in_the_readme() {
+    fn keys(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in t {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(inner) => keys(&key, inner, out),
+                _ => out.push(key),
+            }
+        }
+    }
+    let toml::Value::Table(defaults) = toml::Value::try_from(parlor::config::Config::default())
+        .expect("the default configuration serialises")
+    else {
+        panic!("the configuration is a table");
+    };
+    let mut all = Vec::new();
+    keys("", &defaults, &mut all);
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|k| !readme.contains(&format!("| `{k}` |")))
+        .collect();
+    assert!(missing.is_empty(), "not in the README's table: {missing:?}");
 }

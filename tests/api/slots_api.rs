@@ -522,12 +522,9 @@ async fn date_overrides_close_a_day_or_replace_its_hours(backend: Backend) {
             format!("{d3}T11:00:00Z")
         ]
     );
-    let profile: Value = reqwest::get(app.url(&format!("/api/coaches/{coach}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The rules are the coach's and admins' to see.
+    let profile: Value =
+        crate::common::get_json(&admin, app.url(&format!("/api/coaches/{coach}"))).await;
     assert_eq!(
         profile["availability"]["overrides"], overrides,
         "overrides round-trip"

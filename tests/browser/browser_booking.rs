@@ -394,12 +394,8 @@ async fn coach_follows_up(
         "the availability to save",
     )
     .await;
-    let coach: Value = reqwest::get(app.url(&format!("/api/coaches/{coach_id}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let coach: Value =
+        crate::common::get_json(coach_api, app.url(&format!("/api/coaches/{coach_id}"))).await;
     let av = &coach["availability"];
     let weekly = av["weekly"].as_array().unwrap();
     assert_eq!(weekly.len(), 6, "{av}");

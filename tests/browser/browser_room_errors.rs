@@ -178,3 +178,44 @@ async fn an_unreachable_server_is_explained() {
         .await;
     says(&mut b, "Cannot connect to the video server", 15).await;
 }
+
+/// Opened over plain http at an address that is not localhost, the room and voice pages say
+/// that the browser allows camera and microphone only on secure pages, and how to fix it —
+/// not "no camera was found" or "this browser cannot make calls".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_pages_explain_the_missing_secure_context() {
+    if crate::common::browser::skip_without_chromium(
+        "plain_http_pages_explain_the_missing_secure_context",
+    ) {
+        return;
+    }
+    let app = TestApp::for_browser(|c| c.rtc.udp_ports = crate::common::udp_ports(20)).await;
+    let now = app.clock.now().timestamp();
+    let insecure = |url: String| url.replace("127.0.0.1", "parlor.test");
+    let launch = Launch {
+        host_alias: Some("parlor.test"),
+        ..Launch::default()
+    };
+    let room = insecure(link(&app, "insecure-room", now, 600));
+    let mut b = Chromium::open_with(&room, launch).await;
+    says(&mut b, "only on secure (https) pages", 15).await;
+    says(&mut b, "https://parlor.test", 1).await;
+    let text = b
+        .eval("document.getElementById('status').textContent")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!text.contains("No camera or microphone"), "{text}");
+    drop(b);
+
+    let mut b = Chromium::open_with(&insecure(app.url("/voice")), launch).await;
+    says(&mut b, "only on secure (https) pages", 15).await;
+    let text = b
+        .eval("document.getElementById('status').textContent")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!text.contains("cannot make voice calls"), "{text}");
+}

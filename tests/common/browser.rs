@@ -39,6 +39,10 @@ pub struct Launch {
     pub deny_media: bool,
     pub width: u32,
     pub height: u32,
+    /// A host name Chromium resolves to 127.0.0.1: a page opened as `http://ALIAS:PORT` is
+    /// not a secure context (only https and localhost are), as for a real server on plain
+    /// http.
+    pub host_alias: Option<&'static str>,
 }
 
 impl Default for Launch {
@@ -47,6 +51,7 @@ impl Default for Launch {
             deny_media: false,
             width: 1280,
             height: 800,
+            host_alias: None,
         }
     }
 }
@@ -94,6 +99,11 @@ impl Chromium {
                 "--remote-debugging-port=0",
             ])
             .arg(format!("--window-size={},{}", launch.width, launch.height))
+            .args(
+                launch
+                    .host_alias
+                    .map(|h| format!("--host-resolver-rules=MAP {h} 127.0.0.1")),
+            )
             .arg(format!("--user-data-dir={}", profile.path().display()))
             // Start blank: the page is set up (error log, viewport) before the URL loads, and
             // `open` returns only after the URL's load event, never while still on about:blank.

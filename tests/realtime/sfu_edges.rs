@@ -96,3 +96,40 @@ async fn a_pause_sent_before_the_subscription_is_active_holds() {
     ana.close().await;
     bo.close().await;
 }
+
+/// The documented flow: `mute` right after `publish_answer`, before the track's media (and so
+/// `track_published`) exists. The mute is held, not refused, and applies when the track
+/// appears: the other participant sees it muted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mute_right_after_the_publish_answer_holds() {
+    let app = app(&crate::common::udp_ports(20), 4).await;
+    let t = transport(20);
+    let mut ana = join(&app, &t, "room-early-mute", "ana", "Ana").await;
+    let mut ben = join(&app, &t, "room-early-mute", "ben", "Ben").await;
+    let (tracks, ids) = publish_av(&mut ana, 0x7100_0001, 0x7100_0002).await;
+    let mic = ids[0];
+    ana.send(ClientMessage::Mute {
+        track: mic,
+        muted: true,
+    });
+    ana.send(ClientMessage::Ping);
+    loop {
+        match ana.next_event(Duration::from_secs(5)).await {
+            Some(ClientEvent::Message(ServerMessage::Error { code, message })) => {
+                panic!("the mute was refused: {code}: {message}")
+            }
+            Some(ClientEvent::Message(ServerMessage::Pong)) => break,
+            Some(_) => {}
+            None => panic!("no pong after the mute"),
+        }
+    }
+    let _sending = spawn_sender(tracks, 5);
+    wait_msg(&mut ben, "the microphone shown muted", |m| match m {
+        ServerMessage::TrackMuted { track_id, muted } => *track_id == mic && *muted,
+        ServerMessage::TrackPublished { track } => track.id == mic && track.muted,
+        _ => false,
+    })
+    .await;
+    ana.close().await;
+    ben.close().await;
+}

@@ -373,3 +373,112 @@ async fn voice_api_refuses_strangers_and_unknown_ids() {
     let list: Value = crate::common::get_json(&http, app.url("/api/voice/sessions")).await;
     assert_eq!(list, serde_json::json!([]));
 }
+
+/// The agent's `recent_sessions` are sessions that took place: not a cancelled one (past or
+/// still to come), not a no-show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_is_told_only_of_sessions_that_took_place() {
+    let fake = FakeElevenLabs::start_local(FakeConfig::default())
+        .await
+        .unwrap();
+    let app = double_app(&crate::common::udp_ports(20), &fake, 20).await;
+    let admin = app.admin().await;
+    let (coach_api, coach) = app.coach(&admin, "coach@example.org").await;
+    let (http, _) = app.client_user("talker@example.org").await;
+    let mut booked = Vec::new();
+    for days in [1, 2, 3, 7] {
+        let at = app.free_slot(&coach, chrono::Duration::days(days)).await;
+        let b: Value = crate::common::post_json(
+            &http,
+            app.url("/api/bookings"),
+            &serde_json::json!({"coach_id": coach, "starts_at": at.to_rfc3339(), "session_type": "video"}),
+        )
+        .await;
+        booked.push((at, b["id"].as_str().expect("booked").to_string()));
+    }
+    let [
+        (held, _),
+        (_, cancelled_past),
+        (no_show_at, no_show),
+        (_, cancelled_next),
+    ] = booked.as_slice()
+    else {
+        unreachable!()
+    };
+    for id in [cancelled_past, cancelled_next] {
+        let r = coach_api
+            .post(app.url(&format!("/api/bookings/{id}/cancel")))
+            .json(&serde_json::json!({"reason": "travel"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Five days on: the first three have ended; the coach records the no-show.
+    app.clock.advance(chrono::Duration::days(5));
+    let r = coach_api
+        .put(app.url(&format!("/api/bookings/{no_show}/status")))
+        .json(&serde_json::json!({"status": "no_show"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(app.url("/api/voice/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let started: Value = r.json().await.unwrap();
+    let mut caller = call(&app, &started).await;
+    assert!(agent_state(&mut caller, "listening", 10).await.is_some());
+    let seen = fake.observed();
+    let init = seen.conversations[0]
+        .init
+        .as_ref()
+        .expect("initiation data");
+    let recent = init.dynamic_variables["recent_sessions"]
+        .as_str()
+        .expect("a string")
+        .to_string();
+    assert_eq!(
+        recent,
+        format!("{} (video)", held.format("%Y-%m-%d")),
+        "only the session that took place (not {no_show_at}, nor the cancelled ones)"
+    );
+    caller.client.close().await;
+}
+
+/// The agent's state follows its replies: `connecting` is said once at join, and a 2.5 s echo
+/// reply (its audio arrives in chunks) is one `speaking` and one `listening`, not a flicker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_states_follow_replies_not_chunks() {
+    let app = voice_app(&crate::common::udp_ports(20), |_| {}).await;
+    let (_http, started) = start(&app, "states@example.org").await;
+    let mut caller = call(&app, &started).await;
+    assert!(agent_state(&mut caller, "listening", 10).await.is_some());
+    // Unmatched messages stay queued: every `connecting` sent before `listening` is still there.
+    assert!(agent_state(&mut caller, "connecting", 1).await.is_some());
+    assert!(
+        agent_state(&mut caller, "connecting", 0).await.is_none(),
+        "`connecting` was said twice"
+    );
+    speak(&mut caller, 440.0, 125, 80).await;
+    assert!(
+        agent_state(&mut caller, "speaking", 10).await.is_some(),
+        "the echo replies"
+    );
+    assert!(
+        agent_state(&mut caller, "listening", 10).await.is_some(),
+        "and falls silent after its reply"
+    );
+    assert!(
+        agent_state(&mut caller, "speaking", 0).await.is_none(),
+        "one `speaking` per reply"
+    );
+    assert!(
+        agent_state(&mut caller, "listening", 0).await.is_none(),
+        "one `listening` per reply"
+    );
+    caller.client.close().await;
+}

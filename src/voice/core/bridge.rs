@@ -67,6 +67,8 @@ pub struct VoiceBridge {
     chunks_sent: u64,
     /// Ticks in a row that sent nothing (saturating).
     idle_ticks: u32,
+    /// The agent is speaking (the last [`BridgeOutput::Speaking`] said so).
+    speaking: bool,
     scratch: Vec<i16>,
     outputs: OutputQueue,
     stats: BridgeStats,
@@ -75,6 +77,9 @@ pub struct VoiceBridge {
 impl VoiceBridge {
     /// Ticks without a frame after which agent audio starts a new talkspurt.
     pub const TALKSPURT_IDLE_TICKS: u32 = 3;
+    /// Ticks without a frame after which the agent counts as silent again (300 ms): a reply
+    /// streamed in chunks leaves gaps of a few ticks that are not the end of it.
+    pub const SPEAKING_HANGOVER_TICKS: u32 = 15;
     /// How long the first frame of a talkspurt waits before its tick is served: the grid is
     /// placed this far after the audio's arrival, so chunks that follow at the playout rate
     /// make their ticks despite a few milliseconds of jitter.
@@ -99,6 +104,7 @@ impl VoiceBridge {
             chunk_clock: None,
             chunks_sent: 0,
             idle_ticks: Self::TALKSPURT_IDLE_TICKS,
+            speaking: false,
             scratch: Vec::new(),
             outputs: OutputQueue::new(),
             stats: BridgeStats::default(),
@@ -313,9 +319,18 @@ impl VoiceBridge {
             outbound.flush()?;
         }
         self.outputs.drop_frames();
+        self.set_speaking(false);
         self.stats.flushes += 1;
         self.finish_draining();
         Ok(())
+    }
+
+    /// Reports a change of the agent's speaking state.
+    fn set_speaking(&mut self, on: bool) {
+        if self.speaking != on {
+            self.speaking = on;
+            self.outputs.speaking(on);
+        }
     }
 
     fn transcript(&mut self, speaker: Speaker, event_id: u64, text: String, kind: TranscriptKind) {

@@ -85,10 +85,10 @@ pub async fn run(
                 mic: None,
                 packets: None,
                 seq: 0,
-                speaking: false,
                 started: Instant::now(),
                 missed: 0,
                 state: AgentState::Connecting,
+                told: None,
             };
             // A bug in one session must not leave its room, track or gauge behind: a panic
             // ends this session like an agent error and the cleanup below still runs.
@@ -121,12 +121,13 @@ struct AgentLoop {
     mic: Option<(TrackId, Arc<Publication>)>,
     packets: Option<mpsc::Receiver<(RtpPacket, Instant)>>,
     seq: u16,
-    speaking: bool,
     started: Instant,
     /// Missed playout ticks already counted in the metrics.
     missed: u64,
     /// The agent state last announced.
     state: AgentState,
+    /// Who was last told the agent's state (the user while present).
+    told: Option<ParticipantId>,
 }
 
 impl AgentLoop {
@@ -150,7 +151,10 @@ impl AgentLoop {
                 _ = tokio::time::sleep_until(deadline) => return EndReason::Hangup,
             }
         }
-        self.status(AgentState::Connecting, None);
+        // A user who joined while the agent waited was told already (see `on_room_event`).
+        if self.told != self.user {
+            self.status(AgentState::Connecting, None);
+        }
         let mut conn = match agent.start(self.spec.conversation.clone()).await {
             Ok(c) => c,
             Err(e) => return self.finish(EndReason::Unreachable(e.to_string())),
@@ -237,7 +241,6 @@ impl AgentLoop {
         conn: &AgentConnection,
         ingress: Option<Instant>,
     ) -> Option<EndReason> {
-        let mut sent_frame = false;
         while let Some(out) = bridge.poll_output() {
             match out {
                 BridgeOutput::ToAgent(AgentCommand::UserAudio(pcm)) => match conn.send_audio(pcm) {
@@ -273,9 +276,16 @@ impl AgentLoop {
                         }
                         self.metrics.egress.observe(due.elapsed().as_secs_f64());
                     }
-                    sent_frame = true;
                 }
                 BridgeOutput::Transcript(t) => self.transcript(t),
+                BridgeOutput::Speaking(on) => self.status(
+                    if on {
+                        AgentState::Speaking
+                    } else {
+                        AgentState::Listening
+                    },
+                    None,
+                ),
                 BridgeOutput::Ended(reason) => return Some(reason),
             }
         }
@@ -283,17 +293,6 @@ impl AgentLoop {
         if missed > self.missed {
             self.metrics.missed_ticks.inc_by(missed - self.missed);
             self.missed = missed;
-        }
-        if sent_frame != self.speaking && (sent_frame || bridge.queued_playout().is_zero()) {
-            self.speaking = sent_frame;
-            self.status(
-                if sent_frame {
-                    AgentState::Speaking
-                } else {
-                    AgentState::Listening
-                },
-                None,
-            );
         }
         None
     }
@@ -330,6 +329,7 @@ impl AgentLoop {
 
     fn status(&mut self, state: AgentState, message: Option<String>) {
         self.state = state;
+        self.told = self.user;
         if let Some(user) = self.user {
             self.room.notify(user, Notice::Agent { state, message });
         }

@@ -22,6 +22,15 @@ export const MESSAGES = {
   unsupported: "This browser cannot make video calls. Use a recent Chrome, Edge, Firefox or Safari.",
 };
 
+/**
+ * Browsers allow the camera and microphone only on secure pages (https, or localhost). On a
+ * plain-http address they hide the devices, which would otherwise read as "no camera found".
+ */
+export function insecureContextText(what) {
+  const https = location.href.replace(/^http:/, "https:");
+  return `Your browser allows the camera and microphone only on secure (https) pages, and this page was opened over plain http, so ${what} cannot start here. Open ${https} instead, or ask the server's operator to set up HTTPS (http.public_url must start with https://).`;
+}
+
 /** The join error from the server or the network, in words. */
 export function joinErrorText(code, message = "") {
   const m = message.toLowerCase();
@@ -40,6 +49,7 @@ export function joinErrorText(code, message = "") {
 
 /** A getUserMedia failure, in words. */
 export function mediaErrorText(err) {
+  if (!window.isSecureContext) return insecureContextText("the video call");
   switch (err && err.name) {
     case "NotAllowedError":
     case "SecurityError":

@@ -135,7 +135,9 @@ function pastCard(b) {
 async function loadAll() {
   const up = document.getElementById("upcoming-list");
   const past = document.getElementById("past-list");
-  const [u, p] = await Promise.all([api("GET", "/api/bookings?scope=upcoming"), api("GET", "/api/bookings?scope=past")]);
+  const [u, c, ended] = await Promise.all([api("GET", "/api/bookings?scope=upcoming"), api("GET", "/api/bookings?scope=cancelled"), api("GET", "/api/bookings?scope=past")]);
+  // Cancelled sessions whose time is still to come are listed first, with the past ones.
+  const p = [...c, ...ended];
   up.replaceChildren(u.length
     ? h("ul", { class: "list stack", attrs: { "aria-label": "Upcoming sessions" } }, u.map(upcomingCard))
     : h("div", { class: "card empty" }, h("p", { text: "No upcoming sessions." }), h("a", { class: "btn btn-primary", href: "/book", text: "Book a coach" })));

@@ -12,6 +12,7 @@ import { RoomSession, JoinError } from "../rtc/session.js";
 import { LiveTranscript } from "./voice-transcript.js";
 import { loadHistory } from "./voice-history.js";
 import { AgentMeter } from "./voice-meter.js";
+import { insecureContextText } from "./room-messages.js";
 
 const $ = (id) => document.getElementById(id);
 const transcript = new LiveTranscript($("transcript"), $("transcript-empty"));
@@ -219,9 +220,15 @@ window.parlorVoiceStats = async () => {
 
 async function init() {
   try {
-    await shell({ title: "AI coach", requireLogin: true });
+    // On an insecure page no call can start: say so without asking to log in first.
+    await shell({ title: "AI coach", requireLogin: window.isSecureContext });
   } catch {
     status("Cannot reach the server. Check your connection and reload the page.");
+    document.body.dataset.ready = "true";
+    return;
+  }
+  if (!window.isSecureContext) {
+    status(insecureContextText("a voice call"));
     document.body.dataset.ready = "true";
     return;
   }

@@ -28,6 +28,9 @@ impl VoiceBridge {
             let Some(frame) = frame else {
                 self.phase_aligner.on_gap();
                 self.idle_ticks = self.idle_ticks.saturating_add(1);
+                if self.idle_ticks >= Self::SPEAKING_HANGOVER_TICKS {
+                    self.set_speaking(false);
+                }
                 continue;
             };
             self.idle_ticks = 0;
@@ -55,6 +58,7 @@ impl VoiceBridge {
                 frame.queued_at,
                 due,
             );
+            self.set_speaking(true);
         }
         if let Some(by) = advance {
             self.pacer.advance(by, now);

@@ -267,3 +267,64 @@ fn hang_up_keeps_the_counters() {
     assert_eq!(after.frames_sent, 5);
     assert_eq!(after.chunks_to_agent, before.chunks_to_agent);
 }
+
+/// A long reply streamed in chunks that arrive unevenly (bursts, then a few ticks short of
+/// audio) is one talkspurt for the listener: one `speaking` and one `listening`, the latter a
+/// hang-over after the last frame. A second reply is a second pair; a barge-in ends one at
+/// once.
+#[test]
+fn speaking_follows_talkspurts_with_a_hang_over() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.run_to(100);
+    // 3 s of reply in 150 ms chunks; every third chunk comes 120 ms late, so the queue runs
+    // dry for several ticks at a time (each dry spell of three ticks or more is a new
+    // talkspurt for the pacer), yet never for the 300 ms hang-over.
+    let mut t = 100;
+    for i in 0..20 {
+        t += if i % 3 == 2 { 270 } else { 120 };
+        h.run_to(t);
+        h.speech(7, 150);
+    }
+    h.run_to(t + 2_000);
+    let frames_sent = h.bridge.stats().frames_sent;
+    assert!(
+        frames_sent >= 150,
+        "the whole reply was played: {frames_sent} frames"
+    );
+    let changes: Vec<bool> = h.speaking.iter().map(|(_, on)| *on).collect();
+    assert_eq!(
+        changes,
+        [true, false],
+        "one pair per reply: {:?}",
+        h.speaking
+    );
+    let spurts = h.bridge.stats().talkspurts;
+    assert!(
+        spurts > 1,
+        "the reply did run dry in places ({spurts} talkspurts)"
+    );
+    // The hang-over: `listening` comes 300 ms (15 ticks) after the last frame, not before.
+    let (first_on, _) = h.speaking[0];
+    let (off_at, _) = h.speaking[1];
+    assert!(off_at > first_on + 2_900, "{:?}", h.speaking);
+
+    // A second reply: a second pair.
+    h.speech(8, 500);
+    h.run_to(t + 3_500);
+    let changes: Vec<bool> = h.speaking.iter().map(|(_, on)| *on).collect();
+    assert_eq!(changes, [true, false, true, false], "{:?}", h.speaking);
+
+    // A barge-in ends a reply at once, without waiting for the hang-over.
+    h.speech(9, 2_000);
+    h.run_to(t + 3_700);
+    h.event(AgentEvent::Interruption { event_id: 9 });
+    let changes: Vec<bool> = h.speaking.iter().map(|(_, on)| *on).collect();
+    assert_eq!(
+        changes,
+        [true, false, true, false, true, false],
+        "{:?}",
+        h.speaking
+    );
+    assert_eq!(h.speaking.last().unwrap().0, t + 3_700, "in the same call");
+}

@@ -19,6 +19,7 @@ enum Pending {
         due: Instant,
     },
     Transcript(Transcript),
+    Speaking(bool),
     Ended(EndReason),
 }
 
@@ -45,6 +46,10 @@ impl OutputQueue {
 
     pub(super) fn transcript(&mut self, line: Transcript) {
         self.items.push_back(Pending::Transcript(line));
+    }
+
+    pub(super) fn speaking(&mut self, on: bool) {
+        self.items.push_back(Pending::Speaking(on));
     }
 
     pub(super) fn ended(&mut self, reason: EndReason) {
@@ -92,6 +97,7 @@ impl OutputQueue {
         Some(match self.items.pop_front()? {
             Pending::ToAgent(command) => BridgeOutput::ToAgent(command),
             Pending::Transcript(t) => BridgeOutput::Transcript(t),
+            Pending::Speaking(on) => BridgeOutput::Speaking(on),
             Pending::Ended(reason) => BridgeOutput::Ended(reason),
             Pending::Frame {
                 rtp_timestamp,

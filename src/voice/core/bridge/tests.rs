@@ -24,6 +24,8 @@ struct Harness {
     /// One Opus packet of silence.
     quiet: Vec<u8>,
     seq: u16,
+    /// Every `Speaking` output, with its time since `t0` in ms (kept out of `drain`).
+    speaking: Vec<(u64, bool)>,
 }
 
 impl Harness {
@@ -57,6 +59,7 @@ impl Harness {
             browser,
             quiet,
             seq: 0,
+            speaking: Vec::new(),
         }
     }
 
@@ -122,8 +125,13 @@ impl Harness {
 
     fn drain(&mut self) -> Vec<Out> {
         let mut out = Vec::new();
+        let at_ms = self.now.duration_since(self.t0).as_millis() as u64;
         while let Some(o) = self.bridge.poll_output() {
             out.push(match o {
+                BridgeOutput::Speaking(on) => {
+                    self.speaking.push((at_ms, on));
+                    continue;
+                }
                 BridgeOutput::ToAgent(c) => Out::Agent(c),
                 BridgeOutput::Frame {
                     rtp_timestamp,

@@ -71,6 +71,11 @@ pub enum BridgeOutput<'a> {
     },
     /// Show this to the browser.
     Transcript(Transcript),
+    /// The agent's voice started (`true`) or stopped (`false`): one change per talkspurt,
+    /// with a hang-over of [`VoiceBridge::SPEAKING_HANGOVER_TICKS`](super::VoiceBridge)
+    /// so the short gaps of a reply streamed in chunks do not end it; a barge-in ends it at
+    /// once.
+    Speaking(bool),
     /// The conversation is over (after the last queued frame was sent).
     Ended(EndReason),
 }
