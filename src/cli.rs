@@ -33,6 +33,11 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -60,6 +65,13 @@ pub enum Command {
         #[command(subcommand)]
         action: DevAction,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Validate the configuration (exit 2 naming the key at fault) and print every effective
+    /// value with where it came from (default, file, environment variable); secrets redacted.
+    Check,
 }
 
 #[derive(Subcommand, Debug)]
@@ -169,8 +181,28 @@ pub fn load_config(cli: &Cli) -> Result<Config, config::ConfigError> {
     Ok(c)
 }
 
+/// Which configuration a command runs with, in words: the file (if any) and the
+/// environment overrides.
+pub fn config_source(cli: &Cli) -> String {
+    let file = match &cli.config {
+        Some(p) => p.display().to_string(),
+        None if std::path::Path::new(DEFAULT_CONFIG).is_file() => DEFAULT_CONFIG.to_string(),
+        None => "built-in defaults (no config file)".to_string(),
+    };
+    let overrides: Vec<String> = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("PARLOR_") && k != "PARLOR_CONFIG")
+        .collect();
+    if overrides.is_empty() {
+        file
+    } else {
+        format!("{file}, overridden by {}", overrides.join(", "))
+    }
+}
+
 /// Runs the chosen command.
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    let source = config_source(&cli);
     let config = Arc::new(config);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -208,10 +240,38 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 now,
                 ttl,
             );
+            // The link goes to stdout (for pipes); where its host came from, to stderr.
+            eprintln!(
+                "link for http.public_url = {} (configuration: {source})",
+                config.http.public_url
+            );
             println!("{}/r/{room}#token={token}", config.public_origin());
         }
         // The test doubles are not part of the library: the binary runs them before `run`.
         Command::Dev { .. } => anyhow::bail!("`parlor dev` runs only from the parlor binary"),
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            let path = cli
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+            let text = std::fs::read_to_string(&path).ok();
+            let file = text
+                .as_deref()
+                .map(|t| (path.to_str().unwrap_or("the config file"), t));
+            println!("# configuration: {source}; valid");
+            let rows = config::explain(&config, file, std::env::vars());
+            let width = rows
+                .iter()
+                .map(|(k, v, _)| k.len() + v.len() + 3)
+                .max()
+                .unwrap_or(0);
+            for (key, value, origin) in rows {
+                let line = format!("{key} = {value}");
+                println!("{line:width$}  # {origin}");
+            }
+        }
         Command::Migrate => {
             let store = Store::connect(config.database.url.expose(), 1).await?;
             store.migrate().await?;

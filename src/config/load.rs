@@ -104,6 +104,99 @@ fn load_layers(
     Ok(config)
 }
 
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    /// The configuration file (its path).
+    File(String),
+    /// A `PARLOR_*` environment variable (its name).
+    Env(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(p) => write!(f, "file {p}"),
+            Origin::Env(v) => f.write_str(v),
+        }
+    }
+}
+
+/// Every key of the effective configuration as `(key, value, origin)`, in key order, with
+/// secrets redacted (`[redacted]`, or `(not set)`) and a password in `database.url` hidden:
+/// what `parlor config check` prints. `file` is the configuration file's path and text.
+pub fn explain(
+    config: &Config,
+    file: Option<(&str, &str)>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String, Origin)> {
+    fn flatten(prefix: &str, t: &Table, out: &mut Vec<(String, Value)>) {
+        for (k, v) in t {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                Value::Table(inner) => flatten(&key, inner, out),
+                v => out.push((key, v.clone())),
+            }
+        }
+    }
+    let mut values = Vec::new();
+    if let Ok(Value::Table(t)) = Value::try_from(config) {
+        flatten("", &t, &mut values);
+    }
+    let mut from_file = Vec::new();
+    if let Some((path, text)) = file
+        && let Ok(t) = text.parse::<Table>()
+    {
+        let mut keys = Vec::new();
+        flatten("", &t, &mut keys);
+        from_file = keys
+            .into_iter()
+            .map(|(k, _)| (k, path.to_string()))
+            .collect();
+    }
+    let from_env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(PREFIX) && !NOT_KEYS.contains(&k.as_str()))
+        .map(|(k, _)| (env_key(&k), k))
+        .collect();
+    values.sort_by(|a, b| a.0.cmp(&b.0));
+    values
+        .into_iter()
+        .map(|(key, value)| {
+            let origin = if let Some((_, var)) = from_env.iter().find(|(k, _)| *k == key) {
+                Origin::Env(var.clone())
+            } else if let Some((_, p)) = from_file.iter().find(|(k, _)| *k == key) {
+                Origin::File(p.clone())
+            } else {
+                Origin::Default
+            };
+            let shown = if SECRET_KEYS.contains(&key.as_str()) {
+                match &value {
+                    Value::String(s) if s.is_empty() => "(not set)".to_string(),
+                    _ => "[redacted]".to_string(),
+                }
+            } else if key == "database.url" {
+                match value.as_str().and_then(|u| url::Url::parse(u).ok()) {
+                    Some(mut u) if u.password().is_some() => {
+                        let _ = u.set_password(Some("redacted"));
+                        Value::String(u.to_string()).to_string()
+                    }
+                    _ => value.to_string(),
+                }
+            } else {
+                value.to_string()
+            };
+            (key, shown, origin)
+        })
+        .collect()
+}
+
 /// The dotted key a `PARLOR_*` variable sets (`PARLOR_HTTP__ADDR` → `http.addr`).
 fn env_key(var: &str) -> String {
     var[PREFIX.len()..]

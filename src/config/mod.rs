@@ -15,7 +15,7 @@ mod media;
 mod secret;
 mod voice;
 
-pub use load::{ConfigError, load, load_from};
+pub use load::{ConfigError, Origin, explain, load, load_from};
 pub use media::{RoomsConfig, RtcConfig};
 pub use secret::Secret;
 pub use voice::{AgentChoice, ElevenLabsConfig, ElevenLabsEndpoints, VoiceConfig};

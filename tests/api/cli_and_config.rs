@@ -626,3 +626,58 @@ async fn serve_warns_when_the_public_url_blocks_camera_and_microphone() {
         "no warning on localhost: {logs}"
     );
 }
+
+/// `parlor config check` prints every effective value with its origin (default, file,
+/// environment variable), secrets redacted; an invalid configuration exits 2 naming the key.
+#[test]
+fn config_check_shows_each_value_and_where_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        "[http]\npublic_url = \"https://coaching.example.org\"\n[rooms]\nmax_participants = 6\n",
+    )
+    .unwrap();
+    let out = parlor(dir.path())
+        .env("PARLOR_HTTP__ADDR", "127.0.0.1:9999")
+        .env(
+            "PARLOR_AUTH__SIGNING_SECRET",
+            "a-signing-secret-that-is-long-enough-0123",
+        )
+        .args(["--config", "site.toml", "config", "check"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no line for {key}: {stdout}"))
+            .to_string()
+    };
+    let public = line("http.public_url");
+    assert!(
+        public.contains("\"https://coaching.example.org\"") && public.ends_with("# file site.toml"),
+        "{public}"
+    );
+    assert!(line("rooms.max_participants").ends_with("# file site.toml"));
+    let addr = line("http.addr");
+    assert!(
+        addr.contains("127.0.0.1:9999") && addr.ends_with("# PARLOR_HTTP__ADDR"),
+        "{addr}"
+    );
+    assert!(line("log.level").ends_with("# default"));
+    let secret = line("auth.signing_secret");
+    assert!(secret.contains("[redacted]"), "{secret}");
+    assert!(
+        !stdout.contains("a-signing-secret-that-is-long-enough"),
+        "{stdout}"
+    );
+    assert!(line("jitsi.app_secret").contains("(not set)"));
+    // Invalid: exit 2 naming the key and its variable, nothing printed as valid.
+    let e = config_error(dir.path(), |c| {
+        c.env("PARLOR_ROOMS__MAX_PARTICIPANTS", "0")
+            .args(["config", "check"]);
+    });
+    assert!(e.contains("rooms.max_participants"), "{e}");
+}

@@ -111,3 +111,47 @@ fn bad_room_names_and_roles_are_refused() {
         assert!(out.stdout.is_empty(), "{args:?}: printed a link");
     }
 }
+
+/// The operator is told which configuration the link's host came from (on stderr; stdout
+/// keeps only the link): the file, or none, and the `PARLOR_*` overrides.
+#[test]
+fn the_token_command_says_which_configuration_it_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parlor(
+        dir.path(),
+        &["token", "--room", "coaching-42", "--name", "Ana Coach"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("http.public_url = https://meet.example.org"),
+        "{err}"
+    );
+    assert!(err.contains("no config file"), "{err}");
+    assert!(err.contains("PARLOR_HTTP__PUBLIC_URL"), "{err}");
+    assert!(
+        token_of(&out).len() > 20,
+        "stdout still holds the link alone"
+    );
+    std::fs::write(
+        dir.path().join("site.toml"),
+        "[http]\npublic_url = \"https://file.example.org\"\n",
+    )
+    .unwrap();
+    let out = parlor(
+        dir.path(),
+        &[
+            "--config",
+            "site.toml",
+            "token",
+            "--room",
+            "coaching-42",
+            "--name",
+            "Ana Coach",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("configuration: site.toml, overridden by PARLOR_HTTP__PUBLIC_URL"),
+        "{err}"
+    );
+}
