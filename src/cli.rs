@@ -43,6 +43,11 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Manage coaches.
+    Coach {
+        #[command(subcommand)]
+        action: CoachAction,
+    },
     /// Mint a join link for a video room (for operators; bookings get theirs from the API).
     Token {
         /// Room name (letters, digits, `-`, `_`).
@@ -149,6 +154,101 @@ pub enum UserAction {
         #[arg(long, default_value = "UTC")]
         time_zone: String,
     },
+    /// List accounts (id, role, email, name), oldest first.
+    List,
+    /// Set a new password for an account (e.g. a forgotten admin password): read from stdin
+    /// when piped, otherwise generated and printed once. Every login session of the account
+    /// ends.
+    Passwd {
+        #[arg(long)]
+        email: String,
+    },
+    /// Disable an account: it cannot sign in, its sessions end, its API keys stop working.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Change an account's role.
+    Role {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CoachAction {
+    /// Create a bookable coach in one step: a coach account (password read from stdin when
+    /// piped, else generated and printed once; an existing coach account is used as it is)
+    /// and its profile, open the given weekly hours.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        title: String,
+        /// International phone number for phone sessions (none: video only).
+        #[arg(long)]
+        phone: Option<String>,
+        /// IANA time zone of the coach and of `--hours`.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        /// Weekly opening hours, e.g. "Mon-Fri 09:00-17:00" or
+        /// "Mon-Thu 09:00-12:00, Mon-Thu 13:00-17:00, Sat 10:00-12:00".
+        #[arg(long, default_value = "Mon-Fri 09:00-17:00")]
+        hours: String,
+    },
+}
+
+/// Parses weekly hours: comma-separated `DAY[-DAY] HH:MM-HH:MM` entries.
+pub fn parse_hours(text: &str) -> Result<Vec<crate::model::booking::WeeklyRule>, String> {
+    use chrono::{NaiveTime, Weekday};
+    let day = |d: &str| {
+        d.trim()
+            .parse::<Weekday>()
+            .map_err(|_| format!("{d:?} is not a weekday (Mon, Tue, … Sun)"))
+    };
+    let time = |t: &str| {
+        NaiveTime::parse_from_str(t.trim(), "%H:%M")
+            .map_err(|_| format!("{t:?} is not a time (HH:MM)"))
+    };
+    let mut rules = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (days, span) = entry
+            .split_once(' ')
+            .ok_or_else(|| format!("{entry:?}: write it as DAY[-DAY] HH:MM-HH:MM"))?;
+        let (first, last) = match days.split_once('-') {
+            Some((a, b)) => (day(a)?, day(b)?),
+            None => (day(days)?, day(days)?),
+        };
+        let (from, to) = span
+            .split_once('-')
+            .ok_or_else(|| format!("{entry:?}: the hours need a start and an end"))?;
+        let (start, end) = (time(from)?, time(to)?);
+        let mut d = first;
+        loop {
+            rules.push(crate::model::booking::WeeklyRule {
+                weekday: d,
+                start,
+                end,
+            });
+            if d == last {
+                break;
+            }
+            d = d.succ();
+        }
+    }
+    if rules.is_empty() {
+        return Err("no opening hours given".into());
+    }
+    Ok(rules)
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -304,6 +404,141 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 user.email,
                 user.id
             );
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        Command::Coach {
+            action:
+                CoachAction::Add {
+                    email,
+                    name,
+                    title,
+                    phone,
+                    time_zone,
+                    hours,
+                },
+        } => {
+            let weekly = parse_hours(&hours).map_err(anyhow::Error::msg)?;
+            let store = Store::connect(config.database.url.expose(), 1).await?;
+            store.migrate().await?;
+            let now = Clock::system().now();
+            let account = crate::validate::email(&email).map_err(anyhow::Error::msg)?;
+            let (user, password) = match store.user_for_login(&account).await {
+                Ok((u, _)) if u.role == AccountRole::Coach => (u, None),
+                Ok((u, _)) => anyhow::bail!(
+                    "{account} is a {} account; change its role first (parlor user role)",
+                    u.role.as_str()
+                ),
+                Err(crate::store::StoreError::NotFound) => {
+                    let (password, generated) = read_or_generate_password()?;
+                    let accounts = Accounts::new(store.clone(), &config.auth);
+                    let signup = Signup {
+                        email: &account,
+                        name: &name,
+                        password: &password,
+                        time_zone: &time_zone,
+                        role: AccountRole::Coach,
+                    };
+                    let u = accounts.create_user(&signup, now).await?;
+                    (u, generated.then_some(password))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let input = crate::booking::coaches::CoachInput {
+                user_id: Some(user.id.clone()),
+                name: Some(name),
+                title: Some(title),
+                phone,
+                time_zone: Some(time_zone),
+                ..Default::default()
+            };
+            let coach = crate::booking::Coaches::new(store)
+                .create_bookable(input, weekly, now)
+                .await?;
+            println!(
+                "created bookable coach {} ({}) for {} ({})",
+                coach.name, coach.id, user.email, user.id
+            );
+            if let Some(p) = password {
+                println!("password (shown once): {p}");
+            }
+        }
+        Command::User {
+            action: UserAction::List,
+        } => {
+            let store = Store::connect(config.database.url.expose(), 1).await?;
+            store.migrate().await?;
+            for u in store.users().await? {
+                println!("{}\t{}\t{}\t{}", u.id, u.role.as_str(), u.email, u.name);
+            }
+        }
+        Command::User {
+            action:
+                action @ (UserAction::Disable { .. }
+                | UserAction::Enable { .. }
+                | UserAction::Role { .. }),
+        } => {
+            let store = Store::connect(config.database.url.expose(), 1).await?;
+            store.migrate().await?;
+            let now = Clock::system().now();
+            let email = match &action {
+                UserAction::Disable { email }
+                | UserAction::Enable { email }
+                | UserAction::Role { email, .. } => email,
+                _ => unreachable!("matched above"),
+            };
+            let email = crate::validate::email(email).map_err(anyhow::Error::msg)?;
+            let (user, _) = match store.user_for_login(&email).await {
+                Ok(found) => found,
+                Err(crate::store::StoreError::NotFound) => {
+                    anyhow::bail!("no account has the email {email}")
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let (user, event, detail) = match action {
+                UserAction::Disable { .. } => (
+                    store.set_disabled(&user.id, Some(now)).await?,
+                    "account_disabled",
+                    None,
+                ),
+                UserAction::Enable { .. } => (
+                    store.set_disabled(&user.id, None).await?,
+                    "account_enabled",
+                    None,
+                ),
+                UserAction::Role { role, .. } => {
+                    let role: AccountRole = role.into();
+                    (
+                        store.set_role(&user.id, role).await?,
+                        "role_changed",
+                        Some(role.as_str()),
+                    )
+                }
+                _ => unreachable!("matched above"),
+            };
+            store
+                .audit(None, event, Some(user.id.as_str()), detail, now)
+                .await?;
+            println!(
+                "{} {} ({}): {}",
+                user.role.as_str(),
+                user.email,
+                user.id,
+                if user.disabled { "disabled" } else { "active" }
+            );
+        }
+        Command::User {
+            action: UserAction::Passwd { email },
+        } => {
+            let store = Store::connect(config.database.url.expose(), 1).await?;
+            store.migrate().await?;
+            let (password, generated) = read_or_generate_password()?;
+            let accounts = Accounts::new(store, &config.auth);
+            let user = accounts
+                .reset_password(&email, &password, Clock::system().now())
+                .await?;
+            println!("password set for {} ({})", user.email, user.id);
             if generated {
                 println!("password (shown once): {password}");
             }

@@ -12,7 +12,7 @@ pub mod ratelimit;
 pub mod signing_key;
 pub mod turn;
 
-use crate::ids::{new_token, token_hash};
+use crate::ids::{UserId, new_token, token_hash};
 use crate::model::account::{AccountRole, ApiKeyInfo, User};
 use crate::store::users::NewUser;
 use crate::store::{Store, StoreError};
@@ -35,6 +35,12 @@ pub enum AuthError {
     Invalid(String),
     #[error("sign-up is disabled on this server")]
     SignupDisabled,
+    #[error("the current password is not right")]
+    WrongPassword,
+    #[error("this account has been disabled; ask an administrator")]
+    Disabled,
+    #[error("{0}")]
+    OwnAccount(&'static str),
     #[error("not signed in, or the session has expired")]
     Unauthenticated,
     #[error(transparent)]
@@ -216,6 +222,12 @@ impl Accounts {
             .lock()
             .expect("limiter lock")
             .record_success(&account, ip);
+        if user.disabled {
+            self.store
+                .audit(Some(user.id.as_str()), "login_disabled", None, None, now)
+                .await?;
+            return Err(AuthError::Disabled);
+        }
         let token = new_token();
         self.store
             .insert_login_session(&token_hash(&token), &user.id, now, now + self.session_ttl)
@@ -224,6 +236,180 @@ impl Accounts {
             .audit(Some(user.id.as_str()), "login", None, None, now)
             .await?;
         Ok((user, token))
+    }
+
+    /// Changes `user`'s password: the current one must be given (wrong guesses are throttled
+    /// like logins from `ip`), the new one must meet the policy. Every other login session
+    /// of the user ends (`keep_cookie`, the session making the change, stays), so the old
+    /// password and whoever used it are out.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+        ip: &str,
+        keep_cookie: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        let account = user.email.clone();
+        let t = now.timestamp();
+        let allowed = self
+            .limiter
+            .lock()
+            .expect("limiter lock")
+            .check(&account, ip, t);
+        if let Err(wait) = allowed {
+            return Err(AuthError::RateLimited(wait));
+        }
+        password::check_policy(new).map_err(AuthError::Invalid)?;
+        let stored = match self.store.user_for_login(&account).await {
+            Ok((_, h)) => h,
+            Err(StoreError::NotFound) => return Err(AuthError::Unauthenticated),
+            Err(e) => return Err(e.into()),
+        };
+        let (cur, next) = (
+            current.chars().take(password::MAX_LEN).collect::<String>(),
+            new.to_string(),
+        );
+        let hashed = self
+            .hashes
+            .run(move || match stored {
+                Some(h) if password::verify(&cur, &h) => Some(password::hash(&next)),
+                _ => None,
+            })
+            .await
+            .map_err(|_| AuthError::Busy)?;
+        let Some(hash) = hashed else {
+            self.limiter
+                .lock()
+                .expect("limiter lock")
+                .record_failure(&account, ip, t);
+            self.store
+                .audit(
+                    Some(user.id.as_str()),
+                    "password_change_failed",
+                    None,
+                    None,
+                    now,
+                )
+                .await?;
+            return Err(AuthError::WrongPassword);
+        };
+        self.store.set_password_hash(&user.id, &hash).await?;
+        let keep = keep_cookie.map(token_hash);
+        self.store
+            .delete_login_sessions_except(&user.id, keep.as_deref())
+            .await?;
+        self.store
+            .audit(Some(user.id.as_str()), "password_changed", None, None, now)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password for the account of `email` without the old one (an operator's
+    /// reset from the command line); every login session of the account ends.
+    pub async fn reset_password(
+        &self,
+        email: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User, AuthError> {
+        password::check_policy(new).map_err(AuthError::Invalid)?;
+        let account = crate::validate::email(email).map_err(AuthError::Invalid)?;
+        let user = match self.store.user_for_login(&account).await {
+            Ok((u, _)) => u,
+            Err(StoreError::NotFound) => {
+                return Err(AuthError::Invalid(format!(
+                    "no account has the email {account}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let pw = new.to_string();
+        let hash = self
+            .hashes
+            .run(move || password::hash(&pw))
+            .await
+            .map_err(|_| AuthError::Busy)?;
+        self.store.set_password_hash(&user.id, &hash).await?;
+        self.store
+            .delete_login_sessions_except(&user.id, None)
+            .await?;
+        self.store
+            .audit(Some(user.id.as_str()), "password_reset", None, None, now)
+            .await?;
+        Ok(user)
+    }
+
+    /// Disables or re-enables an account (by an admin, never their own). Disabling ends its
+    /// sessions; its API keys stop working while it is disabled.
+    pub async fn set_disabled(
+        &self,
+        admin: &User,
+        id: &UserId,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<User, AuthError> {
+        if admin.id == *id {
+            return Err(AuthError::OwnAccount("you cannot disable your own account"));
+        }
+        let user = self.store.set_disabled(id, disabled.then_some(now)).await?;
+        let event = if disabled {
+            "account_disabled"
+        } else {
+            "account_enabled"
+        };
+        self.store
+            .audit(Some(admin.id.as_str()), event, Some(id.as_str()), None, now)
+            .await?;
+        Ok(user)
+    }
+
+    /// Changes an account's role (by an admin, never their own).
+    pub async fn set_role(
+        &self,
+        admin: &User,
+        id: &UserId,
+        role: AccountRole,
+        now: DateTime<Utc>,
+    ) -> Result<User, AuthError> {
+        if admin.id == *id {
+            return Err(AuthError::OwnAccount("you cannot change your own role"));
+        }
+        let user = self.store.set_role(id, role).await?;
+        self.store
+            .audit(
+                Some(admin.id.as_str()),
+                "role_changed",
+                Some(id.as_str()),
+                Some(role.as_str()),
+                now,
+            )
+            .await?;
+        Ok(user)
+    }
+
+    /// An admin's reset of someone's password: a generated one, returned once; every login
+    /// session of the account ends.
+    pub async fn admin_reset_password(
+        &self,
+        admin: &User,
+        id: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<String, AuthError> {
+        let user = self.store.user(id).await?;
+        let generated = password::generate();
+        self.reset_password(&user.email, &generated, now).await?;
+        self.store
+            .audit(
+                Some(admin.id.as_str()),
+                "password_reset_by_admin",
+                Some(id.as_str()),
+                None,
+                now,
+            )
+            .await?;
+        Ok(generated)
     }
 
     /// Revokes the session of a cookie value.

@@ -152,6 +152,36 @@ impl Coaches {
                 "only admins can add coaches".into(),
             ));
         }
+        self.insert(true, input, now).await
+    }
+
+    /// The operator's one step from the command line (`parlor coach add`): a coach profile
+    /// for an account, open the given weekly hours, bookable at once.
+    pub async fn create_bookable(
+        &self,
+        input: CoachInput,
+        weekly: Vec<crate::model::booking::WeeklyRule>,
+        now: DateTime<Utc>,
+    ) -> Result<Coach, BookingError> {
+        slots::validate_rules(&weekly, &[]).map_err(BookingError::Invalid)?;
+        let coach = self.insert(true, input, now).await?;
+        let availability = Availability {
+            time_zone: coach.time_zone.clone(),
+            weekly,
+            overrides: Vec::new(),
+        };
+        self.store
+            .set_availability(&coach.id, &availability, now)
+            .await
+            .map_err(not_found)
+    }
+
+    async fn insert(
+        &self,
+        admin: bool,
+        input: CoachInput,
+        now: DateTime<Utc>,
+    ) -> Result<Coach, BookingError> {
         let base = CoachProfile {
             user_id: None,
             name: String::new(),
@@ -168,7 +198,7 @@ impl Coaches {
         if input.name.is_none() {
             return Err(BookingError::Invalid("name is required".into()));
         }
-        let profile = self.merge(viewer, base, input).await?;
+        let profile = self.merge(admin, base, input).await?;
         self.store
             .insert_coach(&profile, now)
             .await
@@ -205,7 +235,7 @@ impl Coaches {
             policy: c.policy,
             active: c.active,
         };
-        let profile = self.merge(viewer, base, input).await?;
+        let profile = self.merge(viewer.is_admin(), base, input).await?;
         self.store
             .update_coach(id, &profile, now)
             .await
@@ -217,14 +247,15 @@ impl Coaches {
             })
     }
 
+    /// Applies `i` to `p`; `admin`: the caller may link accounts and (de)activate.
     async fn merge(
         &self,
-        viewer: &Viewer,
+        admin: bool,
         mut p: CoachProfile,
         i: CoachInput,
     ) -> Result<CoachProfile, BookingError> {
         let invalid = BookingError::Invalid;
-        if (i.user_id.is_some() || i.active.is_some()) && !viewer.is_admin() {
+        if (i.user_id.is_some() || i.active.is_some()) && !admin {
             return Err(BookingError::Forbidden(
                 "only admins can link accounts or (de)activate coaches".into(),
             ));

@@ -22,10 +22,21 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
         .route("/api/me", get(me).patch(update_me))
+        .route("/api/me/password", axum::routing::put(change_password))
         .route("/api/me/calendar-feed", post(rotate_feed))
         .route("/api/keys", post(create_key).get(list_keys))
         .route("/api/keys/{id}", delete(revoke_key))
-        .route("/api/admin/users", post(admin_create_user))
+        .route(
+            "/api/admin/users",
+            post(admin_create_user).get(admin_list_users),
+        )
+        .route("/api/admin/users/{id}/disable", post(admin_disable_user))
+        .route("/api/admin/users/{id}/enable", post(admin_enable_user))
+        .route(
+            "/api/admin/users/{id}/role",
+            axum::routing::put(admin_set_role),
+        )
+        .route("/api/admin/users/{id}/password", post(admin_reset_password))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -181,6 +192,41 @@ pub struct UpdateMeRequest {
 }
 
 /// Change the caller's name or time zone.
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+/// Change your password (the current one is required). Every other login session ends; this
+/// one stays. API keys are not affected (revoke them under `/api/keys`).
+#[utoipa::path(put, path = "/api/me/password", tag = "accounts", request_body = PasswordChange,
+    responses((status = 204), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody),
+        (status = 429, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
+async fn change_password(
+    State(s): State<AppState>,
+    auth: Auth,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    AppJson(r): AppJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    s.accounts
+        .change_password(
+            &auth.principal.user,
+            &r.current_password,
+            &r.new_password,
+            &ip,
+            super::extract::cookie_in(&headers, SESSION_COOKIE),
+            s.clock.now(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(patch, path = "/api/me", tag = "accounts", request_body = UpdateMeRequest,
     responses((status = 200, body = MeResponse), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
@@ -316,6 +362,147 @@ pub struct AdminCreatedUser {
     pub user: User,
     /// The generated password, when none was given.
     pub password: Option<String>,
+}
+
+/// Filter of the admin's account list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Part of an email or name (any case); all accounts when absent.
+    pub q: Option<String>,
+}
+
+fn admin_only(auth: &Auth) -> Result<(), ApiError> {
+    if auth.principal.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only admins manage accounts"))
+    }
+}
+
+/// Accounts, oldest first, at most 500 (admins only).
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserQuery),
+    responses((status = 200, body = Vec<User>), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
+async fn admin_list_users(
+    State(s): State<AppState>,
+    auth: Auth,
+    super::extract::AppQuery(q): super::extract::AppQuery<UserQuery>,
+) -> Result<axum::Json<Vec<User>>, ApiError> {
+    admin_only(&auth)?;
+    let q = q.q.unwrap_or_default();
+    if q.chars().count() > 200 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "q must have at most 200 characters",
+        ));
+    }
+    Ok(axum::Json(s.store.users_matching(q.trim(), 500).await?))
+}
+
+/// Disable an account: it cannot sign in, its sessions end, its API keys stop working
+/// (admins only; not your own).
+#[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = User), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)))]
+async fn admin_disable_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<String>,
+) -> Result<axum::Json<User>, ApiError> {
+    admin_only(&auth)?;
+    let u = s
+        .accounts
+        .set_disabled(
+            &auth.principal.user,
+            &crate::ids::UserId(id),
+            true,
+            s.clock.now(),
+        )
+        .await?;
+    Ok(axum::Json(u))
+}
+
+/// Enable a disabled account again (admins only).
+#[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = User), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody)))]
+async fn admin_enable_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<String>,
+) -> Result<axum::Json<User>, ApiError> {
+    admin_only(&auth)?;
+    let u = s
+        .accounts
+        .set_disabled(
+            &auth.principal.user,
+            &crate::ids::UserId(id),
+            false,
+            s.clock.now(),
+        )
+        .await?;
+    Ok(axum::Json(u))
+}
+
+/// A new role for an account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    pub role: AccountRole,
+}
+
+/// Change an account's role (admins only; not your own).
+#[utoipa::path(put, path = "/api/admin/users/{id}/role", tag = "admin", params(("id" = String, Path)),
+    request_body = RoleChange,
+    responses((status = 200, body = User), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody)))]
+async fn admin_set_role(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<String>,
+    AppJson(r): AppJson<RoleChange>,
+) -> Result<axum::Json<User>, ApiError> {
+    admin_only(&auth)?;
+    let u = s
+        .accounts
+        .set_role(
+            &auth.principal.user,
+            &crate::ids::UserId(id),
+            r.role,
+            s.clock.now(),
+        )
+        .await?;
+    Ok(axum::Json(u))
+}
+
+/// A generated password, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct ResetPassword {
+    pub password: String,
+}
+
+/// Reset an account's password to a generated one, returned once; its sessions end (admins
+/// only).
+#[utoipa::path(post, path = "/api/admin/users/{id}/password", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = ResetPassword), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+async fn admin_reset_password(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<String>,
+) -> Result<axum::Json<ResetPassword>, ApiError> {
+    admin_only(&auth)?;
+    let password = s
+        .accounts
+        .admin_reset_password(&auth.principal.user, &crate::ids::UserId(id), s.clock.now())
+        .await?;
+    Ok(axum::Json(ResetPassword { password }))
 }
 
 /// Create an account of any role (admins only).

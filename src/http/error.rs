@@ -136,6 +136,9 @@ impl From<AuthError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg)
             }
             AuthError::SignupDisabled => ApiError::forbidden(msg),
+            AuthError::WrongPassword => ApiError::new(StatusCode::FORBIDDEN, "wrong_password", msg),
+            AuthError::Disabled => ApiError::new(StatusCode::FORBIDDEN, "account_disabled", msg),
+            AuthError::OwnAccount(_) => ApiError::new(StatusCode::CONFLICT, "own_account", msg),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
             AuthError::Store(s) => s.into(),
         }

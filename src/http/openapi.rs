@@ -8,8 +8,8 @@ use utoipa::OpenApi;
     paths(
         super::ops::healthz, super::ops::readyz, super::ops::metrics, super::ops::openapi,
         super::accounts::signup, super::accounts::login, super::accounts::logout, super::accounts::me,
-        super::accounts::update_me, super::accounts::rotate_feed, super::accounts::create_key,
-        super::accounts::list_keys, super::accounts::revoke_key, super::accounts::admin_create_user,
+        super::accounts::update_me, super::accounts::change_password, super::accounts::rotate_feed, super::accounts::create_key,
+        super::accounts::list_keys, super::accounts::revoke_key, super::accounts::admin_create_user, super::accounts::admin_list_users, super::accounts::admin_disable_user, super::accounts::admin_enable_user, super::accounts::admin_set_role, super::accounts::admin_reset_password,
         super::coaches::list, super::coaches::one, super::coaches::create, super::coaches::update,
         super::coaches::set_availability, super::coaches::slots,
         super::bookings::create, super::bookings::list, super::bookings::one, super::bookings::reschedule,

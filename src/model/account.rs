@@ -48,6 +48,8 @@ pub struct User {
     /// IANA time zone used to display times to this user.
     pub time_zone: String,
     pub created_at: DateTime<Utc>,
+    /// Disabled by an admin: cannot sign in, sessions and API keys do not work.
+    pub disabled: bool,
 }
 
 /// How a request proved who it is.

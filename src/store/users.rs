@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const USER_COLS: &str = "id, email, name, role, time_zone, created_at";
+const USER_COLS: &str = "id, email, name, role, time_zone, created_at, disabled_at";
 
 fn user_from_row(row: &AnyRow) -> StoreResult<User> {
     let role: String = row.try_get("role")?;
@@ -19,6 +19,7 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
             .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
         time_zone: row.try_get("time_zone")?,
         created_at: instant(row.try_get("created_at")?)?,
+        disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
     })
 }
 
@@ -155,15 +156,109 @@ impl Store {
     /// The user of an unexpired login session.
     pub async fn user_by_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at \
+            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at, u.disabled_at \
              FROM login_sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.erased_at IS NULL",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.erased_at IS NULL \
+             AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .bind(secs(now))
         .fetch_one(self.pool())
         .await?;
         user_from_row(&row)
+    }
+
+    /// Every account that is not erased, oldest first.
+    pub async fn users(&self) -> StoreResult<Vec<User>> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users WHERE erased_at IS NULL ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Accounts (not erased) whose email or name contains `q` (any case), oldest first, at
+    /// most `limit`.
+    pub async fn users_matching(&self, q: &str, limit: i64) -> StoreResult<Vec<User>> {
+        let pattern = format!(
+            "%{}%",
+            q.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users WHERE erased_at IS NULL \
+             AND (LOWER(email) LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\') \
+             ORDER BY created_at, id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(pattern)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Disables (`Some(now)`) or re-enables (`None`) an account; disabling ends its login
+    /// sessions.
+    pub async fn set_disabled(&self, id: &UserId, at: Option<DateTime<Utc>>) -> StoreResult<User> {
+        let r =
+            sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1 AND erased_at IS NULL")
+                .bind(id.as_str())
+                .bind(at.map(secs))
+                .execute(self.pool())
+                .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if at.is_some() {
+            self.delete_login_sessions_except(id, None).await?;
+        }
+        self.user(id).await
+    }
+
+    /// Changes an account's role.
+    pub async fn set_role(&self, id: &UserId, role: AccountRole) -> StoreResult<User> {
+        let r = sqlx::query("UPDATE users SET role = $2 WHERE id = $1 AND erased_at IS NULL")
+            .bind(id.as_str())
+            .bind(role.as_str())
+            .execute(self.pool())
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.user(id).await
+    }
+
+    /// Replaces a user's password hash.
+    pub async fn set_password_hash(&self, user: &UserId, hash: &str) -> StoreResult<()> {
+        let r =
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1 AND erased_at IS NULL")
+                .bind(user.as_str())
+                .bind(hash)
+                .execute(self.pool())
+                .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Revokes every login session of `user` except the one with `keep` (its token hash).
+    pub async fn delete_login_sessions_except(
+        &self,
+        user: &UserId,
+        keep: Option<&str>,
+    ) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM login_sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user.as_str())
+            .bind(keep.unwrap_or(""))
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
     }
 
     /// Revokes one login session (logout).
@@ -218,9 +313,10 @@ impl Store {
     /// The owner of an unrevoked API key; marks it used.
     pub async fn user_by_api_key(&self, key_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at \
+            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at, u.disabled_at \
              FROM api_keys k JOIN users u ON u.id = k.user_id \
-             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.erased_at IS NULL",
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.erased_at IS NULL \
+             AND u.disabled_at IS NULL",
         )
         .bind(key_hash)
         .fetch_one(self.pool())

@@ -21,6 +21,8 @@ both_backends!(
     api_keys_authenticate_without_cookie_or_origin_are_stored_hashed_and_can_be_revoked,
     signup_validates_its_input_and_can_be_disabled,
     audit_log_records_logins_without_personal_data,
+    changing_the_password_needs_the_current_one_and_ends_every_other_session,
+    admins_list_disable_enable_reset_and_change_the_role_of_accounts,
 );
 
 const PW: &str = "correct horse battery";
@@ -717,6 +719,193 @@ async fn audit_log_records_logins_without_personal_data(backend: Backend) {
         assert!(
             !row.contains("@example.org") && !row.contains("audited person"),
             "audit row: {row}"
+        );
+    }
+}
+
+async fn changing_the_password_needs_the_current_one_and_ends_every_other_session(
+    backend: Backend,
+) {
+    let app = TestApp::start(backend).await;
+    let (_, _) = app.client_user("changer@example.org").await;
+    let here = login_cookie(&app, "changer@example.org").await;
+    let elsewhere = login_cookie(&app, "changer@example.org").await;
+    let me = |cookie: &str| {
+        let (c, url) = (
+            raw_client(Some(&app.base), Some(cookie)),
+            app.url("/api/me"),
+        );
+        async move { c.get(url).send().await.unwrap().status().as_u16() }
+    };
+    let change = |current: &str, new: &str| {
+        let c = raw_client(Some(&app.base), Some(&here));
+        let body = json!({"current_password": current, "new_password": new});
+        let url = app.url("/api/me/password");
+        async move { c.put(url).json(&body).send().await.unwrap() }
+    };
+    // A wrong current password: refused, nothing changes.
+    let r = change("not the password", "a brand new password 42").await;
+    assert_eq!(r.status(), 403);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "wrong_password");
+    assert_eq!(me(&elsewhere).await, 200, "no session ended");
+    assert_eq!(login(&app, "changer@example.org", PW).await.status(), 200);
+    // A new password against the policy: refused.
+    let r = change(PW, "short").await;
+    assert_eq!(r.status(), 422);
+    // The change: this session stays, every other ends, the old password stops working.
+    let r = change(PW, "a brand new password 42").await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(me(&here).await, 200, "the session that changed it stays");
+    assert_eq!(me(&elsewhere).await, 401, "other sessions end");
+    assert_eq!(login(&app, "changer@example.org", PW).await.status(), 401);
+    assert_eq!(
+        login(&app, "changer@example.org", "a brand new password 42")
+            .await
+            .status(),
+        200
+    );
+    // From another site, with the cookie: refused like any state change.
+    let r = raw_client(Some("https://evil.example"), Some(&here))
+        .put(app.url("/api/me/password"))
+        .json(&json!({"current_password": "a brand new password 42", "new_password": "yet another password 43"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let audit: Vec<Value> = common::get_json(&app.admin().await, app.url("/api/admin/audit")).await;
+    assert!(
+        audit.iter().any(|a| a["event"] == "password_changed"),
+        "{audit:?}"
+    );
+    assert!(
+        !serde_json::to_string(&audit).unwrap().contains("brand new"),
+        "no password in the log"
+    );
+}
+
+async fn admins_list_disable_enable_reset_and_change_the_role_of_accounts(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let (client, client_id) = app.client_user("someone@example.org").await;
+    let key: Value = common::post_json(&client, app.url("/api/keys"), &json!({"name": "k"})).await;
+    let key = key["key"].as_str().expect("an API key").to_string();
+    let me_status = |c: &Client| {
+        let (c, url) = (c.clone(), app.url("/api/me"));
+        async move { c.get(url).send().await.unwrap().status().as_u16() }
+    };
+    let bearer = || {
+        let (url, key) = (app.url("/api/me"), key.clone());
+        async move {
+            Client::new()
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let post = |path: String| {
+        let (c, url) = (admin.clone(), app.url(&path));
+        async move { c.post(url).send().await.unwrap() }
+    };
+    // The list, searched; clients may not list.
+    let found: Vec<Value> = common::get_json(&admin, app.url("/api/admin/users?q=SOMEONE")).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["id"], client_id.as_str());
+    assert_eq!(found[0]["disabled"], false);
+    let r = client
+        .get(app.url("/api/admin/users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = client
+        .post(app.url(&format!("/api/admin/users/{client_id}/disable")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a client cannot disable anyone");
+    // Disabled: the session and the key stop working; the right password is told why.
+    let r = post(format!("/api/admin/users/{client_id}/disable")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["disabled"], true);
+    assert_eq!(me_status(&client).await, 401);
+    assert_eq!(bearer().await, 401);
+    let r = login(&app, "someone@example.org", PW).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "account_disabled"
+    );
+    assert_eq!(
+        login(&app, "someone@example.org", "a wrong password!")
+            .await
+            .status(),
+        401,
+        "a wrong password learns nothing more"
+    );
+    // Enabled again: sign-in and the key work again.
+    assert_eq!(
+        post(format!("/api/admin/users/{client_id}/enable"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(login(&app, "someone@example.org", PW).await.status(), 200);
+    assert_eq!(bearer().await, 200);
+    // A new role.
+    let r = admin
+        .put(app.url(&format!("/api/admin/users/{client_id}/role")))
+        .json(&json!({"role": "coach"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["role"], "coach");
+    // A reset: a generated password, shown once; the old one stops working.
+    let r = post(format!("/api/admin/users/{client_id}/password")).await;
+    assert_eq!(r.status(), 200);
+    let new = r.json::<Value>().await.unwrap()["password"]
+        .as_str()
+        .expect("the new password")
+        .to_string();
+    assert_eq!(login(&app, "someone@example.org", PW).await.status(), 401);
+    assert_eq!(login(&app, "someone@example.org", &new).await.status(), 200);
+    // The admin's own account is out of reach of these; unknown accounts are 404.
+    let mine: Value = common::get_json(&admin, app.url("/api/me")).await;
+    let admin_id = mine["user"]["id"].as_str().unwrap().to_string();
+    let r = post(format!("/api/admin/users/{admin_id}/disable")).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "own_account"
+    );
+    let r = admin
+        .put(app.url(&format!("/api/admin/users/{admin_id}/role")))
+        .json(&json!({"role": "client"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        post("/api/admin/users/u_nobody/disable".into())
+            .await
+            .status(),
+        404
+    );
+    let audit: Vec<Value> = common::get_json(&admin, app.url("/api/admin/audit")).await;
+    for event in [
+        "account_disabled",
+        "account_enabled",
+        "role_changed",
+        "password_reset_by_admin",
+    ] {
+        assert!(
+            audit.iter().any(|a| a["event"] == event),
+            "{event}: {audit:?}"
         );
     }
 }

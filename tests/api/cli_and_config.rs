@@ -681,3 +681,197 @@ fn config_check_shows_each_value_and_where_it_came_from() {
     });
     assert!(e.contains("rooms.max_participants"), "{e}");
 }
+
+/// A forgotten password, the admin's included, is reset from the command line: `user passwd`
+/// reads the new one from stdin (or generates it), the old one stops working, and `user
+/// list` shows the accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_passwd_resets_a_forgotten_password_and_user_list_shows_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    user_add(
+        dir.path(),
+        &db,
+        "root@example.org",
+        "admin",
+        &format!("{PASSWORD}\n"),
+    );
+    let mut child = parlor(dir.path())
+        .env("PARLOR_DATABASE__URL", &db)
+        .args(["user", "passwd", "--email", "root@example.org"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a replacement password 77\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("password set for root@example.org"));
+    let list = parlor(dir.path())
+        .env("PARLOR_DATABASE__URL", &db)
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    let listed = text(&list.stdout);
+    assert!(listed.contains("\tadmin\troot@example.org\t"), "{listed}");
+    let s = Server::start(dir.path(), &[("PARLOR_DATABASE__URL", &db)]).await;
+    let c = reqwest::Client::new();
+    assert_eq!(
+        login(&s, &c, "root@example.org", PASSWORD).await.status(),
+        401,
+        "the old password stopped working"
+    );
+    assert_eq!(
+        login(&s, &c, "root@example.org", "a replacement password 77")
+            .await
+            .status(),
+        200
+    );
+    // An unknown email is refused with words, changing nothing.
+    let out = parlor(dir.path())
+        .env("PARLOR_DATABASE__URL", &db)
+        .args(["user", "passwd", "--email", "nobody@example.org"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no account has the email"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `user disable`, `user enable` and `user role` from the command line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_disable_enable_and_role_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    user_add(
+        dir.path(),
+        &db,
+        "member@example.org",
+        "client",
+        &format!("{PASSWORD}\n"),
+    );
+    let run = |args: &[&str]| {
+        let out = parlor(dir.path())
+            .env("PARLOR_DATABASE__URL", &db)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert!(run(&["user", "disable", "--email", "member@example.org"]).contains("disabled"));
+    let s = Server::start(dir.path(), &[("PARLOR_DATABASE__URL", &db)]).await;
+    let c = reqwest::Client::new();
+    assert_eq!(
+        login(&s, &c, "member@example.org", PASSWORD).await.status(),
+        403
+    );
+    assert!(run(&["user", "enable", "--email", "member@example.org"]).contains("active"));
+    assert_eq!(
+        login(&s, &c, "member@example.org", PASSWORD).await.status(),
+        200
+    );
+    assert!(
+        run(&[
+            "user",
+            "role",
+            "--email",
+            "member@example.org",
+            "--role",
+            "coach"
+        ])
+        .starts_with("coach ")
+    );
+}
+
+/// `parlor coach add` makes a bookable coach in one step: an account, a profile, opening
+/// hours; the public list shows the coach and the slots endpoint has free slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coach_add_makes_a_bookable_coach_in_one_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    let out = parlor(dir.path())
+        .env("PARLOR_DATABASE__URL", &db)
+        .args([
+            "coach",
+            "add",
+            "--email",
+            "cora@example.org",
+            "--name",
+            "Cora Coach",
+            "--title",
+            "Career coach",
+            "--time-zone",
+            "Europe/Berlin",
+            "--hours",
+            "Mon-Sun 08:00-12:00, Mon-Sun 13:00-20:00",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("created bookable coach Cora Coach"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("password (shown once): "), "{stdout}");
+    // Bad hours are refused with words before anything is created.
+    let bad = parlor(dir.path())
+        .env("PARLOR_DATABASE__URL", &db)
+        .args([
+            "coach",
+            "add",
+            "--email",
+            "x@example.org",
+            "--name",
+            "X",
+            "--hours",
+            "Funday 9-5",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("not a weekday"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let s = Server::start(dir.path(), &[("PARLOR_DATABASE__URL", &db)]).await;
+    let coaches: Value = reqwest::get(s.url("/api/coaches"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let coaches = coaches.as_array().unwrap();
+    assert_eq!(coaches.len(), 1, "{coaches:?}");
+    assert_eq!(coaches[0]["name"], "Cora Coach");
+    let id = coaches[0]["id"].as_str().unwrap();
+    let slots: Value = reqwest::get(s.url(&format!("/api/coaches/{id}/slots")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !slots["slots"].as_array().unwrap().is_empty(),
+        "bookable at once: {slots}"
+    );
+}

@@ -99,3 +99,76 @@ async fn login_returns_to_the_page_and_the_account_can_be_changed_and_deleted() 
         401
     );
 }
+
+/// The account page changes the password: a wrong current password is said in words and
+/// changes nothing; the right one changes it, this page stays signed in, other sign-ins end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_changes_the_password() {
+    if crate::common::browser::skip_without_chromium("the_account_page_changes_the_password") {
+        return;
+    }
+    let app = TestApp::for_browser(|_| {}).await;
+    let (elsewhere, _) = app.client_user("changer@example.org").await;
+    let mut b = Chromium::open("about:blank").await;
+    b.navigate(&app.url("/login?next=%2Faccount")).await;
+    b.wait_until(READY, 15, "the login form").await;
+    b.eval(
+        "document.getElementById('email').value = 'changer@example.org', \
+         document.getElementById('password').value = 'correct horse battery', \
+         document.querySelector('#login-form button[type=submit]').click(), true",
+    )
+    .await;
+    b.wait_until(
+        &format!("location.pathname === '/account' && {READY}"),
+        15,
+        "the account page",
+    )
+    .await;
+    let submit = |current: &str, new: &str| {
+        format!(
+            "document.getElementById('current-password').value = {current:?}, \
+             document.getElementById('new-password').value = {new:?}, \
+             document.getElementById('password-save').click(), true"
+        )
+    };
+    b.eval(&submit("wrong password!!", "a brand new password 42"))
+        .await;
+    b.wait_until(
+        "document.getElementById('password-status').textContent.includes('was not changed')",
+        10,
+        "the refusal in words",
+    )
+    .await;
+    assert_eq!(
+        elsewhere
+            .get(app.url("/api/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    b.eval(&submit("correct horse battery", "a brand new password 42"))
+        .await;
+    b.wait_until(
+        "document.getElementById('password-status').textContent.includes('Password changed')",
+        10,
+        "the change",
+    )
+    .await;
+    assert_eq!(
+        elsewhere
+            .get(app.url("/api/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "the other sign-in ended"
+    );
+    assert_eq!(
+        b.eval("fetch('/api/me').then(r => r.status)").await,
+        json!(200),
+        "this page stays signed in"
+    );
+}

@@ -1,5 +1,6 @@
-// account.js — "/account": name and time zone, download my data (JSON), delete my account
-// (typed confirmation; future sessions are cancelled and the session ends).
+// account.js — "/account": name and time zone, change password (other sign-ins end),
+// download my data (JSON), delete my account (typed confirmation; future sessions are
+// cancelled and the session ends).
 import { api, humanError } from "../lib/api.js";
 import { shell, say } from "../lib/shell.js";
 import { h, markReady, sentence } from "../lib/dom.js";
@@ -33,6 +34,36 @@ function profileForm(me) {
       say(status, "Profile saved.", "ok");
     } catch (e) {
       say(status, `The profile was not saved. ${sentence(humanError(e))}`, "error");
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return form;
+}
+
+function passwordForm() {
+  const status = h("p", { id: "password-status", hidden: true });
+  const current = h("input", { id: "current-password", type: "password", autocomplete: "current-password", required: true });
+  const next = h("input", { id: "new-password", type: "password", autocomplete: "new-password", minLength: 12, required: true, attrs: { "aria-describedby": "pw-hint" } });
+  const save = h("button", { type: "submit", class: "btn", id: "password-save", text: "Change password" });
+  const form = h("form", { class: "card", attrs: { "aria-labelledby": "password-h", novalidate: true } },
+    h("h2", { id: "password-h", text: "Password" }),
+    h("div", { class: "field" }, h("label", { for: "current-password", text: "Current password" }), current),
+    h("div", { class: "field" }, h("label", { for: "new-password", text: "New password" }), next,
+      h("span", { id: "pw-hint", class: "hint", text: "At least 12 characters. You stay signed in here; every other sign-in ends." })),
+    status, save);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!current.value) { say(status, "Please enter your current password.", "error"); current.focus(); return; }
+    if (next.value.length < 12) { say(status, "The new password needs at least 12 characters.", "error"); next.focus(); return; }
+    save.disabled = true;
+    try {
+      await api("PUT", "/api/me/password", { current_password: current.value, new_password: next.value });
+      current.value = "";
+      next.value = "";
+      say(status, "Password changed. Other sign-ins have ended.", "ok");
+    } catch (e) {
+      say(status, `The password was not changed. ${sentence(humanError(e))}`, "error");
     } finally {
       save.disabled = false;
     }
@@ -90,7 +121,7 @@ async function main() {
   const view = document.getElementById("view");
   let me;
   try { me = await shell({ title: "Account" }); } catch { view.replaceChildren(); markReady(); return; }
-  view.replaceChildren(profileForm(me), exportCard(), deleteCard());
+  view.replaceChildren(profileForm(me), passwordForm(), exportCard(), deleteCard());
   markReady();
 }
 
