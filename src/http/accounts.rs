@@ -204,9 +204,10 @@ pub struct PasswordChange {
 /// Change your password (the current one is required). Every other login session ends; this
 /// one stays. API keys are not affected (revoke them under `/api/keys`).
 #[utoipa::path(put, path = "/api/me/password", tag = "accounts", request_body = PasswordChange,
-    responses((status = 204), (status = 401, body = super::error::ErrorBody),
-        (status = 403, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody),
-        (status = 429, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
+    responses((status = 204), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody),
+        (status = 503, body = super::error::ErrorBody)))]
 async fn change_password(
     State(s): State<AppState>,
     auth: Auth,
