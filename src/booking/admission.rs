@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::model::booking::{Booking, BookingStatus};
 use crate::signal::protocol::ErrorCode;
 use crate::signal::{Admission, Refusal};
+use crate::store::users::Standing;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
@@ -85,20 +86,24 @@ impl RoomAdmission {
     }
 
     /// For a room that belongs to a booking or a voice session: a token must not name an
-    /// erased account.
+    /// erased or a disabled account.
     async fn person_exists(&self, claims: &JoinClaims) -> Result<(), Refusal> {
-        if self
+        match self
             .store
-            .user_is_erased(&claims.sub)
+            .user_standing(&claims.sub)
             .await
             .map_err(unavailable)?
         {
-            return Err(Refusal::new(
+            Standing::Erased => Err(Refusal::new(
                 ErrorCode::AccountGone,
                 "the account this link was made for no longer exists",
-            ));
+            )),
+            Standing::Disabled => Err(Refusal::new(
+                ErrorCode::AccountDisabled,
+                "the account this link was made for is disabled; ask your administrator",
+            )),
+            Standing::Active | Standing::Unknown => Ok(()),
         }
-        Ok(())
     }
 }
 

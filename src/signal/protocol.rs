@@ -236,6 +236,7 @@ pub enum ErrorCode {
     TooEarly,
     SessionOver,
     AccountGone,
+    AccountDisabled,
     Unavailable,
     // Messages.
     MessageTooLarge,
@@ -274,6 +275,7 @@ impl ErrorCode {
             TooEarly => "too_early",
             SessionOver => "session_over",
             AccountGone => "account_gone",
+            AccountDisabled => "account_disabled",
             Unavailable => "unavailable",
             MessageTooLarge => "message_too_large",
             UnknownType => "unknown_type",

@@ -66,17 +66,23 @@ impl Store {
         user_from_row(&row)
     }
 
-    /// Whether `id` names an erased account (false for a live one and for an identity that
-    /// is no account at all, such as one an operator put in a `parlor token` link).
-    pub async fn user_is_erased(&self, id: &str) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT erased_at FROM users WHERE id = $1")
+    /// What became of the account `id` names ([`Standing::Unknown`] for an identity that is
+    /// no account at all, such as one an operator put in a `parlor token` link).
+    pub async fn user_standing(&self, id: &str) -> StoreResult<Standing> {
+        let row = sqlx::query("SELECT erased_at, disabled_at FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        match row {
-            Some(r) => Ok(r.try_get::<Option<i64>, _>("erased_at")?.is_some()),
-            None => Ok(false),
-        }
+        let Some(r) = row else {
+            return Ok(Standing::Unknown);
+        };
+        Ok(if r.try_get::<Option<i64>, _>("erased_at")?.is_some() {
+            Standing::Erased
+        } else if r.try_get::<Option<i64>, _>("disabled_at")?.is_some() {
+            Standing::Disabled
+        } else {
+            Standing::Active
+        })
     }
 
     /// A user and their password hash by (lower-cased) email, for login.
@@ -373,4 +379,15 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Where an account stands, for checks made after its credentials were issued (join tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// No account has this id.
+    Unknown,
+    Active,
+    /// Disabled by an admin: it cannot log in or join rooms until re-enabled.
+    Disabled,
+    Erased,
 }

@@ -157,7 +157,39 @@ async fn a_token_stops_working_when_its_booking_or_person_is_gone(backend: Backe
         "joins while live"
     );
 
-    // The client erases their account mid-session: their token no longer joins.
+    // An admin disables the client mid-session: their token is refused in words until the
+    // account is enabled again.
+    let (admin, _) = app
+        .user(
+            parlor::model::account::AccountRole::Admin,
+            "admin2@example.org",
+            "Second Admin",
+        )
+        .await;
+    let client_id = b["client"]["id"].as_str().unwrap();
+    for (action, refusal) in [("disable", Some("account_disabled")), ("enable", None)] {
+        let r = admin
+            .post(app.url(&format!("/api/admin/users/{client_id}/{action}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{action}");
+        let got = join_refusal(&app, &client_token).await;
+        match refusal {
+            Some(code) => assert!(got.as_deref().is_some_and(|g| g.contains(code)), "{got:?}"),
+            None => assert_eq!(got, None, "joins again once enabled"),
+        }
+    }
+
+    // The client erases their account mid-session (disabling ended their login session, so
+    // they log in again first): their token no longer joins.
+    let r = client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "client@example.org", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let r = client.delete(app.url("/api/me")).send().await.unwrap();
     assert_eq!(r.status(), 204);
     let refused = join_refusal(&app, &client_token).await.expect("refused");
