@@ -1,5 +1,7 @@
 //! Input checks shared by every layer: emails, display names, time zones, free text, URLs,
-//! instants, IP addresses and CIDR ranges. Each returns a message a user can act on.
+//! instants, IP addresses and CIDR ranges. Each returns a message a user can act on. The
+//! [`schema`] module says the same rules in JSON Schema for the OpenAPI document, so that a
+//! request the document calls valid is one these checks accept.
 
 use std::net::IpAddr;
 
@@ -164,5 +166,130 @@ mod tests {
         assert!(text("focus", "abcdef", 5).is_err());
         assert!(http_url("photo_url", "javascript:alert(1)").is_err());
         assert!(http_url("photo_url", "https://x.org/a.png").is_ok());
+    }
+}
+
+/// The rules above as JSON Schema (ECMA-262 patterns), for the OpenAPI document. Each pattern
+/// accepts only what the matching check accepts: a schema-valid request is never refused.
+pub mod schema {
+    use std::borrow::Cow;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+
+    /// [`super::text`] of a required field: no control characters but newline and tab, and at
+    /// least one character that is neither space nor control (the text is trimmed).
+    pub const REQUIRED_TEXT: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$";
+    /// [`super::text`] of an optional field: no control characters but newline and tab.
+    pub const OPTIONAL_TEXT: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$";
+    /// [`super::name`]: no control characters, at least one visible character.
+    pub const NAME: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+
+    fn text(pattern: &str, max: usize, nullable: bool) -> ObjectBuilder {
+        let ty = if nullable {
+            utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            utoipa::openapi::schema::SchemaType::new(Type::String)
+        };
+        ObjectBuilder::new()
+            .schema_type(ty)
+            .max_length(Some(max))
+            .pattern(Some(pattern))
+    }
+
+    /// A required text of at most 500 characters (commitments, cancellation reasons).
+    pub fn text_500() -> ObjectBuilder {
+        text(REQUIRED_TEXT, 500, false)
+    }
+
+    /// [`text_500`], or null to keep the current value.
+    pub fn text_500_or_null() -> ObjectBuilder {
+        text(REQUIRED_TEXT, 500, true)
+    }
+
+    /// Optional long text (a coach's notes): up to 10,000 characters, may be empty.
+    pub fn notes() -> ObjectBuilder {
+        text(OPTIONAL_TEXT, 10_000, false)
+    }
+
+    /// A display name or label, 1-100 characters.
+    pub fn name() -> ObjectBuilder {
+        text(NAME, 100, false)
+    }
+
+    /// [`name`], or null to keep the current value.
+    pub fn name_or_null() -> ObjectBuilder {
+        text(NAME, 100, true)
+    }
+
+    /// An IANA time zone name, as [`super::time_zone`] accepts it: one of the names of the
+    /// tz database chrono-tz carries (listed, so clients can offer them).
+    pub struct TimeZoneName;
+
+    impl utoipa::PartialSchema for TimeZoneName {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("IANA time zone name, e.g. `Europe/London`."))
+                .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+                .into()
+        }
+    }
+
+    impl utoipa::ToSchema for TimeZoneName {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("TimeZone")
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use regex::Regex;
+
+        /// The patterns agree with the checks on the edge cases.
+        #[test]
+        fn patterns_accept_what_the_checks_accept() {
+            let required = Regex::new(super::REQUIRED_TEXT).unwrap();
+            let optional = Regex::new(super::OPTIONAL_TEXT).unwrap();
+            let name = Regex::new(super::NAME).unwrap();
+            for t in [
+                "a",
+                " x ",
+                "line\nbreak",
+                "tab\tbed",
+                "\u{a0}é\u{a0}",
+                "\u{1F600}",
+            ] {
+                assert!(required.is_match(t), "{t:?}");
+                assert!(
+                    !crate::validate::text("t", t, 500).unwrap().is_empty(),
+                    "{t:?}"
+                );
+            }
+            for t in [
+                "", "   ", "\n\t", "\u{3000}", "a\u{7}b", "x\u{85}y", "x\u{9f}",
+            ] {
+                assert!(!required.is_match(t), "{t:?}");
+                let checked = crate::validate::text("t", t, 500);
+                assert!(checked.is_err() || checked.unwrap().is_empty(), "{t:?}");
+            }
+            assert!(optional.is_match(""));
+            assert!(optional.is_match("a\nb"));
+            assert!(!optional.is_match("a\u{0}b"));
+            assert!(name.is_match("Ada Lovelace"));
+            assert!(!name.is_match("Ada\tLovelace"), "names take no tabs");
+            assert!(crate::validate::name("Ada\tLovelace").is_err());
+            assert!(!name.is_match(" "));
+        }
+
+        #[test]
+        fn every_listed_zone_is_accepted() {
+            for tz in chrono_tz::TZ_VARIANTS {
+                assert!(
+                    crate::validate::time_zone(tz.name()).is_ok(),
+                    "{}",
+                    tz.name()
+                );
+            }
+        }
     }
 }

@@ -28,7 +28,10 @@ pub struct CoachInput {
     /// International phone number (stored in E.164); empty string clears it.
     pub phone: Option<String>,
     /// IANA time zone.
+    #[schema(value_type = Option<crate::validate::schema::TimeZoneName>)]
     pub time_zone: Option<String>,
+    /// The booking policy, all fields together; absent: the defaults on create, unchanged
+    /// on patch.
     pub policy: Option<CoachPolicy>,
     /// Inactive coaches are hidden and cannot be booked (admins only).
     pub active: Option<bool>,

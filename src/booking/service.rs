@@ -254,8 +254,8 @@ impl Bookings {
                 b.starts_at - Duration::minutes(i64::from(coach.policy.reschedule_notice_minutes));
             if now > cutoff {
                 return Err(BookingError::Conflict(format!(
-                    "sessions can be rescheduled until {} hours before the start",
-                    coach.policy.reschedule_notice_minutes / 60
+                    "sessions can be rescheduled until {} before the start",
+                    notice_in_words(coach.policy.reschedule_notice_minutes)
                 )));
             }
         }
@@ -312,8 +312,8 @@ impl Bookings {
                 b.starts_at - Duration::minutes(i64::from(coach.policy.cancel_notice_minutes));
             if now > cutoff {
                 return Err(BookingError::Conflict(format!(
-                    "sessions can be cancelled until {} hours before the start",
-                    coach.policy.cancel_notice_minutes / 60
+                    "sessions can be cancelled until {} before the start",
+                    notice_in_words(coach.policy.cancel_notice_minutes)
                 )));
             }
         }
@@ -379,5 +379,34 @@ fn slot_conflict(e: StoreError) -> BookingError {
         }
         StoreError::Conflict(_) => BookingError::SlotTaken,
         e => BookingError::Store(e),
+    }
+}
+
+/// A notice period in words: "24 hours", "90 minutes", "1 hour".
+fn notice_in_words(minutes: u32) -> String {
+    let plural = |n: u32, one: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    };
+    if minutes.is_multiple_of(60) && minutes > 0 {
+        plural(minutes / 60, "hour")
+    } else {
+        plural(minutes, "minute")
+    }
+}
+
+#[cfg(test)]
+mod notice_tests {
+    #[test]
+    fn notice_periods_read_as_words() {
+        assert_eq!(super::notice_in_words(1440), "24 hours");
+        assert_eq!(super::notice_in_words(60), "1 hour");
+        assert_eq!(super::notice_in_words(90), "90 minutes");
+        assert_eq!(super::notice_in_words(30), "30 minutes");
+        assert_eq!(super::notice_in_words(1), "1 minute");
+        assert_eq!(super::notice_in_words(0), "0 minutes");
     }
 }

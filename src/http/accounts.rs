@@ -186,18 +186,21 @@ async fn me(auth: Auth) -> axum::Json<MeResponse> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
+    /// 1-100 characters.
+    #[schema(schema_with = crate::validate::schema::name_or_null)]
     pub name: Option<String>,
     /// IANA time zone.
+    #[schema(value_type = Option<crate::validate::schema::TimeZoneName>)]
     pub time_zone: Option<String>,
 }
 
-/// Change the caller's name or time zone.
 /// A password change.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
-    /// At least 12 characters.
+    /// At least 10 characters, at most 256 bytes.
+    #[schema(min_length = 10)]
     pub new_password: String,
 }
 
@@ -282,7 +285,8 @@ async fn rotate_feed(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
-    /// A label, e.g. "calendar sync".
+    /// A label, e.g. "calendar sync" (1-100 characters).
+    #[schema(schema_with = crate::validate::schema::name)]
     pub name: String,
 }
 

@@ -58,7 +58,7 @@ async fn render(
 }
 
 /// Book a slot. Send an `Idempotency-Key` header to make retries safe.
-#[utoipa::path(post, path = "/api/bookings", tag = "bookings", request_body = CreateBooking,
+#[utoipa::path(post, operation_id = "create_booking", path = "/api/bookings", tag = "bookings", request_body = CreateBooking,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters")),
     responses((status = 201, body = BookingView), (status = 400, body = Err), (status = 401, body = Err),
         (status = 403, body = Err), (status = 404, body = Err), (status = 409, body = Err), (status = 422, body = Err)))]
@@ -119,11 +119,12 @@ pub enum Scope {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `upcoming` (default), `past` or `cancelled`.
+    #[param(inline)]
     pub scope: Option<Scope>,
 }
 
 /// The caller's bookings (admins: all; coaches: with them; clients: their own).
-#[utoipa::path(get, path = "/api/bookings", tag = "bookings", params(ListQuery),
+#[utoipa::path(get, operation_id = "list_bookings", path = "/api/bookings", tag = "bookings", params(ListQuery),
     responses((status = 200, body = Vec<BookingView>), (status = 400, body = Err), (status = 401, body = Err)))]
 async fn list(
     State(s): State<AppState>,
@@ -144,7 +145,7 @@ async fn list(
 }
 
 /// One booking.
-#[utoipa::path(get, path = "/api/bookings/{id}", tag = "bookings", params(("id" = String, Path)),
+#[utoipa::path(get, operation_id = "get_booking", path = "/api/bookings/{id}", tag = "bookings", params(("id" = String, Path)),
     responses((status = 200, body = BookingView), (status = 401, body = Err), (status = 404, body = Err)))]
 async fn one(
     State(s): State<AppState>,
@@ -163,7 +164,7 @@ pub struct RescheduleRequest {
 }
 
 /// Move a booking to another free slot (same calendar UID, SEQUENCE + 1).
-#[utoipa::path(post, path = "/api/bookings/{id}/reschedule", tag = "bookings", params(("id" = String, Path)),
+#[utoipa::path(post, operation_id = "reschedule_booking", path = "/api/bookings/{id}/reschedule", tag = "bookings", params(("id" = String, Path)),
     request_body = RescheduleRequest,
     responses((status = 200, body = BookingView), (status = 400, body = Err), (status = 401, body = Err),
         (status = 403, body = Err), (status = 404, body = Err), (status = 409, body = Err), (status = 422, body = Err)))]
@@ -185,11 +186,12 @@ async fn reschedule(
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     /// Why (required, at most 500 characters).
+    #[schema(schema_with = crate::validate::schema::text_500)]
     pub reason: String,
 }
 
 /// Cancel a booking (clients: until the coach's cut-off).
-#[utoipa::path(post, path = "/api/bookings/{id}/cancel", tag = "bookings", params(("id" = String, Path)),
+#[utoipa::path(post, operation_id = "cancel_booking", path = "/api/bookings/{id}/cancel", tag = "bookings", params(("id" = String, Path)),
     request_body = CancelRequest,
     responses((status = 200, body = BookingView), (status = 400, body = Err), (status = 401, body = Err),
         (status = 404, body = Err), (status = 409, body = Err), (status = 422, body = Err)))]
@@ -219,7 +221,7 @@ pub struct RatingRequest {
 
 /// Rate a session that has taken place, or change its rating (its client only; one rating
 /// per session). A field not sent keeps its earlier value.
-#[utoipa::path(post, path = "/api/bookings/{id}/rating", tag = "bookings", params(("id" = String, Path)),
+#[utoipa::path(post, operation_id = "rate_booking", path = "/api/bookings/{id}/rating", tag = "bookings", params(("id" = String, Path)),
     request_body = RatingRequest,
     responses((status = 200, body = BookingView), (status = 400, body = Err), (status = 401, body = Err),
         (status = 403, body = Err), (status = 404, body = Err), (status = 409, body = Err), (status = 422, body = Err)))]
@@ -245,12 +247,13 @@ async fn rate(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotesRequest {
-    /// Private to the coach and admins.
+    /// Private to the coach and admins; at most 10,000 characters, empty clears them.
+    #[schema(schema_with = crate::validate::schema::notes)]
     pub notes: String,
 }
 
 /// Write the coach's private notes on a session.
-#[utoipa::path(put, path = "/api/bookings/{id}/notes", tag = "bookings", params(("id" = String, Path)),
+#[utoipa::path(put, operation_id = "set_booking_notes", path = "/api/bookings/{id}/notes", tag = "bookings", params(("id" = String, Path)),
     request_body = NotesRequest,
     responses((status = 200, body = BookingView), (status = 400, body = Err), (status = 401, body = Err),
         (status = 403, body = Err), (status = 404, body = Err), (status = 422, body = Err)))]
@@ -271,11 +274,19 @@ async fn notes(
 #[serde(deny_unknown_fields)]
 pub struct OutcomeRequest {
     /// `completed` or `no_show`.
+    #[schema(schema_with = outcome_schema)]
     pub status: BookingStatus,
 }
 
+/// The two outcomes a coach records.
+fn outcome_schema() -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["completed", "no_show"]))
+}
+
 /// Record whether a session took place (coach or admin).
-#[utoipa::path(put, path = "/api/bookings/{id}/status", tag = "bookings", params(("id" = String, Path)),
+#[utoipa::path(put, operation_id = "set_booking_status", path = "/api/bookings/{id}/status", tag = "bookings", params(("id" = String, Path)),
     request_body = OutcomeRequest,
     responses((status = 200, body = BookingView), (status = 400, body = Err), (status = 401, body = Err),
         (status = 403, body = Err), (status = 404, body = Err), (status = 409, body = Err), (status = 422, body = Err)))]
@@ -307,7 +318,7 @@ fn calendar_response(body: String, filename: &str) -> Response {
 }
 
 /// The iCalendar invite (METHOD:REQUEST; METHOD:CANCEL once cancelled).
-#[utoipa::path(get, path = "/api/bookings/{id}/invite.ics", tag = "bookings", params(("id" = String, Path)),
+#[utoipa::path(get, operation_id = "booking_invite", path = "/api/bookings/{id}/invite.ics", tag = "bookings", params(("id" = String, Path)),
     responses((status = 200, content_type = "text/calendar", body = String), (status = 401, body = Err), (status = 404, body = Err)))]
 async fn invite(
     State(s): State<AppState>,
@@ -327,7 +338,7 @@ async fn invite(
 }
 
 /// The private calendar feed of a user (link from `POST /api/me/calendar-feed`).
-#[utoipa::path(get, path = "/cal/{file}", tag = "bookings", params(("file" = String, Path, description = "<feed token>.ics")),
+#[utoipa::path(get, operation_id = "calendar_feed", path = "/cal/{file}", tag = "bookings", params(("file" = String, Path, description = "<feed token>.ics")),
     responses((status = 200, content_type = "text/calendar", body = String), (status = 404, body = Err)))]
 async fn feed(
     State(s): State<AppState>,

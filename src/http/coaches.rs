@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Active coaches: the public profile for everyone; the phone number and the weekly
 /// availability rules only for those allowed (see `CoachView`).
-#[utoipa::path(get, path = "/api/coaches", tag = "coaches", responses((status = 200, body = Vec<CoachView>)))]
+#[utoipa::path(get, operation_id = "list_coaches", path = "/api/coaches", tag = "coaches", responses((status = 200, body = Vec<CoachView>)))]
 async fn list(
     State(s): State<AppState>,
     MaybeAuth(auth): MaybeAuth,
@@ -38,7 +38,7 @@ async fn list(
 }
 
 /// One coach's profile, as the caller may see it (see `CoachView`).
-#[utoipa::path(get, path = "/api/coaches/{id}", tag = "coaches", params(("id" = String, Path)),
+#[utoipa::path(get, operation_id = "get_coach", path = "/api/coaches/{id}", tag = "coaches", params(("id" = String, Path)),
     responses((status = 200, body = CoachView), (status = 404, body = super::error::ErrorBody)))]
 async fn one(
     State(s): State<AppState>,
@@ -51,7 +51,7 @@ async fn one(
 }
 
 /// Add a coach (admins only).
-#[utoipa::path(post, path = "/api/coaches", tag = "coaches", request_body = CoachInput,
+#[utoipa::path(post, operation_id = "create_coach", path = "/api/coaches", tag = "coaches", request_body = CoachInput,
     responses((status = 201, body = Coach), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
         (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
@@ -76,7 +76,7 @@ pub struct UpdateQuery {
 
 /// Edit a coach profile and policy (admins, or the coach themself). Deactivating a coach
 /// with future sessions needs `?cancel_sessions=true`.
-#[utoipa::path(patch, path = "/api/coaches/{id}", tag = "coaches", params(("id" = String, Path), UpdateQuery), request_body = CoachInput,
+#[utoipa::path(patch, operation_id = "update_coach", path = "/api/coaches/{id}", tag = "coaches", params(("id" = String, Path), UpdateQuery), request_body = CoachInput,
     responses((status = 200, body = Coach), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
@@ -210,7 +210,7 @@ fn parse_instant_or_date(
 }
 
 /// Free slots of a coach in a range, as UTC instants with display times in `tz`.
-#[utoipa::path(get, path = "/api/coaches/{id}/slots", tag = "coaches", params(("id" = String, Path), SlotQuery),
+#[utoipa::path(get, operation_id = "coach_slots", path = "/api/coaches/{id}/slots", tag = "coaches", params(("id" = String, Path), SlotQuery),
     responses((status = 200, body = SlotsResponse), (status = 400, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody)))]
 async fn slots(

@@ -4,7 +4,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AppQuery, Auth};
 use crate::booking::view::{BookingView, Renderer};
-use crate::ids::CommitmentId;
+use crate::ids::{CommitmentId, UserId};
 use crate::model::account::{ApiKeyInfo, User};
 use crate::model::booking::{Coach, Commitment, CommitmentStatus};
 use crate::store::{AuditEntry, StoreError};
@@ -27,7 +27,10 @@ pub fn routes() -> Router<AppState> {
             "/api/commitments",
             get(list_commitments).post(create_commitment),
         )
-        .route("/api/commitments/{id}", patch(update_commitment))
+        .route(
+            "/api/commitments/{id}",
+            patch(update_commitment).delete(delete_commitment),
+        )
         .route("/api/admin/audit", get(audit))
 }
 
@@ -72,7 +75,7 @@ pub struct VoiceExport {
 }
 
 /// Download everything held about you, as JSON.
-#[utoipa::path(get, path = "/api/me/export", tag = "privacy",
+#[utoipa::path(get, operation_id = "export_my_data", path = "/api/me/export", tag = "privacy",
     responses((status = 200, body = PersonalExport), (status = 401, body = Err)))]
 async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoResponse, ApiError> {
     let now = s.clock.now();
@@ -130,7 +133,7 @@ async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespon
 }
 
 /// Erase your account: personal data removed, future sessions cancelled, sessions and keys revoked.
-#[utoipa::path(delete, path = "/api/me", tag = "privacy",
+#[utoipa::path(delete, operation_id = "erase_my_account", path = "/api/me", tag = "privacy",
     responses((status = 204), (status = 401, body = Err), (status = 403, body = Err)))]
 async fn erase(State(s): State<AppState>, auth: Auth) -> Result<impl IntoResponse, ApiError> {
     let now = s.clock.now();
@@ -148,24 +151,69 @@ async fn erase(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespons
     Ok((StatusCode::NO_CONTENT, h))
 }
 
-/// The caller's commitments, open first.
-#[utoipa::path(get, path = "/api/commitments", tag = "commitments",
-    responses((status = 200, body = Vec<Commitment>), (status = 401, body = Err)))]
+/// Whose commitments a request is about.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommitmentQuery {
+    /// A client of the caller (the caller is their coach, or an admin). Default: the caller.
+    pub client_id: Option<String>,
+}
+
+/// The user whose commitments `client_id` names, as `auth` may reach them: themself; a client
+/// of theirs (a coach with a booking with that client, cancelled ones aside); anyone (admin).
+/// Anyone else is answered 404 `not_found`, as if the client did not exist.
+async fn commitment_owner(
+    s: &AppState,
+    auth: &Auth,
+    client_id: Option<&str>,
+) -> Result<UserId, ApiError> {
+    let me = &auth.principal.user.id;
+    let Some(client) = client_id.filter(|c| *c != me.as_str()) else {
+        return Ok(me.clone());
+    };
+    let client = UserId(client.to_owned());
+    let allowed = if auth.viewer.is_admin() {
+        true
+    } else if let Some(coach) = &auth.viewer.coach_id {
+        s.store.is_client_of(&client, coach).await?
+    } else {
+        false
+    };
+    if !allowed {
+        return Err(ApiError::not_found("client"));
+    }
+    match s.store.user(&client).await {
+        Ok(_) => Ok(client),
+        Err(StoreError::NotFound) => Err(ApiError::not_found("client")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Commitments, open first: the caller's, or (`client_id`) a client's as their coach or an
+/// admin.
+#[utoipa::path(get, path = "/api/commitments", tag = "commitments", params(CommitmentQuery),
+    responses((status = 200, description = "The commitments, open first, then by due date", body = Vec<Commitment>),
+        (status = 400, description = "Malformed query", body = Err),
+        (status = 401, description = "Not signed in", body = Err),
+        (status = 404, description = "No such client of the caller", body = Err)))]
 async fn list_commitments(
     State(s): State<AppState>,
     auth: Auth,
+    AppQuery(q): AppQuery<CommitmentQuery>,
 ) -> Result<axum::Json<Vec<Commitment>>, ApiError> {
-    Ok(axum::Json(
-        s.store.commitments(&auth.principal.user.id).await?,
-    ))
+    let owner = commitment_owner(&s, &auth, q.client_id.as_deref()).await?;
+    Ok(axum::Json(s.store.commitments(&owner).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCommitment {
     /// 1-500 characters.
+    #[schema(schema_with = crate::validate::schema::text_500)]
     pub text: String,
     pub due_date: Option<NaiveDate>,
+    /// Add it for this client (the caller is their coach, or an admin). Default: the caller.
+    pub client_id: Option<String>,
 }
 
 fn commitment_text(t: &str) -> Result<String, ApiError> {
@@ -181,18 +229,23 @@ fn commitment_text(t: &str) -> Result<String, ApiError> {
     Ok(t)
 }
 
-/// Add a commitment.
+/// Add a commitment: for oneself, or as a coach for one's client (admins: for anyone).
 #[utoipa::path(post, path = "/api/commitments", tag = "commitments", request_body = NewCommitment,
-    responses((status = 201, body = Commitment), (status = 400, body = Err), (status = 401, body = Err), (status = 422, body = Err)))]
+    responses((status = 201, description = "Added", body = Commitment),
+        (status = 400, description = "Malformed body", body = Err),
+        (status = 401, description = "Not signed in", body = Err),
+        (status = 404, description = "No such client of the caller", body = Err),
+        (status = 422, description = "Text empty or too long", body = Err)))]
 async fn create_commitment(
     State(s): State<AppState>,
     auth: Auth,
     AppJson(r): AppJson<NewCommitment>,
 ) -> Result<impl IntoResponse, ApiError> {
     let text = commitment_text(&r.text)?;
+    let owner = commitment_owner(&s, &auth, r.client_id.as_deref()).await?;
     let c = s
         .store
-        .insert_commitment(&auth.principal.user.id, &text, r.due_date, s.clock.now())
+        .insert_commitment(&owner, &text, r.due_date, s.clock.now())
         .await?;
     Ok((StatusCode::CREATED, axum::Json(c)))
 }
@@ -205,6 +258,8 @@ fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<NaiveD
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommitmentPatch {
+    /// 1-500 characters.
+    #[schema(schema_with = crate::validate::schema::text_500_or_null)]
     pub text: Option<String>,
     /// A date, or null to clear it.
     #[serde(default, deserialize_with = "double_option")]
@@ -243,6 +298,26 @@ async fn update_commitment(
     Ok(axum::Json(c))
 }
 
+/// Delete one of one's own commitments.
+#[utoipa::path(delete, path = "/api/commitments/{id}", tag = "commitments", params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = Err),
+        (status = 404, description = "No such commitment of the caller", body = Err)))]
+async fn delete_commitment(
+    State(s): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<String>,
+) -> Result<StatusCode, ApiError> {
+    s.store
+        .delete_commitment(&auth.principal.user.id, &CommitmentId(id))
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("commitment"),
+            e => e.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
@@ -254,7 +329,7 @@ pub struct AuditQuery {
 }
 
 /// The security audit log, newest first (admins only).
-#[utoipa::path(get, path = "/api/admin/audit", tag = "admin", params(AuditQuery),
+#[utoipa::path(get, operation_id = "audit_log", path = "/api/admin/audit", tag = "admin", params(AuditQuery),
     responses((status = 200, body = Vec<AuditEntry>), (status = 400, body = Err), (status = 401, body = Err), (status = 403, body = Err)))]
 async fn audit(
     State(s): State<AppState>,

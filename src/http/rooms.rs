@@ -36,7 +36,7 @@ pub struct RoomToken {
 }
 
 /// A join token for the room of a video booking (its coach, its client, or an admin).
-#[utoipa::path(post, path = "/api/rooms/{room}/token", tag = "rooms", params(("room" = String, Path)),
+#[utoipa::path(post, operation_id = "room_token", path = "/api/rooms/{room}/token", tag = "rooms", params(("room" = String, Path)),
     responses((status = 200, body = RoomToken), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
         (status = 409, body = super::error::ErrorBody)))]

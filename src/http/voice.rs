@@ -42,7 +42,7 @@ pub struct VoiceTranscript {
 }
 
 /// Start a voice session with the AI coach; join its room with the returned token.
-#[utoipa::path(post, path = "/api/voice/sessions", tag = "voice",
+#[utoipa::path(post, operation_id = "start_voice_session", path = "/api/voice/sessions", tag = "voice",
     responses((status = 201, body = StartedVoice), (status = 401, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub(super) async fn start(
@@ -78,7 +78,7 @@ pub(super) async fn start(
 }
 
 /// Your voice sessions, newest first.
-#[utoipa::path(get, path = "/api/voice/sessions", tag = "voice",
+#[utoipa::path(get, operation_id = "list_voice_sessions", path = "/api/voice/sessions", tag = "voice",
     responses((status = 200, body = Vec<VoiceSession>), (status = 401, body = ErrorBody)))]
 pub(super) async fn list(
     State(s): State<AppState>,
@@ -100,7 +100,7 @@ async fn own(s: &AppState, auth: &Auth, id: &str) -> Result<VoiceSession, ApiErr
 }
 
 /// One of your voice sessions with its transcript (404 for anyone else's).
-#[utoipa::path(get, path = "/api/voice/sessions/{id}", tag = "voice", params(("id" = String, Path)),
+#[utoipa::path(get, operation_id = "get_voice_session", path = "/api/voice/sessions/{id}", tag = "voice", params(("id" = String, Path)),
     responses((status = 200, body = VoiceTranscript), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(super) async fn one(
@@ -118,7 +118,7 @@ pub(super) async fn one(
 }
 
 /// End one of your live voice sessions now (the agent hangs up and leaves the room).
-#[utoipa::path(post, path = "/api/voice/sessions/{id}/end", tag = "voice", params(("id" = String, Path)),
+#[utoipa::path(post, operation_id = "end_voice_session", path = "/api/voice/sessions/{id}/end", tag = "voice", params(("id" = String, Path)),
     responses((status = 202), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn end(
     State(s): State<AppState>,

@@ -6,20 +6,137 @@ use serde::{Deserialize, Serialize};
 
 /// One weekly opening window in the coach's zone, e.g. Mon 09:00–17:00.
 /// `end` > `start` (same day; no overnight windows).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WeeklyRule {
+    /// `Mon` … `Sun`.
+    #[serde(with = "wire::weekday")]
+    #[schema(schema_with = wire::weekday_schema)]
     pub weekday: Weekday,
+    /// `HH:MM` or `HH:MM:SS`, wall-clock time in the coach's zone.
+    #[schema(schema_with = wire::time_schema)]
     pub start: NaiveTime,
+    /// After `start`; `23:59:59` for the end of the day.
+    #[schema(schema_with = wire::time_schema)]
     pub end: NaiveTime,
 }
 
 /// A date-specific override: closed all day, or these hours instead of the
 /// weekly rules.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DateOverride {
     pub date: NaiveDate,
-    /// Empty = closed that day.
+    /// Empty = closed that day. Each window is `{"start": "09:00", "end": "12:00"}` (the
+    /// older form, a two-element array `["09:00", "12:00"]`, is still accepted).
+    #[serde(with = "wire::windows")]
+    #[schema(value_type = Vec<TimeWindow>)]
     pub windows: Vec<(NaiveTime, NaiveTime)>,
+}
+
+/// An opening window within one day, in the coach's zone.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct TimeWindow {
+    #[schema(schema_with = wire::time_schema)]
+    pub start: NaiveTime,
+    /// After `start`.
+    #[schema(schema_with = wire::time_schema)]
+    pub end: NaiveTime,
+}
+
+/// How availability is written on the wire: weekdays by their three-letter English names
+/// only (chrono alone would also take `monday` or `MON`, which the schema cannot say), and
+/// override windows as objects (arrays still read, for older clients and stored rows).
+mod wire {
+    use super::TimeWindow;
+    use chrono::{NaiveTime, Weekday};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+
+    const DAYS: [(&str, Weekday); 7] = [
+        ("Mon", Weekday::Mon),
+        ("Tue", Weekday::Tue),
+        ("Wed", Weekday::Wed),
+        ("Thu", Weekday::Thu),
+        ("Fri", Weekday::Fri),
+        ("Sat", Weekday::Sat),
+        ("Sun", Weekday::Sun),
+    ];
+
+    /// `HH:MM` or `HH:MM:SS` (as chrono's `NaiveTime` reads it, fractions aside).
+    pub const TIME_PATTERN: &str = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$";
+
+    pub fn weekday_schema() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(DAYS.iter().map(|(n, _)| *n)))
+    }
+
+    pub fn time_schema() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(TIME_PATTERN))
+            .examples(["09:00"])
+    }
+
+    pub mod weekday {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Weekday, s: S) -> Result<S::Ok, S::Error> {
+            let name = DAYS.iter().find(|(_, w)| w == d).map(|(n, _)| *n);
+            s.serialize_str(name.unwrap_or("Mon"))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Weekday, D::Error> {
+            let raw = std::borrow::Cow::<str>::deserialize(d)?;
+            DAYS.iter()
+                .find(|(n, _)| *n == raw)
+                .map(|(_, w)| *w)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "weekday must be one of Mon, Tue, Wed, Thu, Fri, Sat, Sun, not {raw:?}"
+                    ))
+                })
+        }
+    }
+
+    pub mod windows {
+        use super::*;
+
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Window {
+            Object(TimeWindow),
+            Pair(NaiveTime, NaiveTime),
+        }
+
+        pub fn serialize<S: Serializer>(
+            w: &[(NaiveTime, NaiveTime)],
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            let objects: Vec<TimeWindow> = w
+                .iter()
+                .map(|&(start, end)| TimeWindow { start, end })
+                .collect();
+            objects.serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<(NaiveTime, NaiveTime)>, D::Error> {
+            let raw = Vec::<Window>::deserialize(d)?;
+            Ok(raw
+                .into_iter()
+                .map(|w| match w {
+                    Window::Object(TimeWindow { start, end }) => (start, end),
+                    Window::Pair(start, end) => (start, end),
+                })
+                .collect())
+        }
+    }
 }
 
 /// Booking policy. All durations are real elapsed time.
@@ -46,23 +163,35 @@ pub struct Busy {
     pub end: DateTime<Utc>,
 }
 
-/// Per-coach booking policy. All durations in minutes unless named otherwise.
+/// Per-coach booking policy. All durations in minutes unless named otherwise, and all are
+/// real elapsed time (they hold across DST changes). A changed policy applies to new bookings
+/// and to later cancellations and reschedules; booked sessions keep their times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoachPolicy {
-    /// Length of one session.
+    /// Length of one session (default 60).
+    #[schema(minimum = 5, maximum = 480, default = 60)]
     pub session_minutes: u32,
-    /// Free time kept before and after every booking.
+    /// Free time kept before and after every booking of the coach (default 15).
+    #[schema(minimum = 0, maximum = 240, default = 15)]
     pub buffer_minutes: u32,
-    /// Distance between bookable start times.
+    /// Distance between bookable start times, from the start of each opening window
+    /// (default 30).
+    #[schema(minimum = 5, maximum = 480, default = 30)]
     pub slot_step_minutes: u32,
-    /// A booking must start at least this long from now.
+    /// A booking must start at least this long after it is made (default 720, 12 hours).
+    #[schema(minimum = 0, maximum = 43200, default = 720)]
     pub min_notice_minutes: u32,
-    /// Bookings may start at most this many days ahead.
+    /// Bookings may start at most this many 24-hour days ahead (default 60).
+    #[schema(minimum = 1, maximum = 365, default = 60)]
     pub booking_window_days: u32,
-    /// A client may cancel until this long before the start.
+    /// The client may cancel until this long before the start; the coach and admins at any
+    /// time (default 1440, 24 hours).
+    #[schema(minimum = 0, maximum = 43200, default = 1440)]
     pub cancel_notice_minutes: u32,
-    /// A client may reschedule until this long before the start.
+    /// The client may reschedule until this long before the start; the coach and admins at
+    /// any time (default 1440, 24 hours).
+    #[schema(minimum = 0, maximum = 43200, default = 1440)]
     pub reschedule_notice_minutes: u32,
 }
 
@@ -131,10 +260,11 @@ impl CoachPolicy {
 #[serde(deny_unknown_fields)]
 pub struct Availability {
     /// IANA time zone the rules are written in, e.g. `Europe/London`.
+    #[schema(value_type = crate::validate::schema::TimeZoneName)]
     pub time_zone: String,
-    #[schema(value_type = Vec<Object>)]
+    /// Opening windows per weekday; several per day allowed, none overlapping.
     pub weekly: Vec<WeeklyRule>,
-    #[schema(value_type = Vec<Object>)]
+    /// Dates with other hours (or closed); at most one per date.
     #[serde(default)]
     pub overrides: Vec<DateOverride>,
 }

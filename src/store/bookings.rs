@@ -148,6 +148,20 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)? > 0)
     }
 
+    /// Whether `client` is a client of `coach`: holds a booking with them that was not
+    /// cancelled (past or future). Coaches may see and add such clients' commitments.
+    pub async fn is_client_of(&self, client: &UserId, coach: &CoachId) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM bookings WHERE client_id = $1 AND coach_id = $2 \
+             AND status <> 'cancelled'",
+        )
+        .bind(client.as_str())
+        .bind(coach.as_str())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
     /// The booking that owns a video room.
     pub async fn booking_by_room(&self, room: &str) -> StoreResult<Booking> {
         let sql = format!("SELECT {BOOKING_COLS} FROM bookings WHERE room = $1");

@@ -112,4 +112,17 @@ impl Store {
         .await?;
         self.commitment(user, id).await
     }
+
+    /// Deletes a commitment of `user` (`NotFound` for anyone else's).
+    pub async fn delete_commitment(&self, user: &UserId, id: &CommitmentId) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM commitments WHERE id = $1 AND user_id = $2")
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
 }

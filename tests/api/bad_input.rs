@@ -282,6 +282,13 @@ fn table(w: &World) -> Vec<Case> {
             .json(avail(json!({"time_zone": "UTC", "weekly": [{"weekday": "Tue", "start": "12:00:00", "end": "09:00:00"}]}))),
         case("availability weekday Funday", Admin, "PUT", format!("/api/coaches/{coach}/availability"), 400)
             .json(avail(json!({"time_zone": "UTC", "weekly": [week("Funday")]}))),
+        // The document lists Mon…Sun; other spellings chrono would read are refused, so a
+        // schema-invalid request never succeeds.
+        case("availability weekday monday", Admin, "PUT", format!("/api/coaches/{coach}/availability"), 400)
+            .json(avail(json!({"time_zone": "UTC", "weekly": [week("monday")]}))),
+        case("override window with an unknown field", Admin, "PUT", format!("/api/coaches/{coach}/availability"), 400)
+            .json(avail(json!({"time_zone": "UTC", "weekly": [], "overrides": [{"date": "2031-01-06",
+                "windows": [{"start": "09:00", "end": "10:00", "until": "11:00"}]}]}))),
         case("commitment text empty", Client, "POST", "/api/commitments", 422).json(r#"{"text":"  "}"#),
         case("API key name too long", Client, "POST", "/api/keys", 422).json(json!({"name": "k".repeat(101)}).to_string()),
         // Credentials.

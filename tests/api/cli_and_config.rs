@@ -483,7 +483,7 @@ async fn openapi_lists_every_route_the_router_serves() {
         ("/api/bookings/{id}/status", &["put"]),
         ("/api/bookings/{id}/invite.ics", &["get"]),
         ("/api/commitments", &["get", "post"]),
-        ("/api/commitments/{id}", &["patch"]),
+        ("/api/commitments/{id}", &["patch", "delete"]),
         ("/api/admin/users", &["post"]),
         ("/api/admin/audit", &["get"]),
         ("/api/openapi.json", &["get"]),

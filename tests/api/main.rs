@@ -16,6 +16,7 @@ mod booking_lifecycle;
 mod booking_rules;
 mod cli_and_config;
 mod cli_token;
+mod commitments;
 mod http_edges;
 mod lifecycle_edges;
 mod module_graph;

@@ -525,8 +525,13 @@ async fn date_overrides_close_a_day_or_replace_its_hours(backend: Backend) {
     // The rules are the coach's and admins' to see.
     let profile: Value =
         crate::common::get_json(&admin, app.url(&format!("/api/coaches/{coach}"))).await;
+    // Sent in the older array form, answered in the object form.
+    let as_objects = json!([
+        {"date": d1.to_string(), "windows": []},
+        {"date": d2.to_string(), "windows": [{"start": "14:00:00", "end": "16:00:00"}]},
+    ]);
     assert_eq!(
-        profile["availability"]["overrides"], overrides,
+        profile["availability"]["overrides"], as_objects,
         "overrides round-trip"
     );
     let (client, _) = app.client_user("client@example.org").await;

@@ -69,7 +69,9 @@ export function availabilityEditor(av) {
   const overrideRow = (o) => {
     const date = h("input", { type: "date", class: "ov-date", value: o.date || "", id: `ov${++uid}`, attrs: { "aria-label": "Date" } });
     const closed = h("input", { type: "checkbox", class: "ov-closed", checked: !o.windows.length, id: `ovc${uid}` });
-    const list = windowsList(o.windows.length ? o.windows : [["09:00", "12:00"]], "this date");
+    // Windows arrive as {start, end} (older servers: [start, end]).
+    const pairs = o.windows.map((w) => (Array.isArray(w) ? w : [w.start, w.end]));
+    const list = windowsList(pairs.length ? pairs : [["09:00", "12:00"]], "this date");
     list.hidden = !o.windows.length;
     closed.addEventListener("change", () => { list.hidden = closed.checked; });
     const rm = h("button", { type: "button", class: "btn btn-quiet", text: "Remove date" });
@@ -109,7 +111,7 @@ export function availabilityEditor(av) {
       if (!row.querySelector(".ov-closed").checked) {
         const r = readWindows(row.querySelector(".windows"), date.value);
         if (r.message) return { ok: false, ...r };
-        windows = r.windows;
+        windows = r.windows.map(([start, end]) => ({ start, end }));
       }
       ovs.push({ date: date.value, windows });
     }

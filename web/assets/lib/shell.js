@@ -17,7 +17,7 @@ const NAV = [
   { href: "/book", label: "Book" },
   { href: "/upcoming", label: "Upcoming" },
   { href: "/voice", label: "AI coach" },
-  { href: "/coach", label: "Coach", coachOnly: true },
+  { href: "/coach", label: "Coach", coachOnly: true },  // coaches, and admins (who edit any coach)
   { href: "/account", label: "Account" },
 ];
 
@@ -61,7 +61,7 @@ function render(header, me) {
   const here = currentNav(location.pathname);
   if (me) {
     for (const item of NAV) {
-      if (item.coachOnly && !me.coach_id) continue;
+      if (item.coachOnly && !me.coach_id && me.user.role !== "admin") continue;
       nav.append(link(item.href, item.label, item.href === here));
     }
     const out = document.createElement("button");

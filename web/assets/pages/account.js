@@ -44,18 +44,18 @@ function profileForm(me) {
 function passwordForm() {
   const status = h("p", { id: "password-status", hidden: true });
   const current = h("input", { id: "current-password", type: "password", autocomplete: "current-password", required: true });
-  const next = h("input", { id: "new-password", type: "password", autocomplete: "new-password", minLength: 12, required: true, attrs: { "aria-describedby": "pw-hint" } });
+  const next = h("input", { id: "new-password", type: "password", autocomplete: "new-password", minLength: 10, required: true, attrs: { "aria-describedby": "pw-hint" } });
   const save = h("button", { type: "submit", class: "btn", id: "password-save", text: "Change password" });
   const form = h("form", { class: "card", attrs: { "aria-labelledby": "password-h", novalidate: true } },
     h("h2", { id: "password-h", text: "Password" }),
     h("div", { class: "field" }, h("label", { for: "current-password", text: "Current password" }), current),
     h("div", { class: "field" }, h("label", { for: "new-password", text: "New password" }), next,
-      h("span", { id: "pw-hint", class: "hint", text: "At least 12 characters. You stay signed in here; every other sign-in ends." })),
+      h("span", { id: "pw-hint", class: "hint", text: "At least 10 characters. You stay signed in here; every other sign-in ends." })),
     status, save);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (!current.value) { say(status, "Please enter your current password.", "error"); current.focus(); return; }
-    if (next.value.length < 12) { say(status, "The new password needs at least 12 characters.", "error"); next.focus(); return; }
+    if (next.value.length < 10) { say(status, "The new password needs at least 10 characters.", "error"); next.focus(); return; }
     save.disabled = true;
     try {
       await api("PUT", "/api/me/password", { current_password: current.value, new_password: next.value });

@@ -1,11 +1,15 @@
-// coach.js — "/coach": a coach's today and coming sessions (join, private notes, mark the
-// outcome of past ones) and the availability editor (weekly hours, date overrides).
+// coach.js — "/coach": a coach's today and coming sessions (join, private notes, the client's
+// commitments, mark the outcome of past ones), their profile and booking policy, and the
+// availability editor (weekly hours, date overrides). Admins get the list of coaches and edit
+// any coach's profile, policy and availability at "/coach?coach=<id>".
 import { api, humanError } from "../lib/api.js";
 import { shell, say } from "../lib/shell.js";
 import { h, markReady, sentence, toast } from "../lib/dom.js";
 import { dayKey, viewerZone } from "../lib/time.js";
 import { sessionSummary, joinButton } from "../lib/sessions.js";
 import { availabilityEditor } from "../lib/availability.js";
+import { commitmentsPanel } from "../lib/commitments.js";
+import { coachProfileForm } from "../lib/coachprofile.js";
 
 let tz = "UTC";
 
@@ -48,13 +52,26 @@ function outcomeButtons(b, status, reload) {
   return h("div", { class: "row" }, mark("completed", "Mark as held"), mark("no_show", "Client did not come"));
 }
 
+// The client's commitments, loaded when opened: what they agreed to do, and a form to add one.
+function clientCommitments(b) {
+  const panel = commitmentsPanel({ idPrefix: `cm-${b.id}`, clientId: b.client.id, owner: false,
+    emptyText: `${b.client.name} has no commitments yet.` });
+  const box = h("details", { class: "client-commitments" },
+    h("summary", { text: `${b.client.name}'s commitments` }), panel.el);
+  let loaded = false;
+  box.addEventListener("toggle", () => {
+    if (box.open && !loaded) { loaded = true; panel.load(); }
+  });
+  return box;
+}
+
 function sessionCard(b, reload) {
   const status = h("p", { hidden: true });
   return h("li", { class: "card session-card", attrs: { "data-booking": b.id } },
     sessionSummary(b, tz, { viewerIsCoach: true }),
     h("div", { class: "session-actions" }, joinButton(b, status)),
     outcomeButtons(b, status, reload),
-    notesEditor(b, status), status);
+    notesEditor(b, status), clientCommitments(b), status);
 }
 
 function list(items, empty, reload, label) {
@@ -105,23 +122,46 @@ function availabilityCard(coach) {
   return form;
 }
 
+// Admins: every active coach, each with a link to edit them.
+async function coachList(view) {
+  const coaches = await api("GET", "/api/coaches");
+  view.replaceChildren(h("section", { class: "card", attrs: { "aria-labelledby": "coaches-h" } },
+    h("h2", { id: "coaches-h", text: "Coaches" }),
+    coaches.length
+      ? h("ul", { class: "list", attrs: { "aria-label": "Coaches" } }, coaches.map((c) => h("li", { class: "list-item row" },
+        h("span", { class: "spacer" }, h("strong", { text: c.name }), c.title ? ` · ${c.title}` : ""),
+        h("a", { class: "btn", href: `/coach?coach=${encodeURIComponent(c.id)}`, text: "Edit profile and hours", attrs: { "aria-label": `Edit ${c.name}` } }))))
+      : h("p", { class: "empty", text: "No coaches yet. Add one with: parlor coach add" })));
+}
+
 async function main() {
   const view = document.getElementById("view");
   let me;
   try { me = await shell({ title: "Coach" }); } catch { view.replaceChildren(); markReady(); return; }
   tz = viewerZone(me);
-  if (!me.coach_id) {
-    view.replaceChildren(h("div", { class: "card" },
-      h("p", { text: "This page is for coaches. Your account is not linked to a coach profile." }),
-      h("a", { class: "btn", href: "/", text: "Back to the dashboard" })));
-    markReady();
-    return;
-  }
+  const isAdmin = me.user.role === "admin";
+  const wanted = new URLSearchParams(location.search).get("coach");
+  const target = wanted && (isAdmin || wanted === me.coach_id) ? wanted : me.coach_id;
   try {
-    const coach = await api("GET", `/api/coaches/${encodeURIComponent(me.coach_id)}`);
-    const box = h("div", { class: "stack" });
-    view.replaceChildren(box, availabilityCard(coach));
-    await sessions(box, me);
+    if (!target) {
+      if (isAdmin) await coachList(view);
+      else {
+        view.replaceChildren(h("div", { class: "card" },
+          h("p", { text: "This page is for coaches. Your account is not linked to a coach profile." }),
+          h("a", { class: "btn", href: "/", text: "Back to the dashboard" })));
+      }
+      markReady();
+      return;
+    }
+    const coach = await api("GET", `/api/coaches/${encodeURIComponent(target)}`);
+    if (target !== me.coach_id) {
+      document.querySelector("h1").textContent = `Coach: ${coach.name}`;
+      view.replaceChildren(h("a", { href: "/coach", text: "All coaches" }), coachProfileForm(coach), availabilityCard(coach));
+    } else {
+      const box = h("div", { class: "stack" });
+      view.replaceChildren(box, coachProfileForm(coach), availabilityCard(coach));
+      await sessions(box, me);
+    }
   } catch (e) {
     view.replaceChildren();
     say(document.getElementById("app-status"), `The coach page could not be loaded. ${sentence(humanError(e))}`, "error");

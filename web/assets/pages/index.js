@@ -5,6 +5,7 @@ import { shell, say } from "../lib/shell.js";
 import { h, markReady, sentence } from "../lib/dom.js";
 import { fmtShortDate, fmtTime, viewerZone } from "../lib/time.js";
 import { sessionSummary, joinButton, callLink, calendarLink } from "../lib/sessions.js";
+import { commitmentsPanel } from "../lib/commitments.js";
 
 function landing(view) {
   if (new URLSearchParams(location.search).get("deleted")) {
@@ -55,46 +56,19 @@ function upcomingList(list, tz) {
   );
 }
 
-function commitmentItem(c) {
-  const id = `done-${c.id}`;
-  const box = h("input", { type: "checkbox", id, class: "commitment-done" });
-  const status = h("p", { hidden: true });
-  const item = h("li", { class: "list-item" },
-    h("label", { class: "day-toggle commitment", for: id }, box,
-      h("span", {}, c.text, c.due_date ? h("span", { class: "muted small", text: ` · due ${c.due_date}` }) : null)),
-    status);
-  box.addEventListener("change", async () => {
-    box.disabled = true;
-    try {
-      await api("PATCH", `/api/commitments/${encodeURIComponent(c.id)}`, { status: box.checked ? "done" : "open" });
-      say(status, box.checked ? "Marked as done." : "Open again.", "ok");
-    } catch (e) {
-      box.checked = !box.checked;
-      say(status, `Not saved. ${sentence(humanError(e))}`, "error");
-    } finally {
-      box.disabled = false;
-    }
-  });
-  return item;
-}
-
-function commitmentsCard(items) {
-  const open = items.filter((c) => c.status === "open");
-  return h("section", { class: "card", attrs: { "aria-labelledby": "com-h" } },
-    h("h2", { id: "com-h", text: "Open commitments" }),
-    open.length
-      ? h("ul", { class: "list" }, open.map(commitmentItem))
-      : h("p", { class: "empty", text: "No open commitments. Things you agree to do in a session show up here." }),
-  );
+function commitmentsCard() {
+  const panel = commitmentsPanel({ idPrefix: "own", owner: true,
+    emptyText: "No commitments yet. Things you agree to do, in a session or on your own, go here; the AI coach hears the open ones." });
+  const card = h("section", { class: "card", attrs: { "aria-labelledby": "com-h" } },
+    h("h2", { id: "com-h", text: "Commitments" }), panel.el);
+  return { card, load: panel.load };
 }
 
 async function dashboard(view, me) {
   const tz = viewerZone(me);
   const status = document.getElementById("app-status");
-  const [bookings, commitments] = await Promise.all([
-    api("GET", "/api/bookings?scope=upcoming"),
-    api("GET", "/api/commitments").catch(() => []),
-  ]);
+  const commitments = commitmentsCard();
+  const [bookings] = await Promise.all([api("GET", "/api/bookings?scope=upcoming"), commitments.load()]);
   view.replaceChildren(
     h("h1", { text: `Hello, ${me.user.name.split(" ")[0]}` }),
     h("div", { class: "grid-2" },
@@ -107,7 +81,7 @@ async function dashboard(view, me) {
           me.coach_id ? h("a", { class: "btn btn-block", href: "/coach", text: "Today's coaching" }) : null),
       ),
     ),
-    h("div", { class: "grid-2" }, upcomingList(bookings, tz), commitmentsCard(commitments)),
+    h("div", { class: "grid-2" }, upcomingList(bookings, tz), commitments.card),
   );
 }
 
