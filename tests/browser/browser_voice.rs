@@ -336,3 +336,106 @@ async fn a_sessions_link_rejoins_it_while_live_and_shows_it_after() {
     );
     assert_eq!(sessions(http).await, 1, "still no second session");
 }
+
+/// Pressing "Hold to talk" while the agent speaks silences it at once, by itself: the double
+/// here never sends `interruption` (as a service that has already streamed the whole reply),
+/// so only the press can stop the reply; the page shows the agent listening and hears no more
+/// of the reply while the button is held, and the service is told the user is active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pressing_talk_silences_the_agent_without_the_services_interruption() {
+    if crate::common::browser::skip_without_chromium(
+        "pressing_talk_silences_the_agent_without_the_services_interruption",
+    ) {
+        return;
+    }
+    let fake = FakeElevenLabs::start_local(FakeConfig {
+        think_time: Duration::from_millis(100),
+        reply_ms: 12_000,
+        interrupts: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let base = fake.base_url();
+    let app = TestApp::for_browser(move |c| {
+        c.rtc.udp_ports = crate::common::udp_ports(40);
+        c.voice.agent = parlor::config::AgentChoice::Elevenlabs;
+        c.voice.elevenlabs.agent_id = "agent_test".into();
+        c.voice.elevenlabs.base_url = base;
+    })
+    .await;
+    app.client_user("press.browser@example.org").await;
+    let mut b = Chromium::open(&app.url("/login")).await;
+    b.navigate(&app.url("/login")).await;
+    login(&mut b, "press.browser@example.org").await;
+    b.navigate(&app.url("/voice")).await;
+    b.wait_until(
+        "document.getElementById('voice-start').disabled === false",
+        15,
+        "the voice page to be ready",
+    )
+    .await;
+    b.eval("document.getElementById('voice-start').click(), true")
+        .await;
+    b.wait_until(
+        &format!("{STATS}.then(s => s.live && s.agentState === 'listening')"),
+        20,
+        "the agent to listen",
+    )
+    .await;
+    let pointer = |t: &str| {
+        format!(
+            "document.getElementById('talk').dispatchEvent(new PointerEvent('{t}', \
+             {{bubbles: true, pointerId: 1, button: 0, isPrimary: true}})), true"
+        )
+    };
+    // A question; the agent answers with twelve seconds of tone.
+    b.eval(&pointer("pointerdown")).await;
+    b.wait_until(&format!("{STATS}.then(s => s.talking)"), 5, "unmuted")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.eval(&pointer("pointerup")).await;
+    b.wait_until(
+        &format!("{STATS}.then(s => s.agentState === 'speaking' && s.audioEnergy > 0)"),
+        20,
+        "the agent's reply to play",
+    )
+    .await;
+    // Let a second of the reply play, then press while it goes on.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.eval(&pointer("pointerdown")).await;
+    b.wait_until(
+        &format!("{STATS}.then(s => s.talking && s.agentState === 'listening')"),
+        5,
+        "the agent to stop speaking when the talk button is pressed",
+    )
+    .await;
+    // Held for two seconds more: the reply (ten more seconds of it) stays silent.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = b.eval(STATS).await["audioEnergy"].as_f64().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = b.eval(STATS).await;
+    let heard = after["audioEnergy"].as_f64().unwrap() - before;
+    assert!(
+        heard < 1e-4,
+        "the agent stayed audible while the button was held (energy {heard})"
+    );
+    assert_eq!(after["agentState"], "listening");
+    b.eval(&pointer("pointerup")).await;
+    let seen = fake.observed();
+    let conv = &seen.conversations[0];
+    assert!(
+        !conv.sent.iter().any(|(t, _)| t == "interruption"),
+        "the double never interrupted: {:?}",
+        conv.sent
+    );
+    assert!(
+        conv.received.iter().any(|r| matches!(
+            r,
+            common::fake_elevenlabs::Received::Message(
+                parlor::voice::agents::elevenlabs::protocol::ClientMessage::UserActivity
+            )
+        )),
+        "the service was told the user is active"
+    );
+}

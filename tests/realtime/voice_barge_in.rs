@@ -1,7 +1,7 @@
 //! Barge-in end to end: a webrtc-rs caller hears the ElevenLabs test double's long reply (a
 //! 660 Hz tone) through the server, speaks over it, and the reply stops at once — the double's
-//! stale chunks after its `interruption` are never heard — and the agent's next reply, which
-//! reuses the interruption's event id, is heard.
+//! stale chunks after its `interruption` are never heard — and the agent's next reply is heard,
+//! whether it reuses the interruption's event id (as the real service does) or takes a new one.
 
 use crate::common;
 
@@ -23,10 +23,21 @@ fn frames_until(rx: &mut mpsc::UnboundedReceiver<HeardFrame>, out: &mut Vec<Hear
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speaking_over_the_agent_stops_its_reply_at_once_and_the_next_reply_plays() {
+    barge_in(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reply_after_a_barge_in_plays_with_a_new_id_too() {
+    barge_in(false).await;
+}
+
+/// `reuse`: the double's reply after the interruption carries the interruption's id.
+async fn barge_in(reuse: bool) {
     let fake = FakeElevenLabs::start_local(FakeConfig {
         think_time: Duration::from_millis(100),
         reply_ms: 6000,
         stale_chunks: 5,
+        reuse_interruption_id: reuse,
         ..Default::default()
     })
     .await
@@ -131,5 +142,18 @@ async fn speaking_over_the_agent_stops_its_reply_at_once_and_the_next_reply_play
         stale >= 5,
         "the double interrupted and sent stale chunks: {sent:?}"
     );
+    // Which id the next reply carried, as the double logged it.
+    let interruption = sent
+        .iter()
+        .find(|(t, _)| t == "interruption")
+        .and_then(|(_, id)| *id)
+        .unwrap();
+    let next_reply = sent
+        .iter()
+        .skip_while(|(t, _)| t != "interruption")
+        .find(|(t, _)| t == "agent_response")
+        .and_then(|(_, id)| *id)
+        .expect("a reply after the interruption");
+    assert_eq!(next_reply == interruption, reuse, "{sent:?}");
     caller.client.close().await;
 }

@@ -6,7 +6,8 @@
 //! follows: `user_transcript`, `agent_response`, and tone audio in bursts of varying chunk
 //! sizes, faster than real time, all with the reply's id. Speaking while a reply would still be
 //! playing yields `interruption(X)` with a new id X, a few stale chunks of the interrupted
-//! reply, and the next reply reuses X (the case that trips the SDKs' `<=` rule). The turn
+//! reply, and the next reply reuses X (the case that trips the SDKs' `<=` rule; optional,
+//! see `FakeConfig::reuse_interruption_id`). The turn
 //! logic itself is in [`super::turns`]; this file owns the socket, the timers and the log.
 
 use super::turns::Reply;

@@ -65,6 +65,14 @@ pub struct FakeConfig {
     pub send_speedup: f64,
     /// Audio chunks of the interrupted reply sent after an `interruption`.
     pub stale_chunks: usize,
+    /// The reply after an interruption carries the interruption's own id (as the real
+    /// service does; the case that tripped the Python SDK's `<=` rule). Off: it gets the
+    /// next id.
+    pub reuse_interruption_id: bool,
+    /// Speech over a reply that is still playing interrupts it. Off: the double never sends
+    /// `interruption` (a service that has streamed its whole reply and is slow to notice);
+    /// only the client can stop what it plays.
+    pub interrupts: bool,
     /// Send one `client_tool_call` (tool name) this long after the metadata.
     pub tool_call: Option<(String, Duration)>,
     pub failure: Failure,
@@ -86,6 +94,8 @@ impl Default for FakeConfig {
             reply_ms: 1200,
             send_speedup: 4.0,
             stale_chunks: 3,
+            reuse_interruption_id: true,
+            interrupts: true,
             tool_call: None,
             failure: Failure::None,
             streaming_echo: false,

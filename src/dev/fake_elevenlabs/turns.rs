@@ -37,10 +37,11 @@ impl Conv {
         match self.vad.push(&pcm, self.input.sample_rate) {
             Some(VadEvent::Started) => {
                 self.pending = None;
-                let playing = self
-                    .reply
-                    .as_ref()
-                    .is_some_and(|r| Instant::now() < r.plays_until);
+                let playing = self.shared.config.interrupts
+                    && self
+                        .reply
+                        .as_ref()
+                        .is_some_and(|r| Instant::now() < r.plays_until);
                 if let Some(old) = self.reply.take().filter(|_| playing) {
                     return self.interrupt(old).await;
                 }
@@ -56,7 +57,9 @@ impl Conv {
     async fn interrupt(&mut self, mut old: Reply) -> bool {
         let x = self.next_id;
         self.next_id += 1;
-        self.reuse_id = Some(x);
+        if self.shared.config.reuse_interruption_id {
+            self.reuse_id = Some(x);
+        }
         self.next_burst = Instant::now() + NEVER;
         if !self.send(ServerMessage::Interruption { event_id: x }).await {
             return false;

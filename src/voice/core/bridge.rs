@@ -15,7 +15,11 @@
 //!
 //! Rules it enforces: no user audio reaches the agent before `Started`; an `Interruption` flushes
 //! the playout queue within the same call (frames not yet drained included), so the next tick
-//! sends nothing stale; agent audio passes the event-id rule of [`EventGate`]; the agent gets
+//! sends nothing stale, and pressing the talk button while the agent is audible does the same
+//! at once (push-to-talk is an explicit barge-in: the service may already have sent the whole
+//! reply); a reply cut while audible ends with a short fade and a few silent frames rather than
+//! mid-word, so the listener's decoder does not conceal the cut by extrapolating the voice;
+//! agent audio passes the event-id rule of [`EventGate`]; the agent gets
 //! one 20 ms chunk per 20 ms whatever the browser does (see [`VoiceBridge::set_talking`]);
 //! playout follows the agent's audio (a talkspurt places the grid just after its first audio,
 //! a tick of flowing audio waits [`VoiceBridge::LATE_HOLD`] for a late frame); when
@@ -176,10 +180,17 @@ impl VoiceBridge {
     /// that long for audio. When the late audio then arrives, its quiet chunks are skipped
     /// until the agent's input is back on its clock (their time was already sent as silence,
     /// and sending them too would put everything after them behind for good); speech is
-    /// always sent. Pressing also tells the agent the user is active.
+    /// always sent. Pressing also tells the agent the user is active, and while the agent is
+    /// audible it is a barge-in: the reply being played stops at once (with its fade-out) and
+    /// the rest of it is ignored, whatever the service does.
     pub fn set_talking(&mut self, held: bool) {
         if held && !self.talking && matches!(self.phase, Phase::Running) {
             self.outputs.command(AgentCommand::UserActivity);
+            if self.speaking || self.outbound.as_ref().is_some_and(|o| !o.is_empty()) {
+                self.gate.barge_in();
+                self.cut_playout();
+                self.stats.press_barge_ins += 1;
+            }
         }
         self.talking = held;
     }
@@ -315,14 +326,30 @@ impl VoiceBridge {
 
     fn interrupt(&mut self, event_id: u64) -> Result<(), VoiceMediaError> {
         self.gate.on_interruption(event_id);
-        if let Some(outbound) = &mut self.outbound {
+        if !self.speaking
+            && let Some(outbound) = &mut self.outbound
+        {
+            // Nothing audible to end: drop the queue and start the encoder afresh.
             outbound.flush()?;
+        }
+        self.cut_playout();
+        self.finish_draining();
+        Ok(())
+    }
+
+    /// Stops the agent's audio now: frames not yet drained are dropped and the queue with
+    /// them; if the agent is audible, a fade-out takes its place ([`OutboundChain::fade_out`]).
+    fn cut_playout(&mut self) {
+        if let Some(outbound) = &mut self.outbound {
+            if self.speaking {
+                outbound.fade_out();
+            } else {
+                outbound.discard();
+            }
         }
         self.outputs.drop_frames();
         self.set_speaking(false);
         self.stats.flushes += 1;
-        self.finish_draining();
-        Ok(())
     }
 
     /// Reports a change of the agent's speaking state.

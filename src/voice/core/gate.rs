@@ -58,6 +58,15 @@ impl EventGate {
         self.playing = None;
     }
 
+    /// Push-to-talk pressed while a reply plays: an explicit barge-in, before (or without) the
+    /// service's `interruption`. The rest of the reply being played is dropped; replies with
+    /// other ids still play, and the floor stays where the service's last interruption put it.
+    pub fn barge_in(&mut self) {
+        if let Some(id) = self.playing.take() {
+            self.cut = Some(id);
+        }
+    }
+
     /// Id of the reply being played, if any audio was accepted since the last interruption.
     pub fn playing(&self) -> Option<u64> {
         self.playing
@@ -129,6 +138,27 @@ mod tests {
         assert_eq!(gate.on_audio(6), Interrupted);
         assert_eq!(gate.on_audio(5), Stale);
         assert_eq!(gate.on_audio(7), Accept);
+    }
+
+    #[test]
+    fn a_press_cuts_the_reply_being_played_and_nothing_else() {
+        let mut gate = EventGate::new();
+        assert_eq!(gate.on_audio(4), Accept);
+        gate.barge_in();
+        assert_eq!(gate.on_audio(4), Interrupted, "the rest of the reply");
+        assert_eq!(gate.playing(), None);
+        assert_eq!(gate.on_audio(5), Accept, "the next reply plays");
+        // The service's interruption that follows, with a new id: the next reply reuses it.
+        gate.on_interruption(6);
+        assert_eq!(gate.on_audio(4), Stale);
+        assert_eq!(gate.on_audio(6), Accept);
+    }
+
+    #[test]
+    fn a_press_while_nothing_plays_changes_nothing() {
+        let mut gate = EventGate::new();
+        gate.barge_in();
+        assert_eq!(gate.on_audio(0), Accept);
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! How the audio was chunked never changes the output. When the queue holds less than a frame
 //! and no audio has been pushed for [`OutboundChain::TAIL_WAIT`], the last partial frame is
 //! completed with silence so a reply's last syllable is not held back. [`OutboundChain::flush`]
-//! (barge-in) drops the queue and resets the resampler and the encoder, so nothing stale is
-//! heard. When audio streams in at the playout rate, frames left queued by a stall upstream
+//! drops the queue and resets the resampler and the encoder, so nothing stale is heard;
+//! [`OutboundChain::fade_out`] (barge-in while the agent is audible) drops it too but first
+//! plays a short fade of what was about to be heard and a few frames of silence through the
+//! same encoder, so the listener's decoder ends the reply on real frames instead of
+//! extrapolating the cut-off voice (packet-loss concealment) until its jitter buffer runs dry. When audio streams in at the playout rate, frames left queued by a stall upstream
 //! would delay everything after them for good; such standing delay is trimmed, half of it per
 //! half second (see [`OutboundChain::STANDING_WINDOW`]), while a reply sent ahead in bursts is
 //! played in full. Sans-IO: the caller passes the time; no allocation per frame.
@@ -29,6 +32,8 @@ pub struct EncodedFrame<'a> {
     pub payload: &'a [u8],
     /// When the agent audio at the start of this frame was pushed (for latency measurement).
     pub queued_at: Option<Instant>,
+    /// Part of the fade-out of a cut reply ([`OutboundChain::fade_out`]), not of a reply.
+    pub tail: bool,
 }
 
 /// Counters of the outbound chain.
@@ -45,6 +50,8 @@ pub struct OutboundStats {
     /// Frames of standing delay removed (two frames crossfaded into one; see
     /// [`OutboundChain::STANDING_WINDOW`]).
     pub standing_trims: u64,
+    /// Cut replies ended with a fade-out (counted in `flushes` too).
+    pub fades: u64,
 }
 
 /// Queue depth seen by the ticks of the current observation window, and the trims planned
@@ -81,6 +88,10 @@ pub struct OutboundChain {
     /// Second frame of a standing-delay trim.
     spare: Vec<i16>,
     depth: DepthWindow,
+    /// Fade-out frames still to send (the faded frame, then silence); see [`Self::fade_out`].
+    tail: usize,
+    /// The faded frame of a fade-out.
+    faded: Vec<i16>,
     stats: OutboundStats,
 }
 
@@ -119,6 +130,11 @@ impl OutboundChain {
     pub const STANDING_MAX_SPREAD: usize = 2;
     /// See [`Self::STANDING_WINDOW`]: one trim per five ticks at most.
     pub const MAX_TRIMS_PER_WINDOW: u32 = 5;
+    /// Length of the fade of a cut reply (10 ms at 48 kHz); the rest of its frame is silence.
+    pub const FADE_SAMPLES: usize = FRAME_48K / 2;
+    /// Frames of silence sent after the faded frame of a cut reply: enough for the decoder
+    /// to settle on silence (and for the jitter buffer to hold real frames, not concealment).
+    pub const SILENT_TAIL_FRAMES: usize = 3;
 
     /// A chain for agent audio at `source_rate`.
     pub fn new(source_rate: u32) -> Result<Self, VoiceMediaError> {
@@ -135,6 +151,8 @@ impl OutboundChain {
             taken: 0,
             spare: vec![0; FRAME_48K],
             depth: DepthWindow::default(),
+            tail: 0,
+            faded: vec![0; FRAME_48K],
             stats: OutboundStats::default(),
         })
     }
@@ -165,22 +183,23 @@ impl OutboundChain {
         self.last_push = Some(now);
     }
 
-    /// Whole 20 ms frames ready to encode.
+    /// Whole 20 ms frames ready to encode (fade-out frames included).
     pub fn queued_frames(&self) -> usize {
-        self.resampler.available() / FRAME_48K
+        self.resampler.available() / FRAME_48K + self.tail
     }
 
     /// Audio waiting to be played (ready output plus input not yet resampled).
     pub fn queued_duration(&self) -> Duration {
         let pending_48k = self.resampler.pending_input() as f64 * f64::from(OPUS_RATE)
             / f64::from(self.resampler.rate_in());
-        let samples = self.resampler.available() as f64 + pending_48k;
+        let samples =
+            self.resampler.available() as f64 + pending_48k + (self.tail * FRAME_48K) as f64;
         Duration::from_secs_f64(samples / f64::from(OPUS_RATE))
     }
 
     /// Whether nothing at all is waiting to be played.
     pub fn is_empty(&self) -> bool {
-        self.resampler.available() == 0 && self.resampler.pending_input() == 0
+        self.tail == 0 && self.resampler.available() == 0 && self.resampler.pending_input() == 0
     }
 
     /// Encodes the next 20 ms frame, or `None` when less than a frame is queued (after
@@ -189,6 +208,9 @@ impl OutboundChain {
         &mut self,
         now: Instant,
     ) -> Result<Option<EncodedFrame<'_>>, VoiceMediaError> {
+        if self.tail > 0 {
+            return self.next_tail_frame().map(Some);
+        }
         if self.resampler.available() < FRAME_48K && !self.is_empty() && self.tail_is_due(now) {
             let zeros = self.resampler.pad_pending();
             self.advance_in_index(zeros);
@@ -217,20 +239,71 @@ impl OutboundChain {
         Ok(Some(EncodedFrame {
             payload: &self.packet[..len],
             queued_at,
+            tail: false,
         }))
     }
 
-    /// Barge-in: drops everything queued and resets the resampler and the encoder.
+    /// The next frame of a fade-out: the faded frame first, then silence.
+    fn next_tail_frame(&mut self) -> Result<EncodedFrame<'_>, VoiceMediaError> {
+        let first = self.tail == Self::SILENT_TAIL_FRAMES + 1;
+        self.tail -= 1;
+        if !first {
+            self.faded.fill(0);
+        }
+        let len = self.encoder.encode(&self.faded, &mut self.packet)?;
+        self.stats.frames += 1;
+        Ok(EncodedFrame {
+            payload: &self.packet[..len],
+            queued_at: None,
+            tail: true,
+        })
+    }
+
+    /// Barge-in while nothing is audible: drops everything queued and resets the resampler
+    /// and the encoder.
     pub fn flush(&mut self) -> Result<(), VoiceMediaError> {
-        self.resampler.reset();
+        self.drop_queue();
+        self.tail = 0;
         self.encoder.reset()?;
+        self.stats.flushes += 1;
+        Ok(())
+    }
+
+    /// Barge-in while the agent is audible: the next [`Self::FADE_SAMPLES`] of what was about
+    /// to be played, faded linearly to zero, then [`Self::SILENT_TAIL_FRAMES`] frames of
+    /// silence, all through the encoder that carried the reply (so the decoder's state flows
+    /// into silence); everything else queued is dropped. Audio pushed afterwards plays after
+    /// these frames. No allocation.
+    pub fn fade_out(&mut self) {
+        self.faded.fill(0);
+        let n = self.resampler.available().min(Self::FADE_SAMPLES);
+        if n > 0 {
+            self.resampler.read_exact(&mut self.faded[..n]);
+        }
+        let len = Self::FADE_SAMPLES as i32;
+        for (i, x) in self.faded[..Self::FADE_SAMPLES].iter_mut().enumerate() {
+            *x = (i32::from(*x) * (len - i as i32) / len) as i16;
+        }
+        self.drop_queue();
+        self.tail = Self::SILENT_TAIL_FRAMES + 1;
+        self.stats.flushes += 1;
+        self.stats.fades += 1;
+    }
+
+    /// Drops the queued audio (a fade-out under way is kept) and leaves the encoder as it
+    /// is: for a cut while nothing is audible, where no reset is needed. Infallible.
+    pub fn discard(&mut self) {
+        self.drop_queue();
+        self.stats.flushes += 1;
+    }
+
+    fn drop_queue(&mut self) {
+        self.resampler.reset();
         self.marks.clear();
         self.next_in_index = self.resampler.output_delay() as f64;
         self.taken = 0;
         self.depth = DepthWindow::default();
         self.last_push = None;
-        self.stats.flushes += 1;
-        Ok(())
     }
 
     fn tail_is_due(&self, now: Instant) -> bool {

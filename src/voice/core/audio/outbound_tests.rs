@@ -1,6 +1,7 @@
 //! Framing, chunk-size independence, tail and flush of the agent → browser chain.
 
 use super::*;
+use crate::voice::core::audio::opus_codec::{MAX_PACKET_SAMPLES, OpusDecoder};
 use crate::voice::core::audio::samples_per_20ms;
 use crate::voice::core::audio::test_signal::*;
 
@@ -159,4 +160,81 @@ fn a_flood_of_agent_audio_is_capped_at_max_queued() {
         chain.queued_duration() <= Duration::from_millis(1001),
         "a flush makes room again"
     );
+}
+
+/// Plays `frames` frames of a loud tone through a decoder, returning chain and decoder.
+fn playing_tone(frames: usize) -> (OutboundChain, OpusDecoder, Instant) {
+    let t0 = Instant::now();
+    let mut chain = OutboundChain::new(16_000).unwrap();
+    chain.push_pcm(&sine(440.0, 16_000, 12_000.0, 0, 16_000), t0);
+    let mut dec = OpusDecoder::new().unwrap();
+    let mut pcm = vec![0i16; MAX_PACKET_SAMPLES];
+    for _ in 0..frames {
+        let f = chain.next_frame(t0).unwrap().unwrap();
+        assert!(!f.tail);
+        dec.decode(f.payload, &mut pcm).unwrap();
+    }
+    (chain, dec, t0)
+}
+
+#[test]
+fn a_cut_without_a_fade_leaves_the_decoder_extrapolating_the_voice() {
+    // What the listener's decoder does when a reply just stops: it conceals the missing
+    // packets by continuing the voice. This is what the fade-out is for.
+    let (_, mut dec, _) = playing_tone(10);
+    let mut pcm = vec![0i16; MAX_PACKET_SAMPLES];
+    let n = dec.conceal(FRAME_48K, &mut pcm).unwrap();
+    assert!(rms(&pcm[..n]) > 1000.0, "{}", rms(&pcm[..n]));
+}
+
+#[test]
+fn a_fade_out_ends_a_cut_reply_on_silence_through_the_same_encoder() {
+    let (mut chain, mut dec, t0) = playing_tone(10);
+    chain.fade_out();
+    assert_eq!(chain.queued_frames(), 1 + OutboundChain::SILENT_TAIL_FRAMES);
+    assert!(!chain.is_empty(), "the fade is still to be played");
+    let mut decoded = Vec::new();
+    while let Some(f) = chain.next_frame(t0).unwrap() {
+        assert!(f.tail);
+        assert!(f.queued_at.is_none());
+        let mut pcm = vec![0i16; MAX_PACKET_SAMPLES];
+        let n = dec.decode(f.payload, &mut pcm).unwrap();
+        pcm.truncate(n);
+        decoded.push(pcm);
+    }
+    assert_eq!(decoded.len(), 1 + OutboundChain::SILENT_TAIL_FRAMES);
+    assert!(chain.is_empty(), "the rest of the reply is gone");
+    // The faded frame starts at the reply's level (no click) and falls; the codec's own
+    // delay carries the end of the fade into the next frame; after that, silence.
+    let first = &decoded[0];
+    assert!(rms(&first[..120]) > 3000.0, "{}", rms(&first[..120]));
+    assert!(rms(&first[480..]) < rms(&first[..480]) / 2.0);
+    assert!(rms(&decoded[1]) < 300.0, "{}", rms(&decoded[1]));
+    for f in &decoded[2..] {
+        assert!(rms(f) < 100.0, "{}", rms(f));
+    }
+    assert!(max_step(first) < 4000, "no click: {}", max_step(first));
+    assert_eq!(chain.stats().fades, 1);
+    assert_eq!(chain.stats().flushes, 1);
+}
+
+#[test]
+fn audio_after_a_fade_out_plays_after_its_silent_frames() {
+    let (mut chain, _, t0) = playing_tone(3);
+    chain.fade_out();
+    chain.push_pcm(&sine(300.0, 16_000, 8000.0, 0, 320 * 5), t0);
+    let tails: Vec<bool> =
+        std::iter::from_fn(|| chain.next_frame(t0).unwrap().map(|f| f.tail)).collect();
+    let n = 1 + OutboundChain::SILENT_TAIL_FRAMES;
+    assert_eq!(tails.len(), n + 5, "{tails:?}");
+    assert!(tails[..n].iter().all(|&t| t) && tails[n..].iter().all(|&t| !t));
+}
+
+#[test]
+fn a_hard_flush_cancels_a_fade_out() {
+    let (mut chain, _, t0) = playing_tone(3);
+    chain.fade_out();
+    chain.flush().unwrap();
+    assert!(chain.is_empty());
+    assert!(chain.next_frame(t0).unwrap().is_none());
 }

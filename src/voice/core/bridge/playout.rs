@@ -33,6 +33,21 @@ impl VoiceBridge {
                 }
                 continue;
             };
+            if frame.tail {
+                // The fade-out of a cut reply: sent on the grid, but the agent is not speaking
+                // and no talkspurt goes on.
+                self.idle_ticks = self.idle_ticks.saturating_add(1);
+                let marker = self.pacer.mark_sent(&tick);
+                self.stats.fade_frames += 1;
+                self.outputs.frame(
+                    tick.rtp_timestamp,
+                    marker,
+                    frame.payload,
+                    None,
+                    tick.deadline,
+                );
+                continue;
+            }
             self.idle_ticks = 0;
             // A frame whose audio came after its tick's deadline was held for (a shell that
             // merely woke late does not count): it is due from when its audio came, and for

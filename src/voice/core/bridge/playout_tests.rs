@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// Frames a cut reply ends with: the faded frame and the silent ones.
+const TAIL_FRAMES: usize = 1 + OutboundChain::SILENT_TAIL_FRAMES;
+
 #[test]
 fn agent_audio_is_paced_at_exactly_50_frames_per_second() {
     let mut h = Harness::new();
@@ -37,11 +40,13 @@ fn interruption_flushes_within_the_same_call() {
         .on_agent_event(AgentEvent::Interruption { event_id: 3 }, h.now)
         .unwrap();
     assert_eq!(frames(&h.drain()), []);
-    assert_eq!(h.bridge.queued_playout(), Duration::ZERO);
-    // More of the interrupted reply is dropped; the next tick sends nothing stale.
+    // All that is left is the fade-out of the cut reply (see `a_cut_reply_ends_with_its_fade`).
+    assert_eq!(h.bridge.queued_playout(), TICK * TAIL_FRAMES as u32);
+    // More of the interrupted reply is dropped; the next ticks send the fade, nothing stale.
     h.speech(3, 500);
-    assert_eq!(frames(&h.tick_at(140)), []);
-    assert_eq!(frames(&h.run_to(400)), []);
+    assert_eq!(frames(&h.tick_at(140)).len(), 1);
+    assert_eq!(frames(&h.run_to(400)).len(), TAIL_FRAMES - 1);
+    assert_eq!(h.bridge.stats().fade_frames, TAIL_FRAMES as u64);
     let stats = h.bridge.stats();
     assert_eq!((stats.flushes, stats.gate_dropped), (1, 1));
     // The next reply plays, starting with a marker after the silence.
@@ -60,7 +65,8 @@ fn a_reply_with_the_interruptions_own_id_is_played() {
     // The user interrupts reply 4 with event 5; the agent answers with id 5.
     h.event(AgentEvent::Interruption { event_id: 5 });
     h.speech(5, 200);
-    assert_eq!(frames(&h.run_to(400)).len(), 10);
+    // Reply 4's fade-out, then all of reply 5.
+    assert_eq!(frames(&h.run_to(400)).len(), TAIL_FRAMES + 10);
     // Audio left over from reply 4 is stale.
     h.speech(4, 200);
     assert_eq!(frames(&h.run_to(700)), []);
@@ -240,14 +246,31 @@ fn frames_carry_when_their_audio_arrived_for_latency_measurement() {
 }
 
 #[test]
-fn an_interruption_while_draining_ends_at_once() {
+fn an_interruption_while_draining_ends_after_the_fade() {
     let mut h = Harness::new();
     h.start(16_000, 16_000);
     h.speech(1, 1000);
     h.event(AgentEvent::Ended(EndReason::Completed));
     assert_eq!(frames(&h.run_to(40)).len(), 2);
+    // The rest of the reply is dropped at once; its fade is the last thing played.
+    assert_eq!(h.event(AgentEvent::Interruption { event_id: 1 }), []);
+    let out = h.run_to(200);
+    assert_eq!(frames(&out).len(), TAIL_FRAMES);
+    assert_eq!(out.last(), Some(&Out::End(EndReason::Completed)));
+    assert!(h.bridge.is_ended());
+}
+
+#[test]
+fn an_interruption_while_draining_in_silence_ends_at_once() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.speech(1, 100);
+    h.run_to(1000);
+    h.speech(1, 1000);
+    h.event(AgentEvent::Ended(EndReason::Completed));
+    // Queued but not yet audible: nothing to fade.
     assert_eq!(
-        h.event(AgentEvent::Interruption { event_id: 1 }),
+        h.event(AgentEvent::Interruption { event_id: 2 }),
         [Out::End(EndReason::Completed)]
     );
     assert!(h.bridge.is_ended());
@@ -327,4 +350,100 @@ fn speaking_follows_talkspurts_with_a_hang_over() {
         h.speaking
     );
     assert_eq!(h.speaking.last().unwrap().0, t + 3_700, "in the same call");
+}
+
+#[test]
+fn a_cut_reply_ends_with_its_fade_and_the_agent_stops_speaking_at_once() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.speech(3, 3000);
+    assert_eq!(frames(&h.run_to(200)).len(), 10);
+    assert_eq!(h.speaking.last().map(|s| s.1), Some(true));
+    h.event(AgentEvent::Interruption { event_id: 4 });
+    assert_eq!(
+        h.speaking.last().map(|s| s.1),
+        Some(false),
+        "silent at once"
+    );
+    let after = frames(&h.run_to(1000));
+    assert_eq!(after.len(), TAIL_FRAMES, "the fade, then nothing");
+    // The fade continues the talkspurt on the grid (no marker), and does not count as speech.
+    assert!(after.iter().all(|(_, marker)| !marker));
+    assert_eq!(
+        h.speaking.iter().filter(|s| s.1).count(),
+        1,
+        "{:?}",
+        h.speaking
+    );
+    let stats = h.bridge.stats();
+    assert_eq!(stats.fade_frames, TAIL_FRAMES as u64);
+    assert_eq!(stats.outbound.fades, 1);
+}
+
+#[test]
+fn an_interruption_while_the_agent_is_silent_sends_no_fade() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.speech(3, 100);
+    h.run_to(1000);
+    h.event(AgentEvent::Interruption { event_id: 4 });
+    assert_eq!(frames(&h.run_to(1500)), []);
+    assert_eq!(h.bridge.stats().fade_frames, 0);
+}
+
+#[test]
+fn pressing_the_talk_button_cuts_an_audible_reply_without_waiting_for_the_service() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    // The service sent the whole reply at once, faster than real time.
+    h.speech(3, 4000);
+    assert_eq!(frames(&h.run_to(200)).len(), 10);
+    h.bridge.set_talking(true);
+    let out = h.drain();
+    assert!(
+        out.contains(&Out::Agent(AgentCommand::UserActivity)),
+        "{out:?}"
+    );
+    assert_eq!(h.speaking.last().map(|s| s.1), Some(false));
+    // Only the fade follows; the rest of the queued reply is gone.
+    assert_eq!(frames(&h.run_to(1200)).len(), TAIL_FRAMES);
+    // More of the reply that was playing is ignored; the next reply plays.
+    h.speech(3, 400);
+    assert_eq!(frames(&h.run_to(1800)), []);
+    h.speech(4, 200);
+    assert_eq!(frames(&h.run_to(2300)).len(), 10);
+    let stats = h.bridge.stats();
+    assert_eq!((stats.press_barge_ins, stats.gate_dropped), (1, 1));
+}
+
+#[test]
+fn pressing_before_a_queued_reply_is_heard_drops_it() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.run_to(100);
+    // A reply arrives; the press comes before its first tick.
+    h.speech(3, 1000);
+    h.bridge.set_talking(true);
+    h.drain();
+    assert_eq!(h.bridge.queued_playout(), Duration::ZERO);
+    assert_eq!(
+        frames(&h.run_to(1500)),
+        [],
+        "nothing of it, not even a fade"
+    );
+}
+
+#[test]
+fn pressing_while_the_agent_is_silent_only_says_the_user_is_active() {
+    let mut h = Harness::new();
+    h.start(16_000, 16_000);
+    h.speech(3, 100);
+    h.run_to(1000);
+    h.bridge.set_talking(true);
+    assert_eq!(h.drain(), vec![Out::Agent(AgentCommand::UserActivity)]);
+    h.bridge.set_talking(false);
+    // The reply still plays after a press that cut nothing.
+    h.speech(3, 100);
+    assert_eq!(frames(&h.run_to(1500)).len(), 5);
+    assert_eq!(h.bridge.stats().press_barge_ins, 0);
 }

@@ -299,5 +299,26 @@ fn late_speech_is_always_sent() {
     assert_eq!(h.bridge.stats().late_quiet_skipped, 0);
 }
 
+#[test]
+fn after_late_speech_the_silence_that_follows_a_release_keeps_real_time_pace() {
+    // The browser's audio lagged at the press, so the clock filled silence for 740 ms; the
+    // late speech then came and was sent, and the agent's input stands 40 chunks ahead.
+    let (mut h, late) = late_audio_after_silence_was_filled(true);
+    assert_eq!(late, 40);
+    h.bridge.set_talking(false);
+    // From the release on, one chunk of silence per 20 ms at once — not nothing until the
+    // clock has caught up with the late speech (which would make the agent hear the end of
+    // the turn 800 ms late).
+    let mut at = Vec::new();
+    for ms in (1000..=1400).step_by(5) {
+        let n = chunks(&h.tick_at(ms)).len();
+        at.extend(std::iter::repeat_n(ms, n));
+    }
+    assert_eq!(at.len(), 20, "{at:?}");
+    assert!(at[0] <= 1020, "{at:?}");
+    assert!(at.windows(2).all(|w| w[1] - w[0] == 20), "{at:?}");
+    assert_eq!(h.bridge.stats().ahead_forgiven, 47 + 40 - 50);
+}
+
 #[path = "playout_tests.rs"]
 mod playout;

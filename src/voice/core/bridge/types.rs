@@ -109,6 +109,14 @@ pub struct BridgeStats {
     pub late_quiet_skipped: u64,
     /// Agent audio chunks dropped by the event-id rule.
     pub gate_dropped: u64,
+    /// Presses of the talk button that cut an audible reply (explicit barge-ins).
+    pub press_barge_ins: u64,
+    /// Fade-out frames sent after cut replies.
+    pub fade_frames: u64,
+    /// Chunks the agent's input stood ahead of its clock when the talk button was released
+    /// (late speech sent after its time was filled with silence), forgiven so that the
+    /// silence after the release keeps real-time pace.
+    pub ahead_forgiven: u64,
     /// Playout flushes (interruptions).
     pub flushes: u64,
     /// Browser packets ignored before `Started` or after the end.

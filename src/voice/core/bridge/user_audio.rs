@@ -42,9 +42,24 @@ impl VoiceBridge {
     }
 
     /// Sends silence so that the agent gets one chunk per 20 ms of its chunk clock (minus the
-    /// slack allowed while talking).
+    /// slack allowed while talking). With the talk button released, input that stands ahead
+    /// of the clock (late speech sent after silence had filled its time) is forgiven: the clock
+    /// moves to where the input is, so the silence after a turn flows at once at real-time
+    /// pace. Left ahead, the agent would get nothing at all until the clock caught up, and
+    /// would hear the end of the turn that much later.
     pub(super) fn keep_chunk_clock(&mut self, now: Instant) {
-        let due = self.chunks_due(now);
+        let mut due = self.chunks_due(now);
+        if !self.talking
+            && self.chunks_sent > due
+            && let Some(start) = self.chunk_clock
+        {
+            let ahead = self.chunks_sent - due;
+            if let Some(earlier) = start.checked_sub(TICK * ahead as u32) {
+                self.chunk_clock = Some(earlier);
+                self.stats.ahead_forgiven += ahead;
+                due = self.chunks_due(now);
+            }
+        }
         let Some(inbound) = &self.inbound else {
             return;
         };
