@@ -43,6 +43,8 @@ pub struct Launch {
     /// not a secure context (only https and localhost are), as for a real server on plain
     /// http.
     pub host_alias: Option<&'static str>,
+    /// A WAV file the fake microphone plays (looped) instead of Chromium's beep.
+    pub fake_audio_wav: Option<&'static str>,
 }
 
 impl Default for Launch {
@@ -52,6 +54,7 @@ impl Default for Launch {
             width: 1280,
             height: 800,
             host_alias: None,
+            fake_audio_wav: None,
         }
     }
 }
@@ -103,6 +106,11 @@ impl Chromium {
                 launch
                     .host_alias
                     .map(|h| format!("--host-resolver-rules=MAP {h} 127.0.0.1")),
+            )
+            .args(
+                launch
+                    .fake_audio_wav
+                    .map(|w| format!("--use-file-for-fake-audio-capture={w}")),
             )
             .arg(format!("--user-data-dir={}", profile.path().display()))
             // Start blank: the page is set up (error log, viewport) before the URL loads, and

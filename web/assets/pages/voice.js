@@ -21,6 +21,9 @@ let session = null;
 let started = null; // the POST /api/voice/sessions answer
 let talking = false;
 let agentState = "idle";
+// The agent's received track, and whether a press silenced it here (see `talk`).
+let agentTrack = null;
+let agentHushed = false;
 let ending = false;
 // The session named by the link this page was opened at (/voice/{id}#token=…), if any.
 const linked = {
@@ -51,6 +54,11 @@ function setAgentState(state, message) {
   $("live").querySelector(".agent-indicator").dataset.state = state;
   $("agent-state").textContent = state === "speaking" ? "Speaking" : state === "listening" ? "Listening" : "Connecting…";
   if (state === "ended") return finish(message || "The session ended.");
+  // Its next reply: audible again (what was cut has long been played out by then).
+  if (state === "speaking" && agentHushed) {
+    agentHushed = false;
+    if (agentTrack) agentTrack.enabled = true;
+  }
   if (!talking) status(STATE_TEXT[state] || "");
   $("talk").disabled = state === "connecting";
   return undefined;
@@ -59,6 +67,13 @@ function setAgentState(state, message) {
 function talk(on) {
   if (!session || talking === on || $("talk").disabled) return;
   talking = on;
+  // Pressing while the agent speaks interrupts it. The server stops its audio at once (with a
+  // short fade), but what is already in this browser's jitter buffer would still play for
+  // tens of milliseconds: silence the track here too, until the agent's next reply.
+  if (on && agentState === "speaking" && agentTrack) {
+    agentTrack.enabled = false;
+    agentHushed = true;
+  }
   session.setMuted("microphone", !on);
   $("talk").setAttribute("aria-pressed", String(on));
   $("talk-label").textContent = on ? "Listening to you…" : "Hold to talk";
@@ -120,6 +135,8 @@ async function connect(answer, mic) {
     audio.autoplay = true;
     audio.srcObject = new MediaStream([entry.track]);
     $("live").append(audio);
+    agentTrack = entry.track;
+    agentHushed = false;
     meter.attach(entry.track);
   });
   session.on("transcript", (m) => transcript.apply(m));
@@ -162,6 +179,8 @@ function finish(text) {
   started = null;
   s?.leave();
   meter.detach();
+  agentTrack = null;
+  agentHushed = false;
   for (const a of $("live").querySelectorAll("audio")) a.remove();
   $("live").hidden = true;
   $("idle").hidden = false;
@@ -210,6 +229,7 @@ window.parlorVoiceStats = async () => {
     live: !!session,
     sessionId: started?.session.id ?? null,
     agentState,
+    agentHushed,
     talking,
     audioEnergy: rx.audioEnergy,
     agentLevelPeak: meter.peak,
