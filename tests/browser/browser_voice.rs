@@ -405,9 +405,9 @@ async fn pressing_talk_silences_the_agent_without_the_services_interruption() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     b.eval(&pointer("pointerdown")).await;
     b.wait_until(
-        &format!("{STATS}.then(s => s.talking && s.agentState === 'listening')"),
+        &format!("{STATS}.then(s => s.talking && s.agentHushed && s.agentState === 'listening')"),
         5,
-        "the agent to stop speaking when the talk button is pressed",
+        "the agent to stop speaking when the talk button is pressed (and the page to silence it)",
     )
     .await;
     // Held for two seconds more: the reply (ten more seconds of it) stays silent.
@@ -422,6 +422,13 @@ async fn pressing_talk_silences_the_agent_without_the_services_interruption() {
     );
     assert_eq!(after["agentState"], "listening");
     b.eval(&pointer("pointerup")).await;
+    // The agent answers what was said while the button was held: its next reply is heard.
+    b.wait_until(
+        &format!("{STATS}.then(s => s.agentState === 'speaking' && !s.agentHushed)"),
+        20,
+        "the agent's next reply to be audible on the page again",
+    )
+    .await;
     let seen = fake.observed();
     let conv = &seen.conversations[0];
     assert!(
