@@ -29,19 +29,21 @@ async fn login(browser: &mut Chromium, email: &str) {
     assert_eq!(status, 200, "the browser logs in");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
-    if crate::common::browser::skip_without_chromium(
-        "voice_page_talks_to_the_agent_and_keeps_the_history",
-    ) {
-        return;
-    }
-    let fake = FakeElevenLabs::start_local(FakeConfig {
-        think_time: Duration::from_millis(100),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+/// The talk button pressed (`pointerdown`) or released (`pointerup`), as a pointer does it.
+fn pointer(t: &str) -> String {
+    format!(
+        "document.getElementById('talk').dispatchEvent(new PointerEvent('{t}', \
+         {{bubbles: true, pointerId: 1, button: 0, isPrimary: true}})), true"
+    )
+}
+
+/// The double with `config`, a server using it, a client `email` logged in through the page,
+/// and a conversation started on `/voice` whose agent listens.
+async fn conversation(
+    config: FakeConfig,
+    email: &str,
+) -> (FakeElevenLabs, TestApp, reqwest::Client, Chromium) {
+    let fake = FakeElevenLabs::start_local(config).await.unwrap();
     let base = fake.base_url();
     let app = TestApp::for_browser(move |c| {
         c.rtc.udp_ports = crate::common::udp_ports(40);
@@ -50,11 +52,10 @@ async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
         c.voice.elevenlabs.base_url = base;
     })
     .await;
-    let (http, _) = app.client_user("voice.browser@example.org").await;
-
+    let (http, _) = app.client_user(email).await;
     let mut b = Chromium::open(&app.url("/login")).await;
     b.navigate(&app.url("/login")).await;
-    login(&mut b, "voice.browser@example.org").await;
+    login(&mut b, email).await;
     b.navigate(&app.url("/voice")).await;
     b.wait_until(
         "document.getElementById('voice-start').disabled === false",
@@ -70,14 +71,26 @@ async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
         "the agent to listen",
     )
     .await;
+    (fake, app, http, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
+    if crate::common::browser::skip_without_chromium(
+        "voice_page_talks_to_the_agent_and_keeps_the_history",
+    ) {
+        return;
+    }
+    let (_fake, app, http, mut b) = conversation(
+        FakeConfig {
+            think_time: Duration::from_millis(100),
+            ..Default::default()
+        },
+        "voice.browser@example.org",
+    )
+    .await;
 
     // Hold to talk with the pointer.
-    let pointer = |t: &str| {
-        format!(
-            "document.getElementById('talk').dispatchEvent(new PointerEvent('{t}', \
-             {{bubbles: true, pointerId: 1, button: 0, isPrimary: true}})), true"
-        )
-    };
     b.eval(&pointer("pointerdown")).await;
     b.wait_until(
         &format!("{STATS}.then(s => s.talking)"),
@@ -348,47 +361,16 @@ async fn pressing_talk_silences_the_agent_without_the_services_interruption() {
     ) {
         return;
     }
-    let fake = FakeElevenLabs::start_local(FakeConfig {
-        think_time: Duration::from_millis(100),
-        reply_ms: 12_000,
-        interrupts: false,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let base = fake.base_url();
-    let app = TestApp::for_browser(move |c| {
-        c.rtc.udp_ports = crate::common::udp_ports(40);
-        c.voice.agent = parlor::config::AgentChoice::Elevenlabs;
-        c.voice.elevenlabs.agent_id = "agent_test".into();
-        c.voice.elevenlabs.base_url = base;
-    })
-    .await;
-    app.client_user("press.browser@example.org").await;
-    let mut b = Chromium::open(&app.url("/login")).await;
-    b.navigate(&app.url("/login")).await;
-    login(&mut b, "press.browser@example.org").await;
-    b.navigate(&app.url("/voice")).await;
-    b.wait_until(
-        "document.getElementById('voice-start').disabled === false",
-        15,
-        "the voice page to be ready",
+    let (fake, _app, _http, mut b) = conversation(
+        FakeConfig {
+            think_time: Duration::from_millis(100),
+            reply_ms: 12_000,
+            interrupts: false,
+            ..Default::default()
+        },
+        "press.browser@example.org",
     )
     .await;
-    b.eval("document.getElementById('voice-start').click(), true")
-        .await;
-    b.wait_until(
-        &format!("{STATS}.then(s => s.live && s.agentState === 'listening')"),
-        20,
-        "the agent to listen",
-    )
-    .await;
-    let pointer = |t: &str| {
-        format!(
-            "document.getElementById('talk').dispatchEvent(new PointerEvent('{t}', \
-             {{bubbles: true, pointerId: 1, button: 0, isPrimary: true}})), true"
-        )
-    };
     // A question; the agent answers with twelve seconds of tone.
     b.eval(&pointer("pointerdown")).await;
     b.wait_until(&format!("{STATS}.then(s => s.talking)"), 5, "unmuted")
