@@ -92,10 +92,12 @@ pub struct SignupAccepted {
 /// Create a client account. The answer is the same for a new and an already registered email
 /// (so sign-up does not reveal who has an account): 202, no cookie; then sign in.
 #[utoipa::path(post, path = "/api/auth/signup", tag = "accounts", request_body = SignupRequest,
-    responses((status = 202, body = SignupAccepted), (status = 400, body = super::error::ErrorBody),
-        (status = 403, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody),
-        (status = 503, body = super::error::ErrorBody)))]
+    responses((status = 202, description = "Accepted (the same answer whether or not the email already has an account)", body = SignupAccepted),
+        (status = 400, description = "Malformed body", body = super::error::ErrorBody),
+        (status = 403, description = "Sign-up is turned off, or a cross-site request", body = super::error::ErrorBody),
+        (status = 422, description = "A field is invalid; `error.message` names it", body = super::error::ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address; retry after `Retry-After` seconds", body = super::error::ErrorBody),
+        (status = 503, description = "Busy hashing passwords; retry after `Retry-After` seconds", body = super::error::ErrorBody)))]
 async fn signup(
     State(s): State<AppState>,
     SameOrigin(same): SameOrigin,
@@ -131,9 +133,12 @@ async fn signup(
 
 /// Sign in with email and password; sets the session cookie.
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts", request_body = LoginRequest,
-    responses((status = 200, body = MeResponse), (status = 400, body = super::error::ErrorBody),
-        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
-        (status = 429, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
+    responses((status = 200, description = "Signed in; the session cookie is set", body = MeResponse),
+        (status = 400, description = "Malformed body", body = super::error::ErrorBody),
+        (status = 401, description = "Wrong email or password (the same answer for both)", body = super::error::ErrorBody),
+        (status = 403, description = "The account is disabled (`account_disabled`), or a cross-site request", body = super::error::ErrorBody),
+        (status = 429, description = "Too many failed attempts; retry after `Retry-After` seconds", body = super::error::ErrorBody),
+        (status = 503, description = "Busy hashing passwords; retry after `Retry-After` seconds", body = super::error::ErrorBody)))]
 async fn login(
     State(s): State<AppState>,
     SameOrigin(same): SameOrigin,
@@ -207,10 +212,13 @@ pub struct PasswordChange {
 /// Change your password (the current one is required). Every other login session ends; this
 /// one stays. API keys are not affected (revoke them under `/api/keys`).
 #[utoipa::path(put, path = "/api/me/password", tag = "accounts", request_body = PasswordChange,
-    responses((status = 204), (status = 400, body = super::error::ErrorBody),
-        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
-        (status = 422, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody),
-        (status = 503, body = super::error::ErrorBody)))]
+    responses((status = 204, description = "Changed; every other login session has ended"),
+        (status = 400, description = "Malformed body", body = super::error::ErrorBody),
+        (status = 401, description = "Not signed in", body = super::error::ErrorBody),
+        (status = 403, description = "The current password is wrong (`wrong_password`), or a cross-site request", body = super::error::ErrorBody),
+        (status = 422, description = "The new password breaks the policy; `error.message` says how", body = super::error::ErrorBody),
+        (status = 429, description = "Too many wrong current passwords; retry after `Retry-After` seconds", body = super::error::ErrorBody),
+        (status = 503, description = "Busy hashing passwords; retry after `Retry-After` seconds", body = super::error::ErrorBody)))]
 async fn change_password(
     State(s): State<AppState>,
     auth: Auth,

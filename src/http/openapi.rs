@@ -290,6 +290,12 @@ mod tests {
                 );
             }
         }
+        // The login's 401 is about the credentials sent, and says so.
+        let login = &doc["paths"]["/api/auth/login"]["post"]["responses"]["401"]["description"];
+        assert!(
+            login.as_str().unwrap().contains("Wrong email or password"),
+            "{login}"
+        );
         let coaches = &doc["paths"]["/api/coaches"]["get"]["security"];
         assert_eq!(coaches[0], serde_json::json!({}), "anonymous is allowed");
     }
