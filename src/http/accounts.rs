@@ -425,17 +425,7 @@ async fn admin_disable_user(
     auth: Auth,
     AppPath(id): AppPath<String>,
 ) -> Result<axum::Json<User>, ApiError> {
-    admin_only(&auth)?;
-    let u = s
-        .accounts
-        .set_disabled(
-            &auth.principal.user,
-            &crate::ids::UserId(id),
-            true,
-            s.clock.now(),
-        )
-        .await?;
-    Ok(axum::Json(u))
+    set_disabled(&s, &auth, id, true).await
 }
 
 /// Enable a disabled account again (admins only).
@@ -448,13 +438,23 @@ async fn admin_enable_user(
     auth: Auth,
     AppPath(id): AppPath<String>,
 ) -> Result<axum::Json<User>, ApiError> {
-    admin_only(&auth)?;
+    set_disabled(&s, &auth, id, false).await
+}
+
+/// Disables or enables account `id` on behalf of an admin.
+async fn set_disabled(
+    s: &AppState,
+    auth: &Auth,
+    id: String,
+    disabled: bool,
+) -> Result<axum::Json<User>, ApiError> {
+    admin_only(auth)?;
     let u = s
         .accounts
         .set_disabled(
             &auth.principal.user,
             &crate::ids::UserId(id),
-            false,
+            disabled,
             s.clock.now(),
         )
         .await?;
