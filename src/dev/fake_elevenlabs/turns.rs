@@ -25,11 +25,15 @@ impl Conv {
     pub(super) async fn on_audio(&mut self, bytes: Vec<u8>) -> bool {
         let pcm = decode_audio(self.input, &bytes);
         if self.shared.config.streaming_echo {
+            // Each echoed chunk is a reply of its own, so a press (which cuts the reply being
+            // played and ignores the rest of it) cuts one chunk, not the echo for good.
+            let event_id = self.next_id;
+            self.next_id += 1;
             let audio = encode_audio_b64(self.output, &pcm);
             return self
                 .send(ServerMessage::Audio(AudioEvent {
                     audio_base_64: audio,
-                    event_id: 1,
+                    event_id,
                     alignment: None,
                 }))
                 .await;
