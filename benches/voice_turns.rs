@@ -60,7 +60,13 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn speech_like_wav(path: &std::path::Path) {
     let rate = 48_000u32;
     let n = rate as usize * 10;
-    let mut data = Vec::with_capacity(n * 2);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut wav = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..n {
         let t = i as f64 / f64::from(rate);
         // Phase of a fundamental of 140 Hz ± 20 Hz at 0.7 Hz (the integral of the frequency).
@@ -71,23 +77,9 @@ fn speech_like_wav(path: &std::path::Path) {
             .sum();
         let sway = 0.85 + 0.15 * (tau * 3.0 * t).sin();
         let s = (voice * sway * 7000.0).clamp(-32_000.0, 32_000.0) as i16;
-        data.extend_from_slice(&s.to_le_bytes());
+        wav.write_sample(s).unwrap();
     }
-    let mut wav = Vec::with_capacity(44 + data.len());
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-    wav.extend_from_slice(&rate.to_le_bytes());
-    wav.extend_from_slice(&(rate * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    wav.extend_from_slice(&data);
-    std::fs::write(path, wav).unwrap();
+    wav.finalize().unwrap();
 }
 
 /// Page-side measurement: an analyser on the received track sampled as often as timers allow,

@@ -40,7 +40,7 @@
 //! **An AI voice session.** `POST /api/voice/sessions` ([`voice::service`]) opens a room and
 //! starts [`voice::room_agent`], a server-side participant that joins like the browser but
 //! without a socket: it reads the user's microphone from an in-process down track, feeds the
-//! [`voice::core::bridge::VoiceBridge`] (Opus decode, resample, 20 ms chunks), streams the
+//! [`voice::core::bridge::VoiceBridge`] (Opus decoded at the agent's rate, 20 ms chunks), streams the
 //! chunks to the agent ([`voice::agents`], ElevenLabs or echo), and paces the agent's audio
 //! back as Opus on its own in-process publication.
 

@@ -25,6 +25,14 @@ impl Drop for Server {
     }
 }
 
+/// The server binary: this build's, or `BENCH_PARLOR_BIN` (another build, such as an older
+/// revision's, measured by the same benchmark for an A/B comparison).
+pub fn binary() -> std::path::PathBuf {
+    std::env::var_os("BENCH_PARLOR_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_parlor").into())
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -54,7 +62,7 @@ impl Server {
             ("PARLOR_AUTH__SIGNING_SECRET".into(), SIGNING_SECRET.into()),
         ];
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        let child = Command::new(env!("CARGO_BIN_EXE_parlor"))
+        let child = Command::new(binary())
             .arg("serve")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(dir.path())
@@ -73,7 +81,7 @@ impl Server {
 
     /// Runs another `parlor` subcommand against the same database and settings.
     pub fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_parlor"));
+        let mut c = Command::new(binary());
         c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(self.dir.path());
         c

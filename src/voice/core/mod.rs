@@ -1,7 +1,8 @@
 //! The sans-IO core of a voice session: everything between the user's Opus packets and the
 //! agent's PCM that can be tested without a network or a real clock.
 //!
-//! - [`audio`]: Opus codec, one streaming resampler per direction, the browser → agent chain
+//! - [`audio`]: Opus codec (at the agent's rate), a streaming resampler per direction for rates
+//!   libopus cannot take, the browser → agent chain
 //!   (reordering, concealment, 20 ms chunks) and the agent → browser chain (20 ms Opus
 //!   frames).
 //! - [`pacer`]: the absolute-deadline 20 ms playout clock with RTP timestamps and marker bits.

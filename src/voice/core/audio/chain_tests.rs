@@ -26,10 +26,10 @@ fn one_second_of_tone() -> Vec<Vec<u8>> {
 
 /// Runs `seconds` of tone through both chains, one packet per 20 ms of fake time.
 /// Returns (agent-rate PCM, browser-side decoded PCM, packets in, chunks, frames out).
-fn run(seconds: usize, keep_pcm: bool) -> (Vec<i16>, Vec<i16>, usize, usize, usize) {
+fn run(rate: u32, seconds: usize, keep_pcm: bool) -> (Vec<i16>, Vec<i16>, usize, usize, usize) {
     let packets = one_second_of_tone();
-    let mut inbound = InboundChain::new(16_000).unwrap();
-    let mut outbound = OutboundChain::new(16_000).unwrap();
+    let mut inbound = InboundChain::new(rate).unwrap();
+    let mut outbound = OutboundChain::new(rate).unwrap();
     let mut decoder = OpusDecoder::new().unwrap();
     let mut chunk = vec![0i16; inbound.chunk_samples()];
     let mut pcm48 = vec![0i16; 5760];
@@ -81,17 +81,17 @@ fn assert_tone(x: &[i16], rate: u32, what: &str) {
 
 #[test]
 fn a_tone_survives_both_chains_in_pitch_level_and_smoothness() {
-    let (agent_pcm, back, packets, chunks, frames) = run(5, true);
-    // Exact counts: every 20 ms in makes 20 ms at the agent and 20 ms back out. The resamplers
-    // delay the audio by a fixed 20 samples at 16 kHz and 60 at 48 kHz (1.25 ms each way; the
-    // first chunk and frame start with that much filter start-up) but never change a count.
+    let (agent_pcm, back, packets, chunks, frames) = run(16_000, 5, true);
+    // Exact counts: every 20 ms in makes 20 ms at the agent and 20 ms back out.
     assert_eq!((chunks, frames), (packets, packets));
+    // At 16 kHz both chains code at the agent's rate: no resampler on either side.
     let inbound = InboundChain::new(16_000).unwrap();
     let outbound = OutboundChain::new(16_000).unwrap();
     assert_eq!(
         (inbound.resampler_delay(), outbound.resampler_delay()),
-        (20, 60)
+        (0, 0)
     );
+    assert_eq!(outbound.codec_rate(), 16_000);
     assert_eq!(agent_pcm.len(), packets * 320);
     assert_eq!(back.len(), packets * 960);
     // Skip the first 100 ms (codec and filter settling).
@@ -100,10 +100,26 @@ fn a_tone_survives_both_chains_in_pitch_level_and_smoothness() {
 }
 
 #[test]
+fn a_rate_libopus_cannot_take_is_resampled_to_the_next_one_up() {
+    // 22.05 kHz: decoded at 24 kHz and resampled down; resampled up to 24 kHz and coded there.
+    let inbound = InboundChain::new(22_050).unwrap();
+    let outbound = OutboundChain::new(22_050).unwrap();
+    assert_eq!(outbound.codec_rate(), 24_000);
+    assert!(inbound.resampler_delay() > 0 && outbound.resampler_delay() > 0);
+    // 44.1 kHz is coded at 48 kHz.
+    assert_eq!(OutboundChain::new(44_100).unwrap().codec_rate(), 48_000);
+    // The tone comes through the resampled paths intact too.
+    let (agent_pcm, back, packets, chunks, frames) = run(22_050, 5, true);
+    assert_eq!((chunks, frames), (packets, packets));
+    assert_eq!(agent_pcm.len(), packets * 441);
+    assert_tone(&agent_pcm[2205..], 22_050, "at the agent (22.05 kHz)");
+    assert_tone(&back[4800..], 48_000, "back in the browser (48 kHz)");
+}
+
+#[test]
 fn ten_minutes_of_audio_do_not_drift() {
-    // 30 000 packets in; exactly 30 000 chunks to the agent and 30 000 frames back: the
-    // resamplers' delays shift the audio by a fixed 1.25 ms each way but never change a count.
-    let (_, _, packets, chunks, frames) = run(600, false);
+    // 30 000 packets in; exactly 30 000 chunks to the agent and 30 000 frames back.
+    let (_, _, packets, chunks, frames) = run(16_000, 600, false);
     assert_eq!(packets, 30_000);
     assert_eq!(chunks, packets);
     assert_eq!(frames, packets);

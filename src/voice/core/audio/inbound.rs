@@ -8,15 +8,21 @@
 //! that one is already here, otherwise with Opus PLC, so every lost 20 ms still yields 20 ms and
 //! the agent's timing holds. Duplicates and packets behind the playout point are dropped; audio
 //! is never emitted out of order. A jump of more than [`ReorderConfig::resync_after`] packets
-//! (a restarted sender) resynchronises without concealing. Decoded 48 kHz audio goes through one
-//! stateful resampler to the agent rate and is read in exact 20 ms chunks.
+//! (a restarted sender) resynchronises without concealing. Packets are decoded at the *decode
+//! rate*: the agent's rate when libopus decodes to it directly (8, 12, 16, 24 or 48 kHz;
+//! agents listen at 16 kHz), else the next such rate up, followed by one stateful resampler.
+//! libopus decoding to 16 kHz does less work than decoding to 48 kHz (SILK is not resampled
+//! up, CELT stops at the bands 16 kHz holds) and leaves nothing to resample down. The audio is
+//! read in exact 20 ms chunks.
 //! Sans-IO: time is a parameter; buffers are allocated once.
 
 use std::time::{Duration, Instant};
 
-use super::opus_codec::{MAX_PACKET_SAMPLES, OpusDecoder};
+#[cfg(doc)]
+use super::opus_codec::Band;
+use super::opus_codec::{MAX_PACKET_SAMPLES, OpusDecoder, codec_rate_for};
 use super::resample::StreamResampler;
-use super::{FRAME_48K, OPUS_RATE, VoiceMediaError, samples_per_20ms};
+use super::{VoiceMediaError, samples_per_20ms};
 
 /// Reorder-buffer limits.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +66,9 @@ pub struct InboundStats {
     pub bad_packets: u64,
     /// Sequence jumps treated as a new stream.
     pub resyncs: u64,
+    /// Packets by the band they code, in [`Band::ALL`] order (what the browser's encoder
+    /// chose; a voice session asks for no more than wideband).
+    pub by_band: [u64; 5],
 }
 
 /// One waiting packet; the payload buffer is reused.
@@ -95,16 +104,17 @@ impl InboundChain {
 
     pub fn with_config(target_rate: u32, config: ReorderConfig) -> Result<Self, VoiceMediaError> {
         let slots = config.max_buffered + 1;
+        let decode_rate = codec_rate_for(target_rate);
         Ok(Self {
             config,
-            decoder: OpusDecoder::new()?,
-            resampler: StreamResampler::new(OPUS_RATE, target_rate)?,
+            decoder: OpusDecoder::at(decode_rate)?,
+            resampler: StreamResampler::new(decode_rate, target_rate)?,
             chunk: samples_per_20ms(target_rate),
             next_seq: None,
             waiting: Vec::with_capacity(slots),
             spare: (0..slots).map(|_| Vec::with_capacity(1500)).collect(),
             pcm: vec![0; MAX_PACKET_SAMPLES],
-            last_frame: FRAME_48K,
+            last_frame: samples_per_20ms(decode_rate),
             stats: InboundStats::default(),
         })
     }
@@ -126,6 +136,9 @@ impl InboundChain {
     /// Feeds one received RTP packet (`ts` is informational: order comes from `seq`).
     pub fn push_rtp(&mut self, seq: u16, _ts: u32, payload: &[u8], now: Instant) {
         self.stats.packets += 1;
+        if let Some(band) = OpusDecoder::packet_band(payload) {
+            self.stats.by_band[band as usize] += 1;
+        }
         let Some(next) = self.next_seq else {
             self.next_seq = Some(seq);
             self.play(payload);

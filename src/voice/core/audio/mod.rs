@@ -1,9 +1,12 @@
-//! The sans-IO audio chain of a voice session: Opus decode and encode, one stateful resampler per
-//! direction, reordering of the browser's packets and exact 20 ms framing.
+//! The sans-IO audio chain of a voice session: Opus decode and encode at the agent's rate, a
+//! stateful resampler per direction where libopus cannot take that rate, reordering of the
+//! browser's packets and exact 20 ms framing.
 //!
 //! [`inbound::InboundChain`] turns the browser's RTP Opus packets into 20 ms PCM chunks at the
 //! agent's input rate; [`outbound::OutboundChain`] turns the agent's PCM (any chunk sizes) into
-//! 20 ms Opus frames at 48 kHz. Neither reads a clock, opens a socket or spawns a task: time is
+//! 20 ms Opus frames (on the 48 kHz RTP clock whatever rate they were coded from). Agents
+//! speak and listen at 16 kHz, which libopus codes and decodes directly, so neither direction
+//! resamples: less CPU and 1.25 ms less delay each way than going through 48 kHz. Neither reads a clock, opens a socket or spawns a task: time is
 //! passed in, so tests drive them with a fake clock faster than real time. Buffers are allocated
 //! once and reused; nothing here logs per frame.
 

@@ -4,7 +4,7 @@
 //! A mono decoder also decodes stereo packets (libopus downmixes them), so the browser may send
 //! either. Both types decode/encode into caller-owned buffers and never allocate per frame.
 
-use super::{FRAME_48K, OPUS_RATE, VoiceMediaError};
+use super::{OPUS_RATE, VoiceMediaError, samples_per_20ms};
 
 /// The longest Opus packet: 120 ms at 48 kHz.
 pub const MAX_PACKET_SAMPLES: usize = 5_760;
@@ -13,7 +13,38 @@ pub const MAX_PACKET_BYTES: usize = 4_000;
 /// Bitrate of the agent's voice.
 pub const AGENT_BITRATE: i32 = 32_000;
 
-/// 48 kHz mono Opus decoder with concealment.
+/// The audio band an Opus packet codes (4, 6, 8, 12 or 20 kHz wide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Band {
+    Narrow,
+    Medium,
+    Wide,
+    SuperWide,
+    Full,
+}
+
+impl Band {
+    pub const ALL: [Band; 5] = [
+        Band::Narrow,
+        Band::Medium,
+        Band::Wide,
+        Band::SuperWide,
+        Band::Full,
+    ];
+
+    /// The band's name in metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Band::Narrow => "narrow",
+            Band::Medium => "medium",
+            Band::Wide => "wide",
+            Band::SuperWide => "superwide",
+            Band::Full => "full",
+        }
+    }
+}
+
+/// Mono Opus decoder with concealment, at 48 kHz or any lower Opus rate.
 pub struct OpusDecoder {
     inner: opus::Decoder,
 }
@@ -26,8 +57,18 @@ impl std::fmt::Debug for OpusDecoder {
 
 impl OpusDecoder {
     pub fn new() -> Result<Self, VoiceMediaError> {
+        Self::at(OPUS_RATE)
+    }
+
+    /// A decoder whose output is at `rate` (8, 12, 16, 24 or 48 kHz). libopus decodes at the
+    /// rate asked for: SILK at its own internal rate, CELT limited to the bands that rate can
+    /// hold, so decoding at 16 kHz is cheaper than decoding at 48 kHz and resampling.
+    pub fn at(rate: u32) -> Result<Self, VoiceMediaError> {
+        if !is_opus_rate(rate) {
+            return Err(VoiceMediaError::UnsupportedRate(rate));
+        }
         Ok(Self {
-            inner: opus::Decoder::new(OPUS_RATE, opus::Channels::Mono)?,
+            inner: opus::Decoder::new(rate, opus::Channels::Mono)?,
         })
     }
 
@@ -65,23 +106,59 @@ impl OpusDecoder {
         packet.first().is_some_and(|toc| toc >> 3 < 16)
     }
 
+    /// The audio band `packet` codes, from its TOC byte (RFC 6716 §3.1); `None` when empty.
+    pub fn packet_band(packet: &[u8]) -> Option<Band> {
+        let config = packet.first()? >> 3;
+        Some(match config {
+            0..=3 | 16..=19 => Band::Narrow,
+            4..=7 => Band::Medium,
+            8..=11 | 20..=23 => Band::Wide,
+            12 | 13 | 24..=27 => Band::SuperWide,
+            _ => Band::Full,
+        })
+    }
+
     /// Forgets the decoder's history (as if freshly created).
     pub fn reset(&mut self) -> Result<(), VoiceMediaError> {
         Ok(self.inner.reset_state()?)
     }
 }
 
-/// Encoder complexity (0–10) for the agent's voice. Measured on this project's 2-core machine
-/// with synthesised speech through this encoder's settings (SILK wideband): 113 µs per frame
-/// at 5 against 151 at 10, the default (libopus is the largest per-session cost of the
-/// bridge), and PESQ-WB 4.20 against 4.36; at 3 and below the noise shaping goes and so does
-/// the quality (3.42), for 89 µs.
+/// Encoder complexity (0–10) for the agent's voice. Measured with `cargo bench --bench
+/// voice_codec` (espeak-ng speech, 16 kHz coded directly, this project's 2-core AMD EPYC with
+/// AVX2): 87 µs per 20 ms frame at 5, 92–94 at 6 and 106–108 at 7, with PESQ-WB 3.93–4.03,
+/// 4.12–4.13 and 4.12–4.13. From 6 on SILK keeps three delayed-decision states and its
+/// quantiser runs libopus's AVX2 version (at 5 it keeps two and runs the scalar one on every
+/// x86 CPU, which libopus keeps because its AVX2 version regressed on some AMD Zen parts with
+/// two); here the third state costs more than the vector code saves, so 6 is ~6% dearer for
+/// +0.1 PESQ. Below 4 the noise shaping goes and so does the quality (3.42 measured earlier).
+/// Because 5 runs the same scalar code everywhere, a CPU without AVX2 pays about what this one
+/// does.
 pub const AGENT_COMPLEXITY: i32 = 5;
 
-/// The agent track's encoder: 48 kHz mono, VOIP, [`AGENT_BITRATE`], [`AGENT_COMPLEXITY`],
-/// 20 ms frames.
+/// Whether libopus takes PCM at `rate` directly (8, 12, 16, 24 or 48 kHz).
+pub const fn is_opus_rate(rate: u32) -> bool {
+    matches!(rate, 8_000 | 12_000 | 16_000 | 24_000 | 48_000)
+}
+
+/// The lowest rate libopus takes directly that holds audio sampled at `rate` (48 kHz above
+/// 24 kHz): audio at an Opus rate is coded as it is, other rates are resampled up to it.
+pub const fn codec_rate_for(rate: u32) -> u32 {
+    match rate {
+        0..=8_000 => 8_000,
+        8_001..=12_000 => 12_000,
+        12_001..=16_000 => 16_000,
+        16_001..=24_000 => 24_000,
+        _ => 48_000,
+    }
+}
+
+/// The agent track's encoder: mono, VOIP, [`AGENT_BITRATE`], [`AGENT_COMPLEXITY`], 20 ms
+/// frames, taking PCM at 48 kHz or any lower Opus rate (the packets are the same Opus
+/// packets on a 48 kHz RTP clock whatever the input rate).
 pub struct OpusEncoder {
     inner: opus::Encoder,
+    frame: usize,
 }
 
 impl std::fmt::Debug for OpusEncoder {
@@ -92,11 +169,33 @@ impl std::fmt::Debug for OpusEncoder {
 
 impl OpusEncoder {
     pub fn new() -> Result<Self, VoiceMediaError> {
-        let mut inner =
-            opus::Encoder::new(OPUS_RATE, opus::Channels::Mono, opus::Application::Voip)?;
+        Self::at(OPUS_RATE)
+    }
+
+    /// An encoder taking 20 ms frames at `rate` (8, 12, 16, 24 or 48 kHz). Below 48 kHz the
+    /// coded band is limited to what `rate` holds, as [`Self::band_limited_to`] does.
+    pub fn at(rate: u32) -> Result<Self, VoiceMediaError> {
+        if !is_opus_rate(rate) {
+            return Err(VoiceMediaError::UnsupportedRate(rate));
+        }
+        let mut inner = opus::Encoder::new(rate, opus::Channels::Mono, opus::Application::Voip)?;
         inner.set_bitrate(opus::Bitrate::Bits(AGENT_BITRATE))?;
         inner.set_complexity(AGENT_COMPLEXITY)?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            frame: samples_per_20ms(rate),
+        })
+    }
+
+    /// Sets the encoder complexity (0–10; see [`AGENT_COMPLEXITY`]).
+    pub fn with_complexity(mut self, complexity: i32) -> Result<Self, VoiceMediaError> {
+        self.inner.set_complexity(complexity)?;
+        Ok(self)
+    }
+
+    /// Samples in one frame at the encoder's input rate.
+    pub fn frame_samples(&self) -> usize {
+        self.frame
     }
 
     /// Codes no wider a band than audio sampled at `source_rate` can hold. Agents speak at
@@ -122,9 +221,10 @@ impl OpusEncoder {
         Ok(self)
     }
 
-    /// Encodes one 20 ms frame (960 samples) into `out`; returns the packet length.
+    /// Encodes one 20 ms frame ([`Self::frame_samples`] long) into `out`; returns the packet
+    /// length.
     pub fn encode(&mut self, frame: &[i16], out: &mut [u8]) -> Result<usize, VoiceMediaError> {
-        debug_assert_eq!(frame.len(), FRAME_48K);
+        debug_assert_eq!(frame.len(), self.frame);
         Ok(self.inner.encode(frame, out)?)
     }
 
@@ -137,6 +237,7 @@ impl OpusEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::voice::core::audio::FRAME_48K;
     use crate::voice::core::audio::test_signal::sine;
 
     /// The TOC configurations (RFC 6716 §3.1) of a second of a 7 kHz tone (as loud as speech
@@ -152,6 +253,23 @@ mod tests {
                 out[0] >> 3
             })
             .collect()
+    }
+
+    #[test]
+    fn the_band_of_a_packet_comes_from_its_toc() {
+        let band = |config: u8| OpusDecoder::packet_band(&[config << 3, 0]).unwrap();
+        assert_eq!(band(9), Band::Wide, "SILK wideband");
+        assert_eq!(band(13), Band::SuperWide, "hybrid super-wideband");
+        assert_eq!(band(15), Band::Full, "hybrid fullband");
+        assert_eq!(band(17), Band::Narrow, "CELT narrowband");
+        assert_eq!(band(31), Band::Full, "CELT fullband");
+        assert_eq!(OpusDecoder::packet_band(&[]), None);
+        let mut enc = OpusEncoder::at(16_000).unwrap();
+        let mut out = vec![0u8; MAX_PACKET_BYTES];
+        let n = enc
+            .encode(&sine(300.0, 16_000, 6000.0, 0, 320), &mut out)
+            .unwrap();
+        assert_eq!(OpusDecoder::packet_band(&out[..n]), Some(Band::Wide));
     }
 
     #[test]

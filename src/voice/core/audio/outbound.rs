@@ -1,8 +1,12 @@
 //! Agent → browser: PCM at the agent's output rate in chunks of any size, 20 ms Opus frames out.
 //!
-//! Agent audio arrives in bursts faster than real time. It goes through one stateful resampler
-//! to 48 kHz, whose output queue is the playout queue: [`OutboundChain::next_frame`] takes
-//! exactly 960 samples from it and Opus-encodes them (VOIP, mono, 32 kbps) into a reused buffer.
+//! Agent audio arrives in bursts faster than real time. It is coded at the *codec rate*: the
+//! agent's own rate when libopus takes it directly (8, 12, 16, 24 or 48 kHz; agents speak
+//! 16 kHz), else the next such rate up, reached through one stateful resampler. Coding 16 kHz
+//! speech at 16 kHz gives the same wideband Opus packets as resampling it to 48 kHz first, for
+//! less work: no resampler here, none inside libopus back down to SILK's 16 kHz. The queue in
+//! front of the encoder is the playout queue: [`OutboundChain::next_frame`] takes exactly one
+//! 20 ms frame from it and Opus-encodes it (VOIP, mono, 32 kbps) into a reused buffer.
 //! How the audio was chunked never changes the output. When the queue holds less than a frame
 //! and no audio has been pushed for [`OutboundChain::TAIL_WAIT`], the last partial frame is
 //! completed with silence so a reply's last syllable is not held back. [`OutboundChain::flush`]
@@ -18,9 +22,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::opus_codec::codec_rate_for;
 use super::opus_codec::{MAX_PACKET_BYTES, OpusEncoder};
 use super::resample::StreamResampler;
-use super::{FRAME_48K, OPUS_RATE, VoiceMediaError};
+use super::{VoiceMediaError, samples_per_20ms};
 
 /// Push instants remembered for latency measurement (older ones are forgotten).
 const MAX_MARKS: usize = 512;
@@ -74,16 +79,19 @@ struct DepthWindow {
 
 /// Sans-IO agent → browser audio chain.
 pub struct OutboundChain {
+    /// Agent rate → codec rate (a bypass when they are equal); its output is the queue.
     resampler: StreamResampler,
     encoder: OpusEncoder,
+    /// Samples in one 20 ms frame at the codec rate.
+    frame_len: usize,
     frame: Vec<i16>,
     packet: Vec<u8>,
     last_push: Option<Instant>,
-    /// (48 kHz output index of a push's first sample, when it was pushed).
+    /// (Codec-rate output index of a push's first sample, when it was pushed).
     marks: VecDeque<(u64, Instant)>,
-    /// 48 kHz output index of the next input sample (pads included), since the last flush.
+    /// Codec-rate output index of the next input sample (pads included), since the last flush.
     next_in_index: f64,
-    /// 48 kHz samples taken as frames (or trimmed) since the last flush.
+    /// Codec-rate samples taken as frames (or trimmed) since the last flush.
     taken: u64,
     /// Second frame of a standing-delay trim.
     spare: Vec<i16>,
@@ -130,29 +138,32 @@ impl OutboundChain {
     pub const STANDING_MAX_SPREAD: usize = 2;
     /// See [`Self::STANDING_WINDOW`]: one trim per five ticks at most.
     pub const MAX_TRIMS_PER_WINDOW: u32 = 5;
-    /// Length of the fade of a cut reply (10 ms at 48 kHz); the rest of its frame is silence.
-    pub const FADE_SAMPLES: usize = FRAME_48K / 2;
+    /// Length of the fade of a cut reply; the rest of its frame is silence.
+    pub const FADE: Duration = Duration::from_millis(10);
     /// Frames of silence sent after the faded frame of a cut reply: enough for the decoder
     /// to settle on silence (and for the jitter buffer to hold real frames, not concealment).
     pub const SILENT_TAIL_FRAMES: usize = 3;
 
     /// A chain for agent audio at `source_rate`.
     pub fn new(source_rate: u32) -> Result<Self, VoiceMediaError> {
-        let resampler = StreamResampler::new(source_rate, OPUS_RATE)?;
+        let codec_rate = codec_rate_for(source_rate);
+        let resampler = StreamResampler::new(source_rate, codec_rate)?;
         let next_in_index = resampler.output_delay() as f64;
+        let frame_len = samples_per_20ms(codec_rate);
         Ok(Self {
             resampler,
-            encoder: OpusEncoder::new()?.band_limited_to(source_rate)?,
-            frame: vec![0; FRAME_48K],
+            encoder: OpusEncoder::at(codec_rate)?.band_limited_to(source_rate)?,
+            frame_len,
+            frame: vec![0; frame_len],
             packet: vec![0; MAX_PACKET_BYTES],
             last_push: None,
             marks: VecDeque::with_capacity(MAX_MARKS),
             next_in_index,
             taken: 0,
-            spare: vec![0; FRAME_48K],
+            spare: vec![0; frame_len],
             depth: DepthWindow::default(),
             tail: 0,
-            faded: vec![0; FRAME_48K],
+            faded: vec![0; frame_len],
             stats: OutboundStats::default(),
         })
     }
@@ -161,9 +172,15 @@ impl OutboundChain {
         self.stats
     }
 
-    /// Delay of the resampler, in 48 kHz samples.
+    /// Delay of the resampler, in codec-rate samples (0 when the agent's rate is coded as it
+    /// is).
     pub fn resampler_delay(&self) -> usize {
         self.resampler.output_delay()
+    }
+
+    /// The rate the encoder takes (see the module documentation).
+    pub fn codec_rate(&self) -> u32 {
+        self.resampler.rate_out()
     }
 
     /// Queues agent audio (any length) received at `now`.
@@ -185,16 +202,17 @@ impl OutboundChain {
 
     /// Whole 20 ms frames ready to encode (fade-out frames included).
     pub fn queued_frames(&self) -> usize {
-        self.resampler.available() / FRAME_48K + self.tail
+        self.resampler.available() / self.frame_len + self.tail
     }
 
     /// Audio waiting to be played (ready output plus input not yet resampled).
     pub fn queued_duration(&self) -> Duration {
-        let pending_48k = self.resampler.pending_input() as f64 * f64::from(OPUS_RATE)
-            / f64::from(self.resampler.rate_in());
+        let rate_out = f64::from(self.resampler.rate_out());
+        let pending =
+            self.resampler.pending_input() as f64 * rate_out / f64::from(self.resampler.rate_in());
         let samples =
-            self.resampler.available() as f64 + pending_48k + (self.tail * FRAME_48K) as f64;
-        Duration::from_secs_f64(samples / f64::from(OPUS_RATE))
+            self.resampler.available() as f64 + pending + (self.tail * self.frame_len) as f64;
+        Duration::from_secs_f64(samples / rate_out)
     }
 
     /// Whether nothing at all is waiting to be played.
@@ -211,10 +229,11 @@ impl OutboundChain {
         if self.tail > 0 {
             return self.next_tail_frame().map(Some);
         }
-        if self.resampler.available() < FRAME_48K && !self.is_empty() && self.tail_is_due(now) {
+        if self.resampler.available() < self.frame_len && !self.is_empty() && self.tail_is_due(now)
+        {
             let zeros = self.resampler.pad_pending();
             self.advance_in_index(zeros);
-            let added = self.resampler.pad_output_to(FRAME_48K);
+            let added = self.resampler.pad_output_to(self.frame_len);
             self.next_in_index += added as f64;
             self.stats.tail_pads += 1;
         }
@@ -223,10 +242,10 @@ impl OutboundChain {
             return Ok(None);
         }
         let start = self.taken;
-        self.taken += FRAME_48K as u64;
+        self.taken += self.frame_len as u64;
         if trim {
             if self.resampler.read_exact(&mut self.spare) {
-                self.taken += FRAME_48K as u64;
+                self.taken += self.frame_len as u64;
                 crossfade(&mut self.frame, &self.spare);
                 self.stats.standing_trims += 1;
             } else {
@@ -269,19 +288,20 @@ impl OutboundChain {
         Ok(())
     }
 
-    /// Barge-in while the agent is audible: the next [`Self::FADE_SAMPLES`] of what was about
+    /// Barge-in while the agent is audible: the next [`Self::FADE`] of what was about
     /// to be played, faded linearly to zero, then [`Self::SILENT_TAIL_FRAMES`] frames of
     /// silence, all through the encoder that carried the reply (so the decoder's state flows
     /// into silence); everything else queued is dropped. Audio pushed afterwards plays after
     /// these frames. No allocation.
     pub fn fade_out(&mut self) {
         self.faded.fill(0);
-        let n = self.resampler.available().min(Self::FADE_SAMPLES);
+        let fade = self.fade_samples();
+        let n = self.resampler.available().min(fade);
         if n > 0 {
             self.resampler.read_exact(&mut self.faded[..n]);
         }
-        let len = Self::FADE_SAMPLES as i32;
-        for (i, x) in self.faded[..Self::FADE_SAMPLES].iter_mut().enumerate() {
+        let len = fade as i32;
+        for (i, x) in self.faded[..fade].iter_mut().enumerate() {
             *x = (i32::from(*x) * (len - i as i32) / len) as i16;
         }
         self.drop_queue();
@@ -295,6 +315,11 @@ impl OutboundChain {
     pub fn discard(&mut self) {
         self.drop_queue();
         self.stats.flushes += 1;
+    }
+
+    /// [`Self::FADE`] in codec-rate samples.
+    pub fn fade_samples(&self) -> usize {
+        self.frame_len / 2
     }
 
     fn drop_queue(&mut self) {
@@ -312,8 +337,8 @@ impl OutboundChain {
     }
 
     fn advance_in_index(&mut self, source_samples: usize) {
-        self.next_in_index +=
-            source_samples as f64 * f64::from(OPUS_RATE) / f64::from(self.resampler.rate_in());
+        self.next_in_index += source_samples as f64 * f64::from(self.resampler.rate_out())
+            / f64::from(self.resampler.rate_in());
     }
 
     /// Called once per tick: records the queue depth and tells whether a frame of standing
@@ -358,7 +383,7 @@ impl OutboundChain {
         trim
     }
 
-    /// The push instant of the first chunk whose audio starts in the frame at 48 kHz output
+    /// The push instant of the first chunk whose audio starts in the frame at codec-rate output
     /// index `start` (the frame that carries that chunk out), or, when no chunk starts in it,
     /// of the chunk it continues. The resampler delay puts the last few samples of the previous
     /// chunk at the head of each frame; those belong to that chunk's own playout, so labelling
@@ -367,7 +392,7 @@ impl OutboundChain {
         while self.marks.len() > 1 && self.marks[1].0 <= start {
             self.marks.pop_front();
         }
-        let end = start + FRAME_48K as u64;
+        let end = start + self.frame_len as u64;
         let starting_here = self
             .marks
             .iter()

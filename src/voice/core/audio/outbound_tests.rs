@@ -183,7 +183,9 @@ fn a_cut_without_a_fade_leaves_the_decoder_extrapolating_the_voice() {
     // packets by continuing the voice. This is what the fade-out is for.
     let (_, mut dec, _) = playing_tone(10);
     let mut pcm = vec![0i16; MAX_PACKET_SAMPLES];
-    let n = dec.conceal(FRAME_48K, &mut pcm).unwrap();
+    let n = dec
+        .conceal(crate::voice::core::audio::FRAME_48K, &mut pcm)
+        .unwrap();
     assert!(rms(&pcm[..n]) > 1000.0, "{}", rms(&pcm[..n]));
 }
 
