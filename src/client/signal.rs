@@ -4,7 +4,7 @@
 //! the voice benchmark, so it is real code, not a mock.
 
 use crate::media::RtcError;
-use crate::media::engine::PeerFactory;
+use crate::media::engine::{PeerFactory, Profile};
 use crate::media::peer::{Peer, PeerEvent};
 use crate::media::track::{LocalTrack, RemoteTrack, TrackKind};
 use crate::sfu::{ParticipantId, TrackId, TrackSource};
@@ -52,6 +52,8 @@ pub struct Client {
     backlog: VecDeque<ClientEvent>,
     publisher: Arc<Peer>,
     subscriber: Arc<Peer>,
+    /// The server's last answer to a publisher offer.
+    publish_answer: Option<String>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -107,8 +109,8 @@ impl Client {
         let transport = &transport.with_more_ice_servers(handed_out);
         let (pub_tx, pub_rx) = mpsc::unbounded_channel();
         let (sub_tx, mut sub_rx) = mpsc::unbounded_channel();
-        let publisher = Arc::new(Peer::new(transport, pub_tx).await?);
-        let subscriber = Arc::new(Peer::new(transport, sub_tx).await?);
+        let publisher = Arc::new(Peer::new(transport, Profile::Call, pub_tx).await?);
+        let subscriber = Arc::new(Peer::new(transport, Profile::Call, sub_tx).await?);
         drop(pub_rx);
         let (out, mut out_rx) = mpsc::unbounded_channel::<ClientMessage>();
         let (ev_tx, events) = mpsc::unbounded_channel();
@@ -172,6 +174,7 @@ impl Client {
             backlog: VecDeque::new(),
             publisher,
             subscriber,
+            publish_answer: None,
             tasks,
         })
     }
@@ -262,6 +265,7 @@ impl Client {
         match answer {
             ClientEvent::Message(ServerMessage::PublishAnswer { sdp, tracks }) => {
                 self.publisher.apply_answer(&sdp).await?;
+                self.publish_answer = Some(sdp);
                 Ok(tracks)
             }
             ClientEvent::Message(ServerMessage::Error { code, message }) => {
@@ -269,6 +273,12 @@ impl Client {
             }
             _ => unreachable!("wait_for returned a matching event"),
         }
+    }
+
+    /// The server's last answer to this client's publisher offer (what it asked of the
+    /// client's encoders, e.g. Opus `maxplaybackrate`).
+    pub fn publish_answer(&self) -> Option<&str> {
+        self.publish_answer.as_deref()
     }
 
     /// The next event, within `timeout`.

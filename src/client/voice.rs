@@ -1,10 +1,11 @@
 //! A voice-session caller on parlor's own webrtc-rs client: joins a voice room with a token,
 //! publishes a microphone (muted until the talk button is held, like the browser), sends
-//! 20 ms PCM frames Opus-encoded, and decodes the agent's audio back to PCM with the time each
+//! 20 ms PCM frames Opus-encoded (no wider a band than the server's `maxplaybackrate`, as a
+//! browser's encoder does), and decodes the agent's audio back to PCM with the time each
 //! frame arrived. Used by the integration tests and the `voice_rtt` benchmark.
 
 use crate::client::signal::{Client, ClientError, ClientEvent};
-use crate::media::engine::PeerFactory;
+use crate::media::engine::{PeerFactory, opus_max_playback_rate};
 use crate::media::track::{LocalTrack, RemoteTrack, TrackKind};
 use crate::sfu::{TrackId, TrackSource};
 use crate::signal::protocol::{ClientMessage, ServerMessage};
@@ -55,11 +56,19 @@ impl VoiceCaller {
             )])
             .await?;
         let (track, id) = published.remove(0);
+        // As a browser does: code no wider a band than the server said it plays.
+        let band = client
+            .publish_answer()
+            .and_then(opus_max_playback_rate)
+            .unwrap_or(48_000);
+        let encoder = OpusEncoder::new()
+            .and_then(|e| e.band_limited_to(band))
+            .map_err(|e| ClientError::Socket(e.to_string()))?;
         let mic = Mic {
             track,
             id,
             out: client.sender(),
-            encoder: OpusEncoder::new().map_err(|e| ClientError::Socket(e.to_string()))?,
+            encoder,
             packet: vec![0; 1500],
             seq: 0,
             timestamp: 0,

@@ -91,15 +91,19 @@ impl PeerConnectionEventHandler for Handler {
 /// A peer connection and its pending remote candidates.
 pub struct Peer {
     pc: Arc<dyn PeerConnection>,
+    /// What the descriptions this side sends ask of the far end (see [`engine::announce`]).
+    profile: engine::Profile,
     gathered: watch::Receiver<bool>,
     /// Remote candidates that arrived before the remote description (None once it is set).
     pending: Mutex<Option<Vec<RTCIceCandidateInit>>>,
 }
 
 impl Peer {
-    /// A new connection on a free port of the transport's range; events go to `events`.
+    /// A new connection on a free port of the transport's range, negotiating as `profile`
+    /// asks; events go to `events`.
     pub async fn new(
         transport: &PeerFactory,
+        profile: engine::Profile,
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<Peer, RtcError> {
         let (gathered_tx, gathered) = watch::channel(false);
@@ -110,6 +114,7 @@ impl Peer {
         let pc = engine::build_in_range(transport, handler).await?;
         Ok(Peer {
             pc,
+            profile,
             gathered,
             pending: Mutex::new(Some(Vec::new())),
         })
@@ -119,15 +124,18 @@ impl Peer {
         &self.pc
     }
 
+    /// The local description to send, once candidates are gathered, with what this
+    /// connection's profile asks of the far end.
     async fn local_sdp_after_gathering(&self) -> Result<String, RtcError> {
         let mut g = self.gathered.clone();
         let _ = tokio::time::timeout(Duration::from_secs(2), g.wait_for(|done| *done)).await;
-        Ok(self
+        let sdp = self
             .pc
             .local_description()
             .await
             .ok_or(RtcError::Sdp("no local description".into()))?
-            .sdp)
+            .sdp;
+        Ok(engine::announce(self.profile, &sdp))
     }
 
     async fn remote_set(&self) -> Result<(), RtcError> {
@@ -234,7 +242,7 @@ mod tests {
             .collect();
         let transport = engine::PeerFactory::new("127.0.0.1".parse().unwrap(), (44700, 44709));
         let (tx, _rx) = mpsc::unbounded_channel();
-        let peer = Peer::new(&transport, tx)
+        let peer = Peer::new(&transport, engine::Profile::Call, tx)
             .await
             .expect("a free port is found");
         peer.close().await;

@@ -11,6 +11,7 @@
 use super::SignalContext;
 use super::protocol::{self, ClientMessage, ErrorCode, ServerMessage, Target};
 use super::subscriber::SubscriberLeg;
+use crate::media::engine::Profile;
 use crate::media::forward::Publication;
 use crate::media::peer::{IceCandidate, Link, Peer, PeerEvent};
 use crate::rooms::{JoinRequest, LiveRoom, Member, RoomEvent};
@@ -134,9 +135,14 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
     ctx.rooms.gauges.media_tasks.inc();
     let (pub_tx, mut pub_rx) = mpsc::unbounded_channel();
     let (sub_tx, mut sub_rx) = mpsc::unbounded_channel();
+    let profile = if crate::voice::service::is_voice_room(room.name()) {
+        Profile::Voice
+    } else {
+        Profile::Call
+    };
     let peers = match (
-        Peer::new(&ctx.peers, pub_tx).await,
-        Peer::new(&ctx.peers, sub_tx).await,
+        Peer::new(&ctx.peers, profile, pub_tx).await,
+        Peer::new(&ctx.peers, profile, sub_tx).await,
     ) {
         (Ok(p), Ok(s)) => Some((p, s)),
         _ => None,

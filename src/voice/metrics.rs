@@ -1,7 +1,9 @@
-//! The voice metrics on `/metrics`: live sessions, frames, missed playout ticks and the
-//! ingress, playout-wait and egress histograms of the agent loop.
+//! The voice metrics on `/metrics`: live sessions, frames, missed playout ticks, the users'
+//! packets by coded band, and the ingress, playout-wait and egress histograms of the agent
+//! loop.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
+use crate::voice::core::audio::opus_codec::Band;
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 
 /// Voice metrics on `/metrics`.
 #[derive(Clone)]
@@ -17,6 +19,9 @@ pub struct VoiceMetrics {
     /// work and lateness, without the wait for the tick).
     pub egress: Histogram,
     pub agent_backlog_drops: IntCounter,
+    /// The users' audio packets by the band their browser coded, in [`Band::ALL`] order
+    /// (`parlor_voice_user_packets_total{band="narrow|medium|wide|superwide|full"}`).
+    pub user_packets: [IntCounter; 5],
 }
 
 impl VoiceMetrics {
@@ -36,7 +41,17 @@ impl VoiceMetrics {
         let sessions =
             IntGauge::new("parlor_voice_sessions", "Live voice sessions").expect("valid gauge");
         metrics.register(Box::new(sessions.clone()));
+        let user_packets = IntCounterVec::new(
+            Opts::new(
+                "parlor_voice_user_packets_total",
+                "Users' audio packets by the band their browser's encoder coded",
+            ),
+            &["band"],
+        )
+        .expect("valid counter");
+        metrics.register(Box::new(user_packets.clone()));
         Self {
+            user_packets: Band::ALL.map(|b| user_packets.with_label_values(&[b.name()])),
             sessions,
             frames: counter("parlor_voice_frames_total", "Opus frames the agents sent"),
             missed_ticks: counter(

@@ -36,6 +36,15 @@ struct LiveSession {
     hangup: Arc<tokio::sync::Notify>,
 }
 
+/// Names of voice-session rooms start with this (other rooms' names never do).
+pub const VOICE_ROOM_PREFIX: &str = "voice-";
+
+/// Whether `room` is a voice session's room (whose media connections use
+/// [`Profile::Voice`](crate::media::engine::Profile::Voice)).
+pub fn is_voice_room(room: &str) -> bool {
+    room.starts_with(VOICE_ROOM_PREFIX)
+}
+
 impl VoiceService {
     pub fn new(
         store: Store,
@@ -64,7 +73,7 @@ impl VoiceService {
     /// Starts a voice session for `user`: the agent joins its room (`session.room`) and waits
     /// for the user, whose join identity is their user id.
     pub async fn start(&self, user: &User, now: DateTime<Utc>) -> StoreResult<VoiceSession> {
-        let room = format!("voice-{}", crate::ids::new_room_name());
+        let room = format!("{VOICE_ROOM_PREFIX}{}", crate::ids::new_room_name());
         let session = self
             .store
             .insert_voice_session(&user.id, self.agent.name(), &room, now)

@@ -112,6 +112,17 @@ async fn voice_page_talks_to_the_agent_and_keeps_the_history() {
         "the agent's audio to play",
     )
     .await;
+    // The server asked for no more than 16 kHz (the agent's rate), and Chromium's encoder
+    // honours it: the microphone arrives coded wideband, never wider.
+    let m = crate::common::sfu::metrics(&app).await;
+    let band = |b: &str| {
+        crate::common::sfu::metric(
+            &m,
+            &format!("parlor_voice_user_packets_total{{band=\"{b}\"}}"),
+        )
+    };
+    assert!(band("wide") > 50, "{m}");
+    assert_eq!((band("superwide"), band("full")), (0, 0), "{m}");
     b.screenshot("voice-live").await;
     let blue = b.blue_elements().await;
     assert!(blue.is_empty(), "blue on the voice page: {blue:?}");

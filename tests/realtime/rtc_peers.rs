@@ -3,7 +3,7 @@
 //! intact, renegotiate to add a track, and release their sockets when closed.
 
 use bytes::Bytes;
-use parlor::media::engine::PeerFactory;
+use parlor::media::engine::{PeerFactory, Profile};
 use parlor::media::peer::{Link, Peer, PeerEvent};
 use parlor::media::track::{RemoteTrack, TrackKind};
 use std::time::Duration;
@@ -70,8 +70,8 @@ async fn two_engine_peers_connect_carry_rtp_and_renegotiate() {
     let (ta, tb) = (transport_on(pa), transport_on(pb));
     let (a_tx, mut a_rx) = mpsc::unbounded_channel();
     let (b_tx, mut b_rx) = mpsc::unbounded_channel();
-    let a = Peer::new(&ta, a_tx).await.unwrap();
-    let b = Peer::new(&tb, b_tx).await.unwrap();
+    let a = Peer::new(&ta, Profile::Call, a_tx).await.unwrap();
+    let b = Peer::new(&tb, Profile::Call, b_tx).await.unwrap();
 
     let audio = a
         .add_local_track(TrackKind::Audio, 0x1111, "stream-a", "t1")
@@ -162,13 +162,13 @@ async fn peers_skip_ports_in_use_and_fail_clearly_when_the_range_is_full() {
     let _held = std::net::UdpSocket::bind(("127.0.0.1", lo)).unwrap();
     let t = transport_on((lo, hi));
     let (tx, _rx) = mpsc::unbounded_channel();
-    let p = Peer::new(&t, tx.clone())
+    let p = Peer::new(&t, Profile::Call, tx.clone())
         .await
         .expect("skips the busy port");
     let offer = p.offer(false).await;
     // An offer without media has no candidates; the port shows once media is added.
     drop(offer);
-    let full = Peer::new(&t, tx).await;
+    let full = Peer::new(&t, Profile::Call, tx).await;
     assert!(
         matches!(full, Err(parlor::media::RtcError::NoFreePort(a, b)) if (a, b) == (lo, hi)),
         "range exhausted"

@@ -128,6 +128,12 @@ async fn two_peers_exchange_audio_and_video_and_leaving_cleans_up() {
         ])
         .await
         .unwrap();
+    // A call asks for full-band Opus (no `maxplaybackrate`, unlike a voice session).
+    assert_eq!(
+        a.publish_answer()
+            .map(parlor::media::engine::opus_max_playback_rate),
+        Some(None)
+    );
     let a_ids: Vec<TrackId> = pa.iter().map(|(_, id)| *id).collect();
     let mut it = pa.into_iter();
     let sa = spawn_sender(it.next().unwrap().0, it.next().unwrap().0, 6);
@@ -401,7 +407,9 @@ async fn a_client_that_never_completes_ice_is_removed_after_the_timeout() {
         .unwrap();
     // Offer media, then never answer the ICE checks: send the offer of a peer that is closed.
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let ghost = parlor::media::peer::Peer::new(&t, tx).await.unwrap();
+    let ghost = parlor::media::peer::Peer::new(&t, parlor::media::engine::Profile::Call, tx)
+        .await
+        .unwrap();
     let _track = ghost
         .add_local_track(TrackKind::Audio, 7, "s", "ghost-audio")
         .await

@@ -99,6 +99,14 @@ async fn echo_agent_plays_back_what_the_user_said() {
     assert_eq!(started["session"]["agent"], "echo");
     assert!(started["join_url"].as_str().unwrap().contains("#token="));
     let mut caller = call(&app, &started).await;
+    // The agent listens at 16 kHz, so the server asks the microphone for no more.
+    assert_eq!(
+        caller
+            .client
+            .publish_answer()
+            .and_then(parlor::media::engine::opus_max_playback_rate),
+        Some(16_000)
+    );
     assert!(agent_state(&mut caller, "listening", 10).await.is_some());
 
     speak(&mut caller, 440.0, 50, 60).await;
@@ -481,4 +489,35 @@ async fn agent_states_follow_replies_not_chunks() {
         "one `listening` per reply"
     );
     caller.client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doubles_streaming_echo_plays_back_what_is_said_with_the_button_held() {
+    // The voice_rtt benchmark's set-up: the double sends every chunk straight back, including
+    // the silence sent while the button is up, so the agent is audible when the button is
+    // pressed. The press cuts the reply being played, and only that one.
+    let fake = FakeElevenLabs::start_local(FakeConfig {
+        streaming_echo: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let app = double_app(&crate::common::udp_ports(20), &fake, 10).await;
+    let (_http, started) = start(&app, "stream.echo@example.org").await;
+    let mut caller = call(&app, &started).await;
+    assert!(agent_state(&mut caller, "listening", 10).await.is_some());
+    speak(&mut caller, 0.0, 0, 25).await;
+    let mut heard = caller
+        .hear_agent(Duration::from_secs(10))
+        .await
+        .expect("the echoed silence brings the agent's track");
+    for freq in [660.0, 880.0] {
+        speak(&mut caller, freq, 25, 10).await;
+        assert!(
+            hear_tone(&mut heard, freq, Duration::from_secs(5))
+                .await
+                .is_some(),
+            "the {freq} Hz said with the button held comes back"
+        );
+    }
 }

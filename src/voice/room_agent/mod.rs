@@ -87,6 +87,7 @@ pub async fn run(
                 seq: 0,
                 started: Instant::now(),
                 missed: 0,
+                bands: [0; 5],
                 state: AgentState::Connecting,
                 told: None,
             };
@@ -124,6 +125,8 @@ struct AgentLoop {
     started: Instant,
     /// Missed playout ticks already counted in the metrics.
     missed: u64,
+    /// Users' packets by band already counted in the metrics (see `missed`).
+    bands: [u64; 5],
     /// The agent state last announced.
     state: AgentState,
     /// Who was last told the agent's state (the user while present).
@@ -205,6 +208,7 @@ impl AgentLoop {
                                 },
                             );
                             self.missed = 0;
+                            self.bands = [0; 5];
                             bridge.set_talking(self.mic_talking());
                             continue;
                         }
@@ -289,10 +293,18 @@ impl AgentLoop {
                 BridgeOutput::Ended(reason) => return Some(reason),
             }
         }
-        let missed = bridge.stats().missed_ticks;
-        if missed > self.missed {
-            self.metrics.missed_ticks.inc_by(missed - self.missed);
-            self.missed = missed;
+        let stats = bridge.stats();
+        if stats.missed_ticks > self.missed {
+            self.metrics
+                .missed_ticks
+                .inc_by(stats.missed_ticks - self.missed);
+            self.missed = stats.missed_ticks;
+        }
+        for (i, &seen) in stats.inbound.by_band.iter().enumerate() {
+            if seen > self.bands[i] {
+                self.metrics.user_packets[i].inc_by(seen - self.bands[i]);
+                self.bands[i] = seen;
+            }
         }
         None
     }
