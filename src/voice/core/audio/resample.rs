@@ -121,7 +121,7 @@ impl StreamResampler {
     /// Appends input samples; every full block is resampled at once into the output queue.
     pub fn push(&mut self, mut samples: &[i16]) {
         if self.fft.is_none() {
-            self.out.extend(samples.iter().copied());
+            self.out.extend(samples);
             return;
         }
         while !samples.is_empty() {
@@ -172,9 +172,11 @@ impl StreamResampler {
             return false;
         }
         let n = dst.len();
-        for (d, s) in dst.iter_mut().zip(self.out.drain(..n)) {
-            *d = s;
-        }
+        let (front, back) = self.out.as_slices();
+        let k = front.len().min(n);
+        dst[..k].copy_from_slice(&front[..k]);
+        dst[k..].copy_from_slice(&back[..n - k]);
+        self.out.drain(..n);
         true
     }
 

@@ -4,7 +4,7 @@ use super::{B64, Malformed, encode_audio, lenient_u64, malformed};
 use crate::voice::core::events::AudioFormat;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The first message of every conversation.
@@ -72,7 +72,15 @@ impl ClientMessage {
 
 /// `{"user_audio_chunk":"<base64>"}` — no `type` field.
 pub fn audio_chunk_json(format: AudioFormat, pcm: &[i16]) -> String {
-    json!({ "user_audio_chunk": B64.encode(encode_audio(format, pcm)) }).to_string()
+    // Fifty of these a second per session: written straight into one string (base64 needs
+    // no JSON escaping) rather than through a JSON tree.
+    const HEAD: &str = "{\"user_audio_chunk\":\"";
+    let bytes = encode_audio(format, pcm);
+    let mut out = String::with_capacity(HEAD.len() + bytes.len().div_ceil(3) * 4 + 2);
+    out.push_str(HEAD);
+    B64.encode_string(&bytes, &mut out);
+    out.push_str("\"}");
+    out
 }
 
 /// What a client sent, as the double sees it.

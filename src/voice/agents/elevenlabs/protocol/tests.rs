@@ -57,6 +57,32 @@ fn audio_decodes_pcm16le_and_ulaw() {
 }
 
 #[test]
+fn audio_parses_the_same_in_any_field_order_and_only_for_its_own_type() {
+    let want = ServerMessage::Audio(AudioEvent {
+        audio_base_64: "AQA=".into(),
+        event_id: 3,
+        alignment: None,
+    });
+    for text in [
+        r#"{"type":"audio","audio_event":{"audio_base_64":"AQA=","event_id":3}}"#,
+        r#"{"audio_event":{"event_id":3,"audio_base_64":"AQA="},"type":"audio","x":[1]}"#,
+        r#"{"type":"\u0061udio","audio_event":{"audio_base_64":"AQA=","event_id":"3"}}"#,
+    ] {
+        assert_eq!(ServerMessage::parse(text).unwrap(), want, "{text}");
+    }
+    // Another type that happens to carry an audio_event is that type.
+    let ping = r#"{"type":"ping","audio_event":{"audio_base_64":"AQA=","event_id":3},
+                   "ping_event":{"event_id":9}}"#;
+    assert_eq!(
+        ServerMessage::parse(ping).unwrap(),
+        ServerMessage::Ping {
+            event_id: 9,
+            ping_ms: None
+        }
+    );
+}
+
+#[test]
 fn transcripts_responses_and_corrections_become_agent_events() {
     let cases = [
         (
