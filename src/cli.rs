@@ -12,9 +12,19 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// `parlor --version`: the release, the commit it was built from, and the libopus inside.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("PARLOR_REVISION"),
+    ", libopus ",
+    env!("PARLOR_LIBOPUS_VERSION"),
+    ")"
+);
+
 /// parlor: self-hosted coaching server (booking, video rooms, AI voice).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 pub struct Cli {
     /// Configuration file; PARLOR_* environment variables override it. Without this option
     /// `config/parlor.toml` is read if it exists; a file named here must exist.

@@ -57,7 +57,11 @@ pub async fn prepare(config: Arc<Config>, clock: Clock) -> Result<AppState, Star
         );
     }
     let agent = crate::voice::agent_from_config(&config).map_err(StartError::Voice)?;
-    tracing::info!(agent = %crate::voice::describe_agent(&config), "voice agent");
+    tracing::info!(
+        agent = %crate::voice::describe_agent(&config),
+        codec = crate::voice::core::audio::opus_ffi::version(),
+        "voice agent"
+    );
     Ok(AppState::new(config, store, key, clock, agent))
 }
 

@@ -201,8 +201,12 @@ fn fec_recovers_a_lost_frame_better_than_plc() {
 fn stereo_packets_are_decoded_to_mono() {
     let mono = sine(1000.0, 48_000, 8000.0, 0, 960 * 5);
     let stereo: Vec<i16> = mono.iter().flat_map(|&s| [s, s]).collect();
-    let mut enc =
-        opus::Encoder::new(48_000, opus::Channels::Stereo, opus::Application::Voip).unwrap();
+    let mut enc = super::super::opus_ffi::RawEncoder::new(
+        48_000,
+        2,
+        super::super::opus_ffi::APPLICATION_VOIP,
+    )
+    .unwrap();
     let mut chain = InboundChain::new(48_000).unwrap();
     let mut buf = vec![0u8; MAX_PACKET_BYTES];
     for (seq, frame) in stereo.chunks(1920).enumerate() {

@@ -12,6 +12,7 @@
 
 pub mod inbound;
 pub mod opus_codec;
+pub(crate) mod opus_ffi;
 pub mod outbound;
 pub mod resample;
 
@@ -35,7 +36,7 @@ pub const fn samples_per_20ms(rate: u32) -> usize {
 pub enum VoiceMediaError {
     /// libopus refused an operation (bad packet, bad configuration).
     #[error("opus: {0}")]
-    Opus(#[from] opus::Error),
+    Opus(#[from] opus_ffi::OpusError),
     /// The resampler could not be built for this rate pair.
     #[error("resampler for {from} Hz -> {to} Hz: {reason}")]
     Resampler { from: u32, to: u32, reason: String },

@@ -4,6 +4,7 @@
 //! A mono decoder also decodes stereo packets (libopus downmixes them), so the browser may send
 //! either. Both types decode/encode into caller-owned buffers and never allocate per frame.
 
+use super::opus_ffi::{APPLICATION_VOIP, MaxBandwidth, RawDecoder, RawEncoder, packet_samples};
 use super::{OPUS_RATE, VoiceMediaError, samples_per_20ms};
 
 /// The longest Opus packet: 120 ms at 48 kHz.
@@ -46,7 +47,7 @@ impl Band {
 
 /// Mono Opus decoder with concealment, at 48 kHz or any lower Opus rate.
 pub struct OpusDecoder {
-    inner: opus::Decoder,
+    inner: RawDecoder,
 }
 
 impl std::fmt::Debug for OpusDecoder {
@@ -68,7 +69,7 @@ impl OpusDecoder {
             return Err(VoiceMediaError::UnsupportedRate(rate));
         }
         Ok(Self {
-            inner: opus::Decoder::new(rate, opus::Channels::Mono)?,
+            inner: RawDecoder::new(rate, 1)?,
         })
     }
 
@@ -97,7 +98,7 @@ impl OpusDecoder {
 
     /// Samples in `packet` at 48 kHz (`None` for a malformed packet).
     pub fn packet_samples(packet: &[u8]) -> Option<usize> {
-        opus::packet::get_nb_samples(packet, OPUS_RATE).ok()
+        packet_samples(packet, OPUS_RATE).ok()
     }
 
     /// Whether `packet` may carry in-band FEC for the packet before it: SILK-only (TOC configs
@@ -120,7 +121,7 @@ impl OpusDecoder {
 
     /// Forgets the decoder's history (as if freshly created).
     pub fn reset(&mut self) -> Result<(), VoiceMediaError> {
-        Ok(self.inner.reset_state()?)
+        Ok(self.inner.reset()?)
     }
 }
 
@@ -157,7 +158,7 @@ pub const fn codec_rate_for(rate: u32) -> u32 {
 /// frames, taking PCM at 48 kHz or any lower Opus rate (the packets are the same Opus
 /// packets on a 48 kHz RTP clock whatever the input rate).
 pub struct OpusEncoder {
-    inner: opus::Encoder,
+    inner: RawEncoder,
     frame: usize,
 }
 
@@ -178,8 +179,8 @@ impl OpusEncoder {
         if !is_opus_rate(rate) {
             return Err(VoiceMediaError::UnsupportedRate(rate));
         }
-        let mut inner = opus::Encoder::new(rate, opus::Channels::Mono, opus::Application::Voip)?;
-        inner.set_bitrate(opus::Bitrate::Bits(AGENT_BITRATE))?;
+        let mut inner = RawEncoder::new(rate, 1, APPLICATION_VOIP)?;
+        inner.set_bitrate(AGENT_BITRATE)?;
         inner.set_complexity(AGENT_COMPLEXITY)?;
         Ok(Self {
             inner,
@@ -204,11 +205,11 @@ impl OpusEncoder {
     /// skips the CELT layer of hybrid mode and is the cheapest way to code speech.
     pub fn band_limited_to(mut self, source_rate: u32) -> Result<Self, VoiceMediaError> {
         let band = match source_rate {
-            0..=8_000 => opus::Bandwidth::Narrowband,
-            8_001..=12_000 => opus::Bandwidth::Mediumband,
-            12_001..=16_000 => opus::Bandwidth::Wideband,
-            16_001..=24_000 => opus::Bandwidth::Superwideband,
-            _ => opus::Bandwidth::Fullband,
+            0..=8_000 => MaxBandwidth::Narrow,
+            8_001..=12_000 => MaxBandwidth::Medium,
+            12_001..=16_000 => MaxBandwidth::Wide,
+            16_001..=24_000 => MaxBandwidth::SuperWide,
+            _ => MaxBandwidth::Full,
         };
         self.inner.set_max_bandwidth(band)?;
         Ok(self)
@@ -230,7 +231,7 @@ impl OpusEncoder {
 
     /// Forgets the encoder's history so no stale audio leaks into the next frame.
     pub fn reset(&mut self) -> Result<(), VoiceMediaError> {
-        Ok(self.inner.reset_state()?)
+        Ok(self.inner.reset()?)
     }
 }
 
