@@ -20,11 +20,14 @@ fn main() {
     revision();
 }
 
-/// `PARLOR_REVISION` for `parlor --version`: `PARLOR_BUILD_REVISION` when a packager sets it,
+/// (None of these variables starts with `PARLOR_`: cargo also sets `rustc-env` variables for
+/// the binaries it runs, and `PARLOR_*` variables are configuration keys.)
+///
+/// `BUILT_GIT_REVISION` for `parlor --version`: `SOURCE_GIT_REVISION` when a packager sets it,
 /// else the git commit being built (with `-dirty` when tracked files differ from it at the
 /// time this script runs, which is when the commit changes), else "unknown".
 fn revision() {
-    println!("cargo:rerun-if-env-changed=PARLOR_BUILD_REVISION");
+    println!("cargo:rerun-if-env-changed=SOURCE_GIT_REVISION");
     println!("cargo:rerun-if-changed=.git/HEAD");
     if let Ok(head) = std::fs::read_to_string(".git/HEAD")
         && let Some(reference) = head.strip_prefix("ref: ")
@@ -39,7 +42,7 @@ fn revision() {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    let revision = std::env::var("PARLOR_BUILD_REVISION")
+    let revision = std::env::var("SOURCE_GIT_REVISION")
         .ok()
         .filter(|r| !r.is_empty())
         .or_else(|| {
@@ -49,7 +52,7 @@ fn revision() {
             Some(if dirty { format!("{rev}-dirty") } else { rev })
         })
         .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=PARLOR_REVISION={revision}");
+    println!("cargo:rustc-env=BUILT_GIT_REVISION={revision}");
 }
 
 fn build_libopus() {
@@ -63,7 +66,7 @@ fn build_libopus() {
         .ok()
         .and_then(|v| v.split('"').nth(1).map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=PARLOR_LIBOPUS_VERSION={version}");
+    println!("cargo:rustc-env=BUILT_LIBOPUS_VERSION={version}");
     let x86 = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
 
     let mut base = cc::Build::new();

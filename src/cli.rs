@@ -16,9 +16,9 @@ use std::sync::Arc;
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (revision ",
-    env!("PARLOR_REVISION"),
+    env!("BUILT_GIT_REVISION"),
     ", libopus ",
-    env!("PARLOR_LIBOPUS_VERSION"),
+    env!("BUILT_LIBOPUS_VERSION"),
     ")"
 );
 
