@@ -1,8 +1,10 @@
-//! Prometheus metrics: HTTP requests and latency by route, booking counters.
+//! Prometheus metrics: HTTP requests and latency by route, booking counters, the process's
+//! own CPU, memory and file descriptors (`process_*`), and `parlor_build_info`.
 //! Each server instance owns its registry, so tests running several servers stay separate.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The metrics of one server.
@@ -52,11 +54,29 @@ impl Metrics {
         let bookings_cancelled =
             IntCounter::new("parlor_bookings_cancelled_total", "Bookings cancelled")
                 .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "parlor_build_info",
+                "Always 1; the labels say which build is running",
+            ),
+            &["version", "revision", "libopus"],
+        )
+        .expect("valid metric");
+        build_info
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                env!("BUILT_GIT_REVISION"),
+                env!("BUILT_LIBOPUS_VERSION"),
+            ])
+            .set(1);
         for m in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_latency.clone()),
             Box::new(bookings_created.clone()),
             Box::new(bookings_cancelled.clone()),
+            Box::new(build_info),
+            // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, …
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry.register(m).expect("metric names are unique");
         }

@@ -444,6 +444,58 @@ async fn metrics_count_requests_by_route_with_latency_buckets() {
             .any(|l| l.starts_with("parlor_http_request_duration_seconds_bucket{")),
         "{m}"
     );
+    // For operators: the process itself, and which build is running.
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+    ] {
+        assert!(
+            m.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name}: {m}"
+        );
+    }
+    let build = m
+        .lines()
+        .find(|l| l.starts_with("parlor_build_info{"))
+        .unwrap_or_else(|| panic!("no build info: {m}"));
+    assert!(
+        build.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))
+            && build.contains("libopus=\"1.6.1\"")
+            && build.contains("revision=\"")
+            && build.ends_with(" 1"),
+        "{build}"
+    );
+    // Every metric the Grafana dashboard in docs/ queries is one the server exports.
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/grafana-dashboard.json"
+    ))
+    .unwrap();
+    let names = regex::Regex::new(r"\b((?:parlor|process)_[a-z_]+)").unwrap();
+    let mut queried = 0;
+    for c in names.captures_iter(&dashboard) {
+        let base = c[1].strip_suffix("_bucket").unwrap_or(&c[1]);
+        assert!(
+            m.contains(&format!("# TYPE {base} ")),
+            "the dashboard queries {base}, which /metrics does not export"
+        );
+        queried += 1;
+    }
+    assert!(queried >= 20, "{queried}");
+}
+
+#[test]
+fn version_names_the_revision_and_the_codec() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parlor(dir.path()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let v = text(&out.stdout);
+    assert!(
+        v.starts_with(&format!("parlor {} (revision ", env!("CARGO_PKG_VERSION")))
+            && v.contains(", libopus 1.6.1)"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
