@@ -101,3 +101,84 @@ async fn voice_session_links_need_a_session_id_shape() {
         assert_eq!(body["error"]["code"], "not_found", "{path}");
     }
 }
+
+#[tokio::test]
+async fn an_unchanged_file_is_revalidated_with_a_304_and_text_goes_out_compressed() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let http = reqwest::Client::new();
+    for path in ["/assets/lib/api.js", "/login", "/assets/base.css"] {
+        let first = http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(first.status(), 200, "{path}");
+        assert_eq!(first.headers()["cache-control"], "no-cache", "{path}");
+        let tag = first.headers()["etag"].to_str().unwrap().to_string();
+        assert!(tag.starts_with("W/\""), "{path}: {tag}");
+        let body = first.bytes().await.unwrap();
+        assert!(!body.is_empty());
+
+        // The browser revalidates: unchanged, so no body.
+        let again = http
+            .get(app.url(path))
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(again.headers()["etag"], tag.as_str());
+        assert!(again.bytes().await.unwrap().is_empty());
+        // Another tag (an older version of the file): the file itself.
+        let stale = http
+            .get(app.url(path))
+            .header("if-none-match", "W/\"00000000000000000000000000000000\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stale.status(), 200, "{path}");
+        assert_eq!(stale.bytes().await.unwrap(), body);
+
+        // Compressed for a client that accepts gzip; the same bytes once inflated.
+        let gz = http
+            .get(app.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gz.headers()["content-encoding"], "gzip", "{path}");
+        assert!(
+            gz.headers()["vary"]
+                .to_str()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("accept-encoding")
+        );
+        let packed = gz.bytes().await.unwrap();
+        assert!(
+            packed.len() < body.len(),
+            "{path}: {} >= {}",
+            packed.len(),
+            body.len()
+        );
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&packed[..]),
+            &mut inflated,
+        )
+        .unwrap();
+        assert_eq!(inflated, body, "{path}");
+        let br = http
+            .get(app.url(path))
+            .header("accept-encoding", "br")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(br.headers()["content-encoding"], "br", "{path}");
+    }
+    // Errors stay JSON and uncompressed-or-not, with no validator.
+    let missing = http
+        .get(app.url("/assets/nope.js"))
+        .header("if-none-match", "*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.headers().get("etag").is_none());
+}
