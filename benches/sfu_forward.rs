@@ -21,7 +21,10 @@
 //! `cargo bench --bench sfu_forward`; knobs `BENCH_SECS` (window per phase, default 8),
 //! `BENCH_PPS` (video packets/s per publisher, default 1000), `BENCH_ROOMS` (rooms in the
 //! last phase, default 3), `BENCH_NACK_HISTORY` (the server's `rtc.nack_history`),
-//! `BENCH_RSS_ONLY` (skip the throughput phases). Prints a table and writes `target/bench-results/sfu_forward.json`.
+//! `BENCH_RSS_ONLY` (skip the throughput phases), `BENCH_SOCKET_BUFFER` (media socket buffers,
+//! both ends; 106496 is the kernel default), `BENCH_KEYFRAME_PACKETS` (extra packets sent at
+//! once with each keyframe, once a second). "kern.drop" counts datagrams the kernel dropped
+//! for a full socket receive buffer during the phase. Prints a table and writes `target/bench-results/sfu_forward.json`.
 //! On a 2-core machine the clients share the CPU with the server; per-core figures use the
 //! server's own CPU time, so they are not inflated by the clients' share.
 
@@ -31,6 +34,7 @@ use bytes::Bytes;
 use parlor::auth::join_token::{self, RoomRole};
 use parlor::client::signal::{Client, ClientEvent};
 use parlor::media::engine::PeerFactory;
+use parlor::media::sockets::BufferSizes;
 use parlor::media::track::{LocalTrack, RemoteTrack, TrackKind};
 use parlor::sfu::TrackSource;
 use serde_json::json;
@@ -93,6 +97,12 @@ async fn publish(c: &mut Client) -> Vec<LocalTrack> {
     .collect()
 }
 
+/// Extra video packets sent at once with each keyframe (`BENCH_KEYFRAME_PACKETS`, default 0).
+fn keyframe_extra() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| env_u64("BENCH_KEYFRAME_PACKETS", 0) as usize)
+}
+
 /// Sends `video_pps` video packets/s in 20 ms bursts and 50 audio packets/s until `stop`.
 /// Each payload carries its send time (ns since the benchmark's epoch) after the VP8
 /// descriptor; the first packet of every 50th burst starts a keyframe.
@@ -107,7 +117,13 @@ fn spawn_sender(tracks: Vec<LocalTrack>, video_pps: u64, stop: Arc<AtomicBool>) 
             tick.tick().await;
             for t in &tracks {
                 let n = if t.kind() == TrackKind::Video {
+                    // A keyframe: its extra packets leave at once, as an encoder's do.
                     per_burst
+                        + if burst.is_multiple_of(50) {
+                            keyframe_extra()
+                        } else {
+                            0
+                        }
                 } else {
                     1
                 };
@@ -244,6 +260,8 @@ struct Phase {
     dropped_by_server: f64,
     lost_at_subscribers: u64,
     received_at_subscribers: u64,
+    /// Datagrams the kernel dropped for a full socket receive buffer (all sockets).
+    kernel_rcvbuf_drops: u64,
     server_rss_mb: f64,
 }
 
@@ -261,12 +279,14 @@ async fn phase(b: &Bench, name: &str, rooms: usize, subs: usize, pps: u64, secs:
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = support::scrape(&b.server.base);
     let cpu0 = b.server.cpu_secs();
+    let drops0 = support::udp_rcvbuf_errors();
     let t0 = Instant::now();
     measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(secs)).await;
     measuring.store(false, Ordering::Relaxed);
     let wall = t0.elapsed().as_secs_f64();
     let cpu = b.server.cpu_secs() - cpu0;
+    let kernel_drops = support::udp_rcvbuf_errors() - drops0;
     let after = support::scrape(&b.server.base);
     let rss = b.server.rss_kib();
     stop.store(true, Ordering::Relaxed);
@@ -311,6 +331,7 @@ async fn phase(b: &Bench, name: &str, rooms: usize, subs: usize, pps: u64, secs:
         dropped_by_server: support::metric(&after, drop_name) - support::metric(&before, drop_name),
         lost_at_subscribers: lost,
         received_at_subscribers: received,
+        kernel_rcvbuf_drops: kernel_drops,
         server_rss_mb: rss as f64 / 1024.0,
     }
 }
@@ -370,12 +391,25 @@ async fn main() {
     if let Ok(n) = std::env::var("BENCH_NACK_HISTORY") {
         env.push(("PARLOR_RTC__NACK_HISTORY", n));
     }
+    // Media socket buffers of the server and the clients (default: parlor's, 4 MiB receive;
+    // 106496 gives the kernel's default of 212992 as Linux doubles what is asked).
+    let buffers = std::env::var("BENCH_SOCKET_BUFFER")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = buffers {
+        env.push(("PARLOR_RTC__RECV_BUFFER_BYTES", n.to_string()));
+        env.push(("PARLOR_RTC__SEND_BUFFER_BYTES", n.to_string()));
+    }
     let server = Server::start(&env);
     let ws = server.base.replace("http://", "ws://") + "/rtc";
     let b = Bench {
         server,
         ws,
-        transport: PeerFactory::new("127.0.0.1".parse().unwrap(), (50_000, 51_999)),
+        transport: match buffers {
+            Some(n) => PeerFactory::new("127.0.0.1".parse().unwrap(), (50_000, 51_999))
+                .with_socket_buffers(BufferSizes { recv: n, send: n }),
+            None => PeerFactory::new("127.0.0.1".parse().unwrap(), (50_000, 51_999)),
+        },
     };
     let (idle_mb, four_mb, eight_mb) = rss_by_participants(&b).await;
     let rss_only = std::env::var("BENCH_RSS_ONLY").is_ok();
@@ -395,7 +429,7 @@ async fn main() {
     }
 
     println!(
-        "\n{:<20} {:>5} {:>11} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "\n{:<20} {:>5} {:>11} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
         "phase",
         "subs",
         "fwd pkt/s",
@@ -406,15 +440,16 @@ async fn main() {
         "e2e p50",
         "e2e p99",
         "dropped",
-        "lost"
+        "lost",
+        "kern.drop"
     );
     println!(
-        "{:<20} {:>5} {:>11} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
-        "", "", "", "", "", "µs", "µs", "ms", "ms", "", ""
+        "{:<20} {:>5} {:>11} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "", "", "", "", "", "µs", "µs", "ms", "ms", "", "", ""
     );
     for p in &phases {
         println!(
-            "{:<20} {:>5} {:>11.0} {:>7.2} {:>12.0} {:>9.1} {:>9.1} {:>9.2} {:>9.2} {:>8.0} {:>8}",
+            "{:<20} {:>5} {:>11.0} {:>7.2} {:>12.0} {:>9.1} {:>9.1} {:>9.2} {:>9.2} {:>8.0} {:>8} {:>8}",
             p.name,
             p.subscribers,
             p.forwarded_per_s,
@@ -425,7 +460,8 @@ async fn main() {
             p.client_one_way_p50_ms,
             p.client_one_way_p99_ms,
             p.dropped_by_server,
-            p.lost_at_subscribers
+            p.lost_at_subscribers,
+            p.kernel_rcvbuf_drops
         );
     }
     let report = json!({

@@ -259,3 +259,20 @@ pub async fn login_new_user(server: &Server, email: &str) -> reqwest::Client {
     assert!(r.status().is_success(), "login: {}", r.status());
     http
 }
+
+/// Datagrams the kernel dropped because a UDP socket's receive buffer was full
+/// (`RcvbufErrors` in /proc/net/snmp; system-wide, so only meaningful while the benchmark is
+/// all that runs).
+pub fn udp_rcvbuf_errors() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}

@@ -1,4 +1,5 @@
-//! Media settings: the WebRTC transport (ports, announced address, STUN/TURN, NACK history)
+//! Media settings: the WebRTC transport (ports, announced address, STUN/TURN, NACK history,
+//! socket buffers)
 //! and the video room limits, with the checks [`Config::validate`] runs on them.
 
 use super::{Config, ConfigError, Secret};
@@ -30,6 +31,13 @@ pub struct RtcConfig {
     /// large part of its memory per participant; 128 covers ~0.6 s of a 2 Mbit/s call (about
     /// 200 packets/s), several round trips on any usable path.
     pub nack_history: u16,
+    /// Receive buffer asked for each media socket, in bytes (4 MiB by default; the kernel's
+    /// default of ~208 KiB overflows in keyframe bursts of busy rooms, which then need
+    /// retransmissions). Linux caps it at `net.core.rmem_max`; parlor warns once if so.
+    pub recv_buffer_bytes: u32,
+    /// Send buffer asked for each media socket, in bytes (1 MiB by default; capped at
+    /// `net.core.wmem_max`).
+    pub send_buffer_bytes: u32,
 }
 
 /// Video room limits and join tokens.
@@ -60,6 +68,8 @@ impl Default for RtcConfig {
             turn_ttl_secs: 6 * 3600,
             ice_timeout_secs: 30,
             nack_history: 128,
+            recv_buffer_bytes: 4 << 20,
+            send_buffer_bytes: 1 << 20,
         }
     }
 }
@@ -143,6 +153,14 @@ impl Config {
                 "rtc.turn_ttl_secs",
                 "TURN credentials must live at least 60 s; ice_timeout_secs > 0",
             );
+        }
+        for (key, v) in [
+            ("rtc.recv_buffer_bytes", self.rtc.recv_buffer_bytes),
+            ("rtc.send_buffer_bytes", self.rtc.send_buffer_bytes),
+        ] {
+            if !(65_536..=(256 << 20)).contains(&v) {
+                return bad(key, "must be from 65536 (64 KiB) to 268435456 (256 MiB)");
+            }
         }
         let n = self.rtc.nack_history;
         if !n.is_power_of_two() || !(32..=1024).contains(&n) {

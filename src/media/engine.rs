@@ -14,6 +14,7 @@
 //! LAN from ~200 ms to ~25 ms.
 
 use super::RtcError;
+use super::sockets::{BufferSizes, SizedSockets};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{
     Attribute, Interceptor, NackGeneratorBuilder, NackResponderBuilder, Packet, Slot, StreamInfo,
@@ -67,6 +68,8 @@ pub struct PeerFactory {
     pub nack_history: u16,
     /// Where the next port search starts (round-robin over the range).
     next: AtomicU16,
+    /// The runtime the connections run on (it sizes their sockets' buffers).
+    runtime: Arc<dyn webrtc::runtime::Runtime>,
 }
 
 /// A STUN or TURN server (`stun:host:port`, `turn:host:port?transport=udp`).
@@ -87,7 +90,17 @@ impl PeerFactory {
             relay_only: false,
             nack_history: NACK_HISTORY,
             next: AtomicU16::new(0),
+            runtime: Arc::new(SizedSockets::tokio(BufferSizes {
+                recv: 4 << 20,
+                send: 1 << 20,
+            })),
         }
+    }
+
+    /// The same transport with media sockets' buffers of `sizes`.
+    pub fn with_socket_buffers(mut self, sizes: BufferSizes) -> PeerFactory {
+        self.runtime = Arc::new(SizedSockets::tokio(sizes));
+        self
     }
 
     /// The same transport with `extra` ICE servers added (e.g. those a server handed out).
@@ -100,6 +113,7 @@ impl PeerFactory {
             relay_only: self.relay_only,
             nack_history: self.nack_history,
             next: AtomicU16::new(self.next.load(Ordering::Relaxed)),
+            runtime: self.runtime.clone(),
         }
     }
 }
@@ -298,6 +312,7 @@ pub async fn build(
         .with_ice_transport_policy(policy)
         .build();
     let pc = PeerConnectionBuilder::new()
+        .with_runtime(transport.runtime.clone())
         .with_configuration(config)
         .with_media_engine(me)
         .with_setting_engine(se)

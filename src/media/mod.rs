@@ -5,7 +5,8 @@
 //! [`PeerFactory`](engine::PeerFactory)), turns their callbacks into channel events and
 //! handles offer/answer and candidates ([`peer`]), sends and receives RTP on them
 //! ([`track`]), forwards a publication to its subscribers' down tracks ([`forward`],
-//! [`down_track`]), reads their statistics ([`stats`]) and rewrites session descriptions where
+//! [`down_track`]), sizes the media sockets' buffers ([`sockets`]), reads their statistics
+//! ([`stats`]) and rewrites session descriptions where
 //! webrtc-rs 0.21 falls short ([`sdp`]: announcing a public address behind a 1:1 NAT, which
 //! the library's own NAT setting ignores). Decisions about who receives what are not made
 //! here: they come from the sans-IO `sfu` core.
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod forward;
 pub mod peer;
 pub mod sdp;
+pub mod sockets;
 pub mod stats;
 pub mod track;
 

@@ -73,7 +73,12 @@ impl SignalContext {
         Self {
             rooms,
             peers: Arc::new({
-                let mut t = PeerFactory::new(cfg.http.addr.ip(), ports);
+                let mut t = PeerFactory::new(cfg.http.addr.ip(), ports).with_socket_buffers(
+                    crate::media::sockets::BufferSizes {
+                        recv: cfg.rtc.recv_buffer_bytes as usize,
+                        send: cfg.rtc.send_buffer_bytes as usize,
+                    },
+                );
                 t.nack_history = cfg.rtc.nack_history;
                 t
             }),

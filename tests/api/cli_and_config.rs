@@ -270,6 +270,21 @@ fn unknown_environment_key_exits_2_naming_it() {
 }
 
 #[test]
+fn a_media_socket_buffer_out_of_range_exits_2_naming_it() {
+    for (key, value) in [
+        ("PARLOR_RTC__RECV_BUFFER_BYTES", "1000"),
+        ("PARLOR_RTC__SEND_BUFFER_BYTES", "999999999"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let e = config_error(dir.path(), |c| {
+            c.env(key, value).arg("migrate");
+        });
+        let name = key.trim_start_matches("PARLOR_RTC__").to_ascii_lowercase();
+        assert!(e.contains(&format!("rtc.{name}")), "{e}");
+    }
+}
+
+#[test]
 fn unknown_key_in_the_config_file_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
