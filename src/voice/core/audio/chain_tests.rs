@@ -124,38 +124,3 @@ fn ten_minutes_of_audio_do_not_drift() {
     assert_eq!(chunks, packets);
     assert_eq!(frames, packets);
 }
-
-/// Per-frame cost of each chain (a measurement, not a check; run it in release):
-/// `cargo test --release --lib voice::media::chain_tests::per_frame_cost -- --ignored --nocapture`
-#[test]
-#[ignore = "a measurement; run it in release with --ignored --nocapture"]
-fn per_frame_cost() {
-    let packets = one_second_of_tone();
-    for rate in [16_000u32, 22_050, 24_000, 44_100] {
-        let mut inbound = InboundChain::new(rate).unwrap();
-        let mut outbound = OutboundChain::new(rate).unwrap();
-        let mut chunk = vec![0i16; inbound.chunk_samples()];
-        let t0 = Instant::now();
-        let n = 5_000;
-        let (mut t_in, mut t_out, mut t_enc) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-        for i in 0..n {
-            let now = t0 + Duration::from_millis(20 * i as u64);
-            let start = Instant::now();
-            inbound.push_rtp(i as u16, 0, &packets[i % 50], now);
-            assert!(inbound.pop_chunk(&mut chunk));
-            let mid = Instant::now();
-            outbound.push_pcm(&chunk, now);
-            let pushed = Instant::now();
-            assert!(outbound.next_frame(now).unwrap().is_some());
-            t_in += mid - start;
-            t_out += pushed - mid;
-            t_enc += pushed.elapsed();
-        }
-        eprintln!(
-            "{rate} Hz: inbound (decode + resample) {:?}/frame, outbound resample {:?} + encode {:?}/frame",
-            t_in / n as u32,
-            t_out / n as u32,
-            t_enc / n as u32
-        );
-    }
-}

@@ -4,7 +4,7 @@
 //! A mono decoder also decodes stereo packets (libopus downmixes them), so the browser may send
 //! either. Both types decode/encode into caller-owned buffers and never allocate per frame.
 
-use super::opus_ffi::{APPLICATION_VOIP, MaxBandwidth, RawDecoder, RawEncoder, packet_samples};
+use super::opus_ffi::{APPLICATION_VOIP, RawDecoder, RawEncoder, packet_samples};
 use super::{OPUS_RATE, VoiceMediaError, samples_per_20ms};
 
 /// The longest Opus packet: 120 ms at 48 kHz.
@@ -14,7 +14,8 @@ pub const MAX_PACKET_BYTES: usize = 4_000;
 /// Bitrate of the agent's voice.
 pub const AGENT_BITRATE: i32 = 32_000;
 
-/// The audio band an Opus packet codes (4, 6, 8, 12 or 20 kHz wide).
+/// An Opus audio band (4, 6, 8, 12 or 20 kHz wide), each with the sample rate that holds it
+/// (8, 12, 16, 24, 48 kHz).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Band {
     Narrow,
@@ -32,6 +33,33 @@ impl Band {
         Band::SuperWide,
         Band::Full,
     ];
+
+    /// The narrowest band that holds everything audio sampled at `rate` can carry.
+    pub const fn for_rate(rate: u32) -> Band {
+        match rate {
+            0..=8_000 => Band::Narrow,
+            8_001..=12_000 => Band::Medium,
+            12_001..=16_000 => Band::Wide,
+            16_001..=24_000 => Band::SuperWide,
+            _ => Band::Full,
+        }
+    }
+
+    /// The sample rate libopus takes or gives for this band.
+    pub const fn sample_rate(self) -> u32 {
+        match self {
+            Band::Narrow => 8_000,
+            Band::Medium => 12_000,
+            Band::Wide => 16_000,
+            Band::SuperWide => 24_000,
+            Band::Full => 48_000,
+        }
+    }
+
+    /// libopus's `OPUS_BANDWIDTH_*` value.
+    const fn opus_bandwidth(self) -> i32 {
+        1101 + self as i32
+    }
 
     /// The band's name in metrics labels.
     pub fn name(self) -> &'static str {
@@ -139,19 +167,13 @@ pub const AGENT_COMPLEXITY: i32 = 5;
 
 /// Whether libopus takes PCM at `rate` directly (8, 12, 16, 24 or 48 kHz).
 pub const fn is_opus_rate(rate: u32) -> bool {
-    matches!(rate, 8_000 | 12_000 | 16_000 | 24_000 | 48_000)
+    Band::for_rate(rate).sample_rate() == rate
 }
 
 /// The lowest rate libopus takes directly that holds audio sampled at `rate` (48 kHz above
 /// 24 kHz): audio at an Opus rate is coded as it is, other rates are resampled up to it.
 pub const fn codec_rate_for(rate: u32) -> u32 {
-    match rate {
-        0..=8_000 => 8_000,
-        8_001..=12_000 => 12_000,
-        12_001..=16_000 => 16_000,
-        16_001..=24_000 => 24_000,
-        _ => 48_000,
-    }
+    Band::for_rate(rate).sample_rate()
 }
 
 /// The agent track's encoder: mono, VOIP, [`AGENT_BITRATE`], [`AGENT_COMPLEXITY`], 20 ms
@@ -204,14 +226,8 @@ impl OpusEncoder {
     /// encoder need not code it. At 16 kHz this makes every packet SILK-only wideband, which
     /// skips the CELT layer of hybrid mode and is the cheapest way to code speech.
     pub fn band_limited_to(mut self, source_rate: u32) -> Result<Self, VoiceMediaError> {
-        let band = match source_rate {
-            0..=8_000 => MaxBandwidth::Narrow,
-            8_001..=12_000 => MaxBandwidth::Medium,
-            12_001..=16_000 => MaxBandwidth::Wide,
-            16_001..=24_000 => MaxBandwidth::SuperWide,
-            _ => MaxBandwidth::Full,
-        };
-        self.inner.set_max_bandwidth(band)?;
+        self.inner
+            .set_max_bandwidth(Band::for_rate(source_rate).opus_bandwidth())?;
         Ok(self)
     }
 
@@ -254,6 +270,19 @@ mod tests {
                 out[0] >> 3
             })
             .collect()
+    }
+
+    #[test]
+    fn rates_map_to_bands_and_back() {
+        for rate in [8_000, 12_000, 16_000, 24_000, 48_000] {
+            assert!(is_opus_rate(rate));
+            assert_eq!(codec_rate_for(rate), rate);
+        }
+        assert!(!is_opus_rate(22_050) && !is_opus_rate(44_100) && !is_opus_rate(0));
+        assert_eq!(codec_rate_for(22_050), 24_000);
+        assert_eq!(codec_rate_for(44_100), 48_000);
+        assert_eq!(Band::Narrow.opus_bandwidth(), 1101);
+        assert_eq!(Band::Full.opus_bandwidth(), 1105);
     }
 
     #[test]

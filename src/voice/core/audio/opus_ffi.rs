@@ -62,17 +62,6 @@ const SET_INBAND_FEC: c_int = 4012;
 const SET_PACKET_LOSS_PERC: c_int = 4014;
 const RESET_STATE: c_int = 4028;
 
-/// `OPUS_BANDWIDTH_*`: the widest band an encoder may code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub enum MaxBandwidth {
-    Narrow = 1101,
-    Medium = 1102,
-    Wide = 1103,
-    SuperWide = 1104,
-    Full = 1105,
-}
-
 /// A libopus error code (negative) with libopus's own words for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{} ({code})", describe(*.code))]
@@ -143,8 +132,9 @@ impl RawEncoder {
         self.set(SET_COMPLEXITY, complexity)
     }
 
-    pub fn set_max_bandwidth(&mut self, band: MaxBandwidth) -> Result<(), OpusError> {
-        self.set(SET_MAX_BANDWIDTH, band as i32)
+    /// `band`: an `OPUS_BANDWIDTH_*` value (1101 narrowband … 1105 fullband).
+    pub fn set_max_bandwidth(&mut self, band: i32) -> Result<(), OpusError> {
+        self.set(SET_MAX_BANDWIDTH, band)
     }
 
     pub fn set_inband_fec(&mut self, on: bool) -> Result<(), OpusError> {
