@@ -5,7 +5,8 @@
 //! frame arrived. Used by the integration tests and the `voice_rtt` benchmark.
 
 use crate::client::signal::{Client, ClientError, ClientEvent};
-use crate::media::engine::{PeerFactory, opus_max_playback_rate};
+use crate::media::engine::PeerFactory;
+use crate::media::sdp::opus_max_playback_rate;
 use crate::media::track::{LocalTrack, RemoteTrack, TrackKind};
 use crate::sfu::{TrackId, TrackSource};
 use crate::signal::protocol::{ClientMessage, ServerMessage};

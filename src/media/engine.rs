@@ -2,8 +2,8 @@
 //! audio-level extension, the default interceptors (NACK, RTCP reports, TWCC), and
 //! [`KeyframeRequestForwarder`], without which inbound PLI/FIR never reach the application.
 //!
-//! A [`Profile`] sets what the server asks of the browser's Opus encoder ([`announce`]): in a
-//! call, nothing; in a voice session, `maxplaybackrate=16000` (RFC 7587 §6.1), because what the browser sends
+//! A [`Profile`] sets what the server asks of the browser's Opus encoder ([`Profile::opus_params`],
+//! written into the descriptions it sends by [`super::sdp::add_opus_params`]): in a call, nothing; in a voice session, `maxplaybackrate=16000` (RFC 7587 §6.1), because what the browser sends
 //! is heard only by an agent that listens at 16 kHz. The browser then codes wideband speech
 //! (SILK only) instead of hybrid or fullband packets: fewer bits up, and no CELT layer for the
 //! server to decode and throw away above 8 kHz.
@@ -133,6 +133,20 @@ pub enum Profile {
 /// session's connections announce it as `maxplaybackrate` and `sprop-maxcapturerate`.
 pub const VOICE_PLAYBACK_RATE: u32 = 16_000;
 
+impl Profile {
+    /// The Opus format parameters the descriptions this side sends carry for the far end's
+    /// encoder (see [`sdp::add_opus_params`](super::sdp::add_opus_params)).
+    pub fn opus_params(self) -> &'static [(&'static str, u32)] {
+        match self {
+            Profile::Call => &[],
+            Profile::Voice => &[
+                ("maxplaybackrate", VOICE_PLAYBACK_RATE),
+                ("sprop-maxcapturerate", VOICE_PLAYBACK_RATE),
+            ],
+        }
+    }
+}
+
 /// The Opus codec as negotiated here.
 pub fn opus() -> RTCRtpCodec {
     RTCRtpCodec {
@@ -142,74 +156,6 @@ pub fn opus() -> RTCRtpCodec {
         sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
         rtcp_feedback: vec![],
     }
-}
-
-/// `sdp` (a description this side sends) with what `profile` asks of the far end's Opus
-/// encoder added to the Opus `a=fmtp` line. webrtc-rs answers with the offerer's own format
-/// parameters, so receiver hints such as `maxplaybackrate` are added to the text sent.
-pub fn announce(profile: Profile, sdp: &str) -> String {
-    let extra = match profile {
-        Profile::Call => return sdp.to_owned(),
-        Profile::Voice => [
-            ("maxplaybackrate", VOICE_PLAYBACK_RATE),
-            ("sprop-maxcapturerate", VOICE_PLAYBACK_RATE),
-        ],
-    };
-    let Some(pt) = opus_payload_type(sdp) else {
-        return sdp.to_owned();
-    };
-    let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
-    let fmtp = format!("a=fmtp:{pt} ");
-    let rtpmap = format!("a=rtpmap:{pt} ");
-    let has_fmtp = sdp.lines().any(|l| l.starts_with(&fmtp));
-    let mut out = String::with_capacity(sdp.len() + 64);
-    for line in sdp.split_inclusive('\n') {
-        let bare = line.trim_end_matches(['\r', '\n']);
-        if let Some(params) = bare.strip_prefix(&fmtp) {
-            out.push_str(bare);
-            for (k, v) in extra {
-                if !params
-                    .split(';')
-                    .any(|kv| kv.trim().starts_with(&format!("{k}=")))
-                {
-                    out.push_str(&format!(";{k}={v}"));
-                }
-            }
-            out.push_str(eol);
-        } else {
-            out.push_str(line);
-            if !has_fmtp && bare.starts_with(&rtpmap) {
-                let params: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                out.push_str(&format!("{fmtp}{}{eol}", params.join(";")));
-            }
-        }
-    }
-    out
-}
-
-fn opus_payload_type(sdp: &str) -> Option<&str> {
-    sdp.lines().find_map(|l| {
-        let rest = l.trim().strip_prefix("a=rtpmap:")?;
-        let (pt, codec) = rest.split_once(' ')?;
-        codec
-            .to_ascii_lowercase()
-            .starts_with("opus/")
-            .then_some(pt)
-    })
-}
-
-/// The `maxplaybackrate` the far end gave for Opus in `sdp` (RFC 7587), if any: an encoder
-/// sending to it need not code a wider band than that rate holds.
-pub fn opus_max_playback_rate(sdp: &str) -> Option<u32> {
-    let pt = opus_payload_type(sdp)?;
-    let prefix = format!("a=fmtp:{pt} ");
-    let fmtp = sdp.lines().find_map(|l| l.trim().strip_prefix(&prefix))?;
-    fmtp.split(';').find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        k.eq_ignore_ascii_case("maxplaybackrate")
-            .then(|| v.trim().parse().ok())
-            .flatten()
-    })
 }
 
 /// The VP8 codec as negotiated here (PLI/FIR and NACK feedback).
@@ -406,48 +352,4 @@ impl Interceptor for KeyframeRequestForwarder {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ANSWER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
-                          a=fmtp:111 minptime=10; useinbandfec=1;maxplaybackrate=16000\r\n\
-                          m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n\
-                          a=fmtp:96 maxplaybackrate=8000\r\n";
-
-    #[test]
-    fn the_opus_max_playback_rate_is_read_from_opus_own_fmtp_line() {
-        assert_eq!(opus_max_playback_rate(ANSWER), Some(16_000));
-        let without = ANSWER.replace(";maxplaybackrate=16000", "");
-        assert_eq!(opus_max_playback_rate(&without), None, "not VP8's line");
-        assert_eq!(opus_max_playback_rate("v=0\r\n"), None);
-    }
-
-    #[test]
-    fn a_voice_profile_announces_the_agents_rate_and_a_call_does_not() {
-        let plain = ANSWER.replace(";maxplaybackrate=16000", "");
-        let voice = announce(Profile::Voice, &plain);
-        assert_eq!(opus_max_playback_rate(&voice), Some(16_000));
-        assert!(
-            voice.contains("a=fmtp:111 minptime=10; useinbandfec=1;maxplaybackrate=16000;sprop-maxcapturerate=16000\r\n"),
-            "{voice}"
-        );
-        assert!(
-            voice.contains("a=fmtp:96 maxplaybackrate=8000\r\n"),
-            "VP8 untouched"
-        );
-        assert_eq!(voice.len(), plain.len() + 49);
-        // Already there: not repeated. A call: unchanged.
-        assert_eq!(announce(Profile::Voice, &voice), voice);
-        assert_eq!(announce(Profile::Call, &plain), plain);
-        // No fmtp line for Opus: one is added after its rtpmap.
-        let bare = "m=audio 9 RTP/SAVPF 111\na=rtpmap:111 opus/48000/2\na=sendrecv\n";
-        assert_eq!(
-            announce(Profile::Voice, bare),
-            "m=audio 9 RTP/SAVPF 111\na=rtpmap:111 opus/48000/2\n\
-             a=fmtp:111 maxplaybackrate=16000;sprop-maxcapturerate=16000\na=sendrecv\n"
-        );
-    }
 }

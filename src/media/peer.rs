@@ -91,7 +91,7 @@ impl PeerConnectionEventHandler for Handler {
 /// A peer connection and its pending remote candidates.
 pub struct Peer {
     pc: Arc<dyn PeerConnection>,
-    /// What the descriptions this side sends ask of the far end (see [`engine::announce`]).
+    /// What the descriptions this side sends ask of the far end (see [`engine::Profile::opus_params`]).
     profile: engine::Profile,
     gathered: watch::Receiver<bool>,
     /// Remote candidates that arrived before the remote description (None once it is set).
@@ -135,7 +135,10 @@ impl Peer {
             .await
             .ok_or(RtcError::Sdp("no local description".into()))?
             .sdp;
-        Ok(engine::announce(self.profile, &sdp))
+        Ok(super::sdp::add_opus_params(
+            &sdp,
+            self.profile.opus_params(),
+        ))
     }
 
     async fn remote_set(&self) -> Result<(), RtcError> {

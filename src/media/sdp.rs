@@ -1,5 +1,6 @@
-//! Pure edits and reads of SDP text: announcing a public address in host candidates, and
-//! mapping `a=mid` to `a=msid` (which track an m-section carries).
+//! Pure edits and reads of SDP text: announcing a public address in host candidates, mapping
+//! `a=mid` to `a=msid` (which track an m-section carries), and Opus format parameters (adding
+//! receiver hints such as `maxplaybackrate`, reading the far end's).
 
 use std::net::IpAddr;
 
@@ -27,6 +28,67 @@ pub fn announce(sdp: &str, public: IpAddr) -> String {
         }
     }
     out
+}
+
+/// `sdp` (a description this side sends) with `params` added to the Opus `a=fmtp` line,
+/// those it already has left as they are; without such a line, one is added after Opus's
+/// `a=rtpmap`. webrtc-rs answers with the offerer's own format parameters, so receiver hints
+/// (RFC 7587 `maxplaybackrate`) go into the text sent.
+pub fn add_opus_params(sdp: &str, params: &[(&str, u32)]) -> String {
+    let Some(pt) = opus_payload_type(sdp).filter(|_| !params.is_empty()) else {
+        return sdp.to_owned();
+    };
+    let fmtp = format!("a=fmtp:{pt} ");
+    let rtpmap = format!("a=rtpmap:{pt} ");
+    let has_fmtp = sdp.lines().any(|l| l.starts_with(&fmtp));
+    let mut out = String::with_capacity(sdp.len() + 64);
+    for line in sdp.split_inclusive('\n') {
+        let (body, eol) = split_eol(line);
+        if let Some(existing) = body.strip_prefix(&fmtp) {
+            out.push_str(body);
+            for (k, v) in params {
+                if !existing
+                    .split(';')
+                    .any(|kv| kv.trim().starts_with(&format!("{k}=")))
+                {
+                    out.push_str(&format!(";{k}={v}"));
+                }
+            }
+            out.push_str(eol);
+        } else {
+            out.push_str(line);
+            if !has_fmtp && body.starts_with(&rtpmap) {
+                let all: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                out.push_str(&format!("{fmtp}{}{eol}", all.join(";")));
+            }
+        }
+    }
+    out
+}
+
+/// The `maxplaybackrate` the far end gave for Opus in `sdp` (RFC 7587), if any: an encoder
+/// sending to it need not code a wider band than that rate holds.
+pub fn opus_max_playback_rate(sdp: &str) -> Option<u32> {
+    let prefix = format!("a=fmtp:{} ", opus_payload_type(sdp)?);
+    let fmtp = sdp.lines().find_map(|l| l.trim().strip_prefix(&prefix))?;
+    fmtp.split(';').find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        k.eq_ignore_ascii_case("maxplaybackrate")
+            .then(|| v.trim().parse().ok())
+            .flatten()
+    })
+}
+
+/// The payload type `sdp` maps to Opus.
+fn opus_payload_type(sdp: &str) -> Option<&str> {
+    sdp.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("a=rtpmap:")?;
+        let (pt, codec) = rest.split_once(' ')?;
+        codec
+            .to_ascii_lowercase()
+            .starts_with("opus/")
+            .then_some(pt)
+    })
 }
 
 fn split_eol(line: &str) -> (&str, &str) {
@@ -93,5 +155,48 @@ m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=msid:s1 t8\r\nm=application 9 UDP
             ]
         );
         assert!(msids_by_mid("not sdp at all").is_empty());
+    }
+
+    const ANSWER: &str = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
+                          a=fmtp:111 minptime=10; useinbandfec=1;maxplaybackrate=16000\r\n\
+                          m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n\
+                          a=fmtp:96 maxplaybackrate=8000\r\n";
+    const VOICE: &[(&str, u32)] = &[
+        ("maxplaybackrate", 16_000),
+        ("sprop-maxcapturerate", 16_000),
+    ];
+
+    #[test]
+    fn the_opus_max_playback_rate_is_read_from_opus_own_fmtp_line() {
+        assert_eq!(opus_max_playback_rate(ANSWER), Some(16_000));
+        let without = ANSWER.replace(";maxplaybackrate=16000", "");
+        assert_eq!(opus_max_playback_rate(&without), None, "not VP8's line");
+        assert_eq!(opus_max_playback_rate("v=0\r\n"), None);
+    }
+
+    #[test]
+    fn opus_params_are_added_once_to_opus_own_line() {
+        let plain = ANSWER.replace(";maxplaybackrate=16000", "");
+        let voice = add_opus_params(&plain, VOICE);
+        assert_eq!(opus_max_playback_rate(&voice), Some(16_000));
+        assert!(
+            voice.contains("a=fmtp:111 minptime=10; useinbandfec=1;maxplaybackrate=16000;sprop-maxcapturerate=16000\r\n"),
+            "{voice}"
+        );
+        assert!(
+            voice.contains("a=fmtp:96 maxplaybackrate=8000\r\n"),
+            "VP8 untouched"
+        );
+        assert_eq!(voice.len(), plain.len() + 49);
+        // Already there: not repeated. Nothing to add: unchanged.
+        assert_eq!(add_opus_params(&voice, VOICE), voice);
+        assert_eq!(add_opus_params(&plain, &[]), plain);
+        // No fmtp line for Opus: one is added after its rtpmap.
+        let bare = "m=audio 9 RTP/SAVPF 111\na=rtpmap:111 opus/48000/2\na=sendrecv\n";
+        assert_eq!(
+            add_opus_params(bare, VOICE),
+            "m=audio 9 RTP/SAVPF 111\na=rtpmap:111 opus/48000/2\n\
+             a=fmtp:111 maxplaybackrate=16000;sprop-maxcapturerate=16000\na=sendrecv\n"
+        );
     }
 }

@@ -131,7 +131,7 @@ async fn two_peers_exchange_audio_and_video_and_leaving_cleans_up() {
     // A call asks for full-band Opus (no `maxplaybackrate`, unlike a voice session).
     assert_eq!(
         a.publish_answer()
-            .map(parlor::media::engine::opus_max_playback_rate),
+            .map(parlor::media::sdp::opus_max_playback_rate),
         Some(None)
     );
     let a_ids: Vec<TrackId> = pa.iter().map(|(_, id)| *id).collect();

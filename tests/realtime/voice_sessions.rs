@@ -104,7 +104,7 @@ async fn echo_agent_plays_back_what_the_user_said() {
         caller
             .client
             .publish_answer()
-            .and_then(parlor::media::engine::opus_max_playback_rate),
+            .and_then(parlor::media::sdp::opus_max_playback_rate),
         Some(16_000)
     );
     assert!(agent_state(&mut caller, "listening", 10).await.is_some());
