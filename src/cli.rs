@@ -319,7 +319,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let state = server::prepare(config.clone(), Clock::system()).await?;
             let listener = server::bind(config.http.addr).await?;
             tracing::info!(addr = %config.http.addr, public_url = %config.http.public_url, "parlor listening");
-            server::serve(state, listener, server::shutdown_signal()).await?;
+            server::serve_until_signalled(state, listener).await?;
         }
         Command::Token {
             room,

@@ -40,6 +40,11 @@ pub enum ClientEvent {
         track_id: TrackId,
         remote: RemoteTrack,
     },
+    /// The server closed the socket with this close frame (`None`: without one).
+    Closed {
+        code: Option<u16>,
+        reason: String,
+    },
 }
 
 /// A joined participant.
@@ -130,6 +135,13 @@ impl Client {
         let (sub, out2, ev2) = (subscriber.clone(), out.clone(), ev_tx.clone());
         tasks.push(tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {
+                if let Message::Close(frame) = &msg {
+                    let (code, reason) = frame.as_ref().map_or((None, String::new()), |f| {
+                        (Some(u16::from(f.code)), f.reason.to_string())
+                    });
+                    let _ = ev2.send(ClientEvent::Closed { code, reason });
+                    break;
+                }
                 let Message::Text(t) = msg else { continue };
                 let Ok(m) = serde_json::from_str::<ServerMessage>(t.as_str()) else {
                     continue;

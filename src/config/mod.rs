@@ -13,11 +13,13 @@
 mod load;
 mod media;
 mod secret;
+mod tls;
 mod voice;
 
 pub use load::{ConfigError, Origin, explain, load, load_from};
 pub use media::{RoomsConfig, RtcConfig};
 pub use secret::Secret;
+pub use tls::{AcmeChallenge, AcmeConfig, LETS_ENCRYPT, TlsConfig};
 pub use voice::{AgentChoice, ElevenLabsConfig, ElevenLabsEndpoints, VoiceConfig};
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +50,8 @@ pub struct Config {
     pub voice: VoiceConfig,
     /// How long personal records are kept.
     pub retention: RetentionConfig,
+    /// Stopping: how long calls may go on after SIGTERM.
+    pub shutdown: ShutdownConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -66,6 +70,24 @@ impl Default for RetentionConfig {
         Self {
             voice_transcript_days: 90,
         }
+    }
+}
+
+/// Stopping the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// After SIGTERM, how long rooms and voice sessions may go on (no new ones are admitted
+    /// and `/readyz` fails) before they are closed; 0 closes them at once.
+    pub drain_secs: u64,
+}
+
+/// The longest drain accepted (an hour): longer is a typo, and service managers stop waiting.
+pub const MAX_DRAIN_SECS: u64 = 3600;
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self { drain_secs: 30 }
     }
 }
 
@@ -98,6 +120,10 @@ pub struct HttpConfig {
     pub idle_timeout_secs: u64,
     /// Seconds a whole request (body and handler) may take before it is answered 408.
     pub request_timeout_secs: u64,
+    /// HTTPS from certificate files, and the plain-HTTP redirect listener.
+    pub tls: TlsConfig,
+    /// HTTPS with certificates obtained and renewed over ACME (Let's Encrypt).
+    pub acme: AcmeConfig,
 }
 
 /// Database connection.
@@ -190,6 +216,7 @@ impl Default for Config {
             rooms: RoomsConfig::default(),
             voice: VoiceConfig::default(),
             retention: RetentionConfig::default(),
+            shutdown: ShutdownConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -208,6 +235,8 @@ impl Default for HttpConfig {
             body_timeout_secs: 30,
             idle_timeout_secs: 60,
             request_timeout_secs: 60,
+            tls: TlsConfig::default(),
+            acme: AcmeConfig::default(),
         }
     }
 }
@@ -301,6 +330,12 @@ impl Config {
                 "must not have a path, query or fragment".into(),
             );
         }
+        if self.shutdown.drain_secs > MAX_DRAIN_SECS {
+            return bad(
+                "shutdown.drain_secs",
+                format!("at most {MAX_DRAIN_SECS} (an hour); 0 closes calls at once"),
+            );
+        }
         let db = self.database.url.expose();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -377,6 +412,7 @@ impl Config {
             );
         }
         self.validate_media()?;
+        self.validate_tls()?;
         self.voice.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return bad(

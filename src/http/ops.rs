@@ -23,9 +23,22 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The server can serve: the database answers and can write.
+/// The refusal of new calls while the server drains (after SIGTERM).
+pub(super) fn restarting() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "restarting",
+        "the server is restarting; try again in a moment",
+    )
+}
+
+/// The server can serve: the database answers and can write, and it is not stopping (while
+/// it drains after SIGTERM, a load balancer should send new users elsewhere).
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = String), (status = 503, body = super::error::ErrorBody)))]
 async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
+    if s.rooms.is_draining() {
+        return Err(restarting());
+    }
     s.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
         match e {

@@ -49,6 +49,9 @@ pub(super) async fn start(
     State(s): State<AppState>,
     auth: Auth,
 ) -> Result<(StatusCode, axum::Json<StartedVoice>), ApiError> {
+    if s.rooms.is_draining() {
+        return Err(super::ops::restarting());
+    }
     let now = s.clock.now();
     let user = &auth.principal.user;
     let session = s.voice.start(user, now).await?;

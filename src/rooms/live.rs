@@ -213,6 +213,14 @@ impl LiveRoom {
         self.apply(Output::broadcast(e));
     }
 
+    /// Sends each participant an event of its own (made by `event`).
+    pub(super) fn tell_everyone(&self, event: impl Fn() -> RoomEvent) {
+        let shell = self.shell.lock().expect("room shell lock");
+        for tx in shell.members.values() {
+            let _ = tx.send(event());
+        }
+    }
+
     /// A notice from a server-side participant to one participant (nothing if it has left).
     pub fn notify(&self, to: ParticipantId, notice: Notice) {
         self.shell

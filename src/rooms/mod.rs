@@ -23,7 +23,7 @@ pub use notice::{AgentState, Notice, Speaker};
 use crate::media::forward::Publication;
 use crate::sfu::{Event, ParticipantId, RoomError, RoomRole, TrackId};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -50,6 +50,8 @@ pub enum RoomEvent {
     Unsubscribe(TrackId),
     /// Stop (or resume) forwarding this track to this participant, as the room decided.
     Pause { track: TrackId, paused: bool },
+    /// The server is restarting: the room closes within this time (then [`CloseReason::Restart`]).
+    Restarting { within: std::time::Duration },
     /// Leave the room now.
     Close(CloseReason),
 }
@@ -59,12 +61,15 @@ pub enum RoomEvent {
 pub enum CloseReason {
     /// The same identity joined again (a reconnect): the newer participant stays.
     Replaced,
+    /// The server is restarting (its drain time is over); come back when it is up again.
+    Restart,
 }
 
 impl CloseReason {
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::Replaced => "replaced",
+            CloseReason::Restart => "server restarting",
         }
     }
 }
@@ -82,6 +87,8 @@ pub struct Rooms {
     next_id: AtomicU64,
     max_rooms: usize,
     max_participants: usize,
+    /// Set once the server is stopping: nobody new is admitted.
+    draining: AtomicBool,
     pub gauges: RoomGauges,
 }
 
@@ -92,6 +99,7 @@ impl Rooms {
             next_id: AtomicU64::new(1),
             max_rooms,
             max_participants,
+            draining: AtomicBool::new(false),
             gauges,
         }
     }
@@ -103,6 +111,9 @@ impl Rooms {
 
     /// Enters the requested room (opening it if needed).
     pub fn join(&self, req: &JoinRequest) -> Result<Member, RoomError> {
+        if self.is_draining() {
+            return Err(RoomError::Invalid("the server is restarting"));
+        }
         let room = {
             let mut rooms = self.rooms.lock().expect("rooms lock");
             if let Some(r) = rooms.get(&req.room) {
@@ -144,5 +155,35 @@ impl Rooms {
     /// Number of open rooms.
     pub fn room_count(&self) -> usize {
         self.rooms.lock().expect("rooms lock").len()
+    }
+
+    /// The server is stopping: from now on nobody is admitted, and everyone present is told
+    /// that their room closes within `within`. Rooms go on meanwhile.
+    pub fn begin_drain(&self, within: std::time::Duration) {
+        self.draining.store(true, Ordering::SeqCst);
+        for room in self.all() {
+            room.tell_everyone(|| RoomEvent::Restarting { within });
+        }
+    }
+
+    /// Whether the server is stopping (see [`Rooms::begin_drain`]).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Sends everyone in every room away with `reason`; each leaves on its own.
+    pub fn close_everyone(&self, reason: CloseReason) {
+        for room in self.all() {
+            room.tell_everyone(|| RoomEvent::Close(reason));
+        }
+    }
+
+    fn all(&self) -> Vec<Arc<LiveRoom>> {
+        self.rooms
+            .lock()
+            .expect("rooms lock")
+            .values()
+            .cloned()
+            .collect()
     }
 }

@@ -285,6 +285,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: EdgeLimits,
+    tls: Option<Arc<super::tls::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -348,14 +349,19 @@ pub async fn serve(
                 id,
             },
         };
-        tasks.spawn(serve_one(
-            io,
-            peer,
-            app.clone(),
-            watch,
-            limits,
-            stop_rx.clone(),
-        ));
+        let (app, stop) = (app.clone(), stop_rx.clone());
+        match tls.clone() {
+            None => tasks.spawn(serve_one(io, peer, app, watch, limits, stop)),
+            // The handshake must finish within the header timeout, like a request head.
+            Some(tls) => tasks.spawn(async move {
+                match tokio::time::timeout(limits.header_timeout, tls.accept(io)).await {
+                    Ok(Ok(Some(stream))) => serve_one(stream, peer, app, watch, limits, stop).await,
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                }
+            }),
+        };
         // Reap finished connection tasks so the set does not grow.
         while tasks.try_join_next().is_some() {}
     }
@@ -375,15 +381,17 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
-/// Serves one connection under its watchdog.
-async fn serve_one(
-    io: WatchedIo,
+/// Serves one connection (plain, or TLS over the watched socket) under its watchdog.
+async fn serve_one<I>(
+    io: I,
     peer: SocketAddr,
     app: Router,
     watch: Arc<Watch>,
     limits: EdgeLimits,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service_watch = watch.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let app = app.clone();

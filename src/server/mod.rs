@@ -1,7 +1,13 @@
 //! Starting and stopping the server: open the store, run migrations, load the signing key,
-//! serve HTTP until the shutdown future resolves, then drain and close.
+//! serve HTTP until the shutdown future resolves, then drain the rooms ([`drain`]), finish
+//! requests in progress and close.
 
+pub mod acme;
 pub mod connections;
+pub mod drain;
+pub mod https;
+pub mod redirect;
+pub mod tls;
 
 use crate::auth::signing_key;
 use crate::clock::Clock;
@@ -31,6 +37,10 @@ pub enum StartError {
     },
     #[error("{0}")]
     Voice(crate::voice::AgentError),
+    #[error("HTTPS certificate: {0}")]
+    Tls(tls::TlsError),
+    #[error("ACME: {0}")]
+    Acme(String),
 }
 
 /// Opens the database (running migrations) and builds the application state.
@@ -72,12 +82,32 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests and closes the pool.
+/// Serves until `shutdown` resolves, then drains the rooms (see [`drain`]), finishes
+/// in-flight requests and closes the pool.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    serve_draining(state, listener, shutdown, std::future::pending).await
+}
+
+/// Serves until the first Ctrl-C or SIGTERM; a second one cuts the drain short.
+pub async fn serve_until_signalled(
+    state: AppState,
+    listener: TcpListener,
+) -> Result<(), StartError> {
+    // The second listener is made after the first signal, so that signal does not count twice.
+    serve_draining(state, listener, shutdown_signal(), shutdown_signal).await
+}
+
+async fn serve_draining<H: Future<Output = ()> + Send>(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    hurry: impl FnOnce() -> H + Send + 'static,
+) -> Result<(), StartError> {
+    let https = https::Https::start(&state.config).await?;
     let maintenance = tokio::spawn(maintenance(state.clone()));
     let http = &state.config.http;
     let limits = connections::EdgeLimits {
@@ -86,7 +116,36 @@ pub async fn serve(
         idle_timeout: Duration::from_secs(http.idle_timeout_secs),
         drain_timeout: Duration::from_secs(http.request_timeout_secs),
     };
-    connections::serve(listener, router(state.clone()), limits, shutdown).await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let st = state.clone();
+    let stop = async move {
+        shutdown.await;
+        drain::run(&st, hurry()).await;
+        let _ = stop_tx.send(true);
+    };
+    let (tls, redirect, upkeep) = match https {
+        Some(h) => (Some(h.tls), h.redirect, Some(h.upkeep)),
+        None => (None, None, None),
+    };
+    let redirect = redirect.map(|(listener, app)| {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(connections::serve(
+            listener,
+            app,
+            limits,
+            None,
+            async move {
+                let _ = rx.wait_for(|stopped| *stopped).await;
+            },
+        ))
+    });
+    connections::serve(listener, router(state.clone()), limits, tls, stop).await;
+    if let Some(r) = redirect {
+        let _ = r.await;
+    }
+    if let Some(u) = upkeep {
+        u.abort();
+    }
     maintenance.abort();
     state.store.close().await;
     Ok(())

@@ -14,10 +14,10 @@ use super::subscriber::SubscriberLeg;
 use crate::media::engine::Profile;
 use crate::media::forward::Publication;
 use crate::media::peer::{IceCandidate, Link, Peer, PeerEvent};
-use crate::rooms::{JoinRequest, LiveRoom, Member, RoomEvent};
+use crate::rooms::{CloseReason, JoinRequest, LiveRoom, Member, RoomEvent};
 use crate::sfu::limits::TokenBucket;
 use crate::sfu::{Event, ParticipantId, RoomError, TrackId, TrackKind, TrackSource};
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,6 +109,15 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
             return;
         }
     };
+    if ctx.rooms.is_draining() {
+        let msg = ServerMessage::error(
+            ErrorCode::Restarting,
+            "the server is restarting; try again in a moment",
+        );
+        let _ = send(&mut ws, &msg).await;
+        let _ = ws.send(Message::Close(None)).await;
+        return;
+    }
     let request = JoinRequest {
         room: claims.room.clone(),
         identity: claims.sub.clone(),
@@ -147,6 +156,7 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
         (Ok(p), Ok(s)) => Some((p, s)),
         _ => None,
     };
+    let mut close = None;
     if let Some((publisher, subscriber)) = peers {
         let (participants, tracks) = room.snapshot();
         let joined = ServerMessage::Joined {
@@ -171,7 +181,8 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
             quality: Default::default(),
         };
         if send(&mut ws, &joined).await.is_ok() {
-            s.event_loop(&mut ws, &mut events, &mut pub_rx, &mut sub_rx)
+            close = s
+                .event_loop(&mut ws, &mut events, &mut pub_rx, &mut sub_rx)
                 .await;
         }
         s.publisher.close().await;
@@ -185,7 +196,7 @@ pub async fn run(mut ws: WebSocket, ctx: Arc<SignalContext>) {
     }
     ctx.rooms.leave(&room, id);
     ctx.rooms.gauges.media_tasks.dec();
-    let _ = ws.send(Message::Close(None)).await;
+    let _ = ws.send(Message::Close(close)).await;
 }
 
 /// After a failed read: a message over the size limit closes with 1009 (message too big);
@@ -216,14 +227,14 @@ impl Participant {
         events: &mut mpsc::UnboundedReceiver<RoomEvent>,
         pub_rx: &mut mpsc::UnboundedReceiver<PeerEvent>,
         sub_rx: &mut mpsc::UnboundedReceiver<PeerEvent>,
-    ) {
+    ) -> Option<CloseFrame> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut ticks = 0u64;
         loop {
             let reply = tokio::select! {
                 msg = ws.recv() => match msg {
                     Some(Ok(Message::Text(t))) => match protocol::parse_client(t.as_str()) {
-                        Ok(ClientMessage::Leave) => return,
+                        Ok(ClientMessage::Leave) => return None,
                         Ok(m) if !self.allowed(&m) => vec![ServerMessage::error(ErrorCode::RateLimited, "slow down: too many messages")],
                         Ok(m) => self.on_client(m).await,
                         Err(e) => vec![ServerMessage::error(e.code(), e.to_string())],
@@ -231,18 +242,25 @@ impl Participant {
                     Some(Ok(Message::Binary(_))) => vec![ServerMessage::error(ErrorCode::BinaryNotSupported, "send JSON text messages")],
                     Some(Err(e)) => {
                         close_after_read_error(ws, &e).await;
-                        return;
+                        return None;
                     }
-                    Some(Ok(Message::Close(_))) | None => return,
+                    Some(Ok(Message::Close(_))) | None => return None,
                     Some(Ok(_)) => vec![],
                 },
                 ev = events.recv() => match ev {
+                    Some(RoomEvent::Close(CloseReason::Restart)) => {
+                        // Going away (1001): the client comes back when the server is up.
+                        return Some(CloseFrame {
+                            code: axum::extract::ws::close_code::AWAY,
+                            reason: CloseReason::Restart.as_str().into(),
+                        });
+                    }
                     Some(RoomEvent::Close(reason)) => {
                         let _ = send(ws, &ServerMessage::Bye { reason: reason.as_str().into() }).await;
-                        return;
+                        return None;
                     }
                     Some(e) => self.on_room_event(e).await,
-                    None => return,
+                    None => return None,
                 },
                 Some(ev) = pub_rx.recv() => self.on_publisher_event(ev).await,
                 Some(ev) = sub_rx.recv() => {
@@ -253,7 +271,7 @@ impl Participant {
                 _ = tick.tick() => {
                     if self.ice.lost_longer_than(self.ctx.ice_timeout) {
                         let _ = send(ws, &ServerMessage::Bye { reason: "connection lost".into() }).await;
-                        return;
+                        return None;
                     }
                     ticks += 1;
                     if ticks.is_multiple_of(super::quality::SAMPLE_EVERY_SECS) {
@@ -267,7 +285,7 @@ impl Participant {
                     self.ice.expect(Target::Subscriber);
                 }
                 if send(ws, &m).await.is_err() {
-                    return;
+                    return None;
                 }
             }
         }
@@ -320,6 +338,10 @@ impl Participant {
                 self.subscriber.set_paused(track, paused);
                 vec![]
             }
+            RoomEvent::Restarting { within } => vec![ServerMessage::restarting(
+                within,
+                crate::voice::service::is_voice_room(self.room.name()),
+            )],
             RoomEvent::Close(_) => vec![],
         }
     }

@@ -217,6 +217,12 @@ pub enum ServerMessage {
     Bye {
         reason: String,
     },
+    /// The server is restarting: the room goes on for at most `within_ms`, then the socket
+    /// closes with 1001 (going away). Rejoin with the same token once the server is back.
+    Restarting {
+        message: String,
+        within_ms: u64,
+    },
 }
 
 /// Why a client message was refused.
@@ -238,6 +244,8 @@ pub enum ErrorCode {
     AccountGone,
     AccountDisabled,
     Unavailable,
+    /// The server is stopping: no new joins until it is back.
+    Restarting,
     // Messages.
     MessageTooLarge,
     UnknownType,
@@ -277,6 +285,7 @@ impl ErrorCode {
             AccountGone => "account_gone",
             AccountDisabled => "account_disabled",
             Unavailable => "unavailable",
+            Restarting => "restarting",
             MessageTooLarge => "message_too_large",
             UnknownType => "unknown_type",
             Malformed => "malformed",
@@ -452,6 +461,32 @@ impl ServerMessage {
     }
 
     /// An `error` message.
+    /// The server is restarting; the room closes within `within`. A voice session cannot go
+    /// on after the restart, a call reconnects.
+    pub fn restarting(within: std::time::Duration, voice: bool) -> ServerMessage {
+        let secs = within.as_secs();
+        let when = if secs == 0 {
+            "now".to_string()
+        } else {
+            format!("within {secs} seconds")
+        };
+        let message = if voice {
+            format!(
+                "The server is restarting: this voice session ends {when}. You can start a new \
+                 one in a minute."
+            )
+        } else {
+            format!(
+                "The server is restarting: this call will be interrupted {when} and reconnects \
+                 by itself when the server is back."
+            )
+        };
+        ServerMessage::Restarting {
+            message,
+            within_ms: u64::try_from(within.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
     pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
         ServerMessage::Error {
             code,

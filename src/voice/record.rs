@@ -19,6 +19,8 @@ pub enum Persist {
         event_id: Option<i64>,
     },
     End(VoiceSessionId, String),
+    /// Answers once everything sent before it is written (for a clean stop).
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// A short label for the record.
@@ -26,6 +28,7 @@ pub(super) fn end_label(reason: &EndReason) -> String {
     match reason {
         EndReason::Completed => "agent ended".into(),
         EndReason::Hangup => "hung up".into(),
+        EndReason::ServerRestart => "server restart".into(),
         EndReason::Stalled => "agent stalled".into(),
         EndReason::Unreachable(_) => "agent unreachable".into(),
         EndReason::AgentError { code, .. } => format!("agent error {code}"),
@@ -52,6 +55,10 @@ pub(super) async fn persist_task(
                 .await
                 .map(|_| ()),
             Persist::End(id, reason) => store.end_voice_session(&id, &reason, now).await,
+            Persist::Flush(done) => {
+                let _ = done.send(());
+                Ok(())
+            }
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not record voice session data");

@@ -6,7 +6,7 @@
 use super::agents::{ConversationContext, VoiceAgent};
 use super::metrics::VoiceMetrics;
 use super::record::{Persist, end_label, persist_task};
-use super::room_agent::{self, AgentSpec};
+use super::room_agent::{self, AgentSpec, Hangup};
 use crate::clock::Clock;
 use crate::ids::{UserId, VoiceSessionId};
 use crate::model::account::User;
@@ -33,7 +33,7 @@ pub struct VoiceService {
 /// A running agent: whose it is and how to hang it up.
 struct LiveSession {
     user: UserId,
-    hangup: Arc<tokio::sync::Notify>,
+    hangup: Arc<Hangup>,
 }
 
 /// Names of voice-session rooms start with this (other rooms' names never do).
@@ -108,8 +108,10 @@ impl VoiceService {
         let (id, live) = (session.id.clone(), self.live.clone());
         tokio::spawn(async move {
             let reason = room_agent::run(rooms, agent, spec, persist.clone(), metrics).await;
+            // Recorded before the session stops counting as live, so that whoever waits for
+            // no live sessions and then flushes the store finds the end written.
+            let _ = persist.send(Persist::End(id.clone(), end_label(&reason)));
             live.lock().expect("live lock").remove(&id);
-            let _ = persist.send(Persist::End(id, end_label(&reason)));
         });
         Ok(session)
     }
@@ -124,7 +126,7 @@ impl VoiceService {
             .get(&session.id)
             .map(|l| l.hangup.clone());
         if let Some(h) = hangup {
-            h.notify_one();
+            h.now();
         }
     }
 
@@ -136,7 +138,7 @@ impl VoiceService {
             let mut any = false;
             for l in self.live.lock().expect("live lock").values() {
                 if &l.user == user {
-                    l.hangup.notify_one();
+                    l.hangup.now();
                     any = true;
                 }
             }
@@ -147,10 +149,33 @@ impl VoiceService {
         }
     }
 
+    /// The server is stopping: every live session ends as a server restart (the user is told
+    /// in words and the record says so). Waits up to `limit` until their agents have left.
+    pub async fn end_all_for_restart(&self, limit: std::time::Duration) {
+        for l in self.live.lock().expect("live lock").values() {
+            l.hangup.for_restart();
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.live.lock().expect("live lock").is_empty()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until what ended sessions left to record (transcript lines, end reasons) is in
+    /// the store.
+    pub async fn flush(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.persist.send(Persist::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     fn end_others_of(&self, user: &UserId, keep: &VoiceSessionId) {
         for (id, l) in self.live.lock().expect("live lock").iter() {
             if &l.user == user && id != keep {
-                l.hangup.notify_one();
+                l.hangup.now();
             }
         }
     }

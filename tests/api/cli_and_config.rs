@@ -2,36 +2,18 @@
 //! with graceful SIGTERM shutdown, configuration errors (exit code 2 naming the key), JSON logs,
 //! first-run files, `/metrics` and the OpenAPI document.
 
+use crate::common::process::{Server, parlor, text};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 const PASSWORD: &str = "a long password 123";
 
-/// The binary with a clean environment (no inherited `PARLOR_*` variables) in `dir`.
-fn parlor(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_parlor"));
-    c.current_dir(dir).env_clear();
-    c
-}
-
 fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}/x.db", dir.display())
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `parlor user add` with `stdin` written to a pipe that is then closed.
@@ -57,92 +39,6 @@ fn user_add(dir: &Path, db: &str, email: &str, role: &str, stdin: &str) -> Outpu
         text(&out.stderr)
     );
     out
-}
-
-/// A running `parlor serve`; killed on drop if still running.
-struct Server {
-    child: Child,
-    base: String,
-    dir: PathBuf,
-}
-
-impl Server {
-    /// Starts `serve` in `dir` with `env` on a free port and waits until `/healthz` answers.
-    async fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let out = std::fs::File::create(dir.join("serve.out")).unwrap();
-        let err = std::fs::File::create(dir.join("serve.err")).unwrap();
-        let mut cmd = parlor(dir);
-        cmd.arg("serve")
-            .env("PARLOR_HTTP__ADDR", format!("127.0.0.1:{port}"))
-            .env("PARLOR_HTTP__PUBLIC_URL", &base)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut s = Server {
-            child: cmd.spawn().unwrap(),
-            base,
-            dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = s.child.try_wait().unwrap() {
-                panic!("serve exited early with {st}: {}", s.logs());
-            }
-            if let Ok(r) = reqwest::get(s.url("/healthz")).await
-                && r.status() == 200
-            {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not come up: {}",
-                s.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn logs(&self) -> String {
-        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
-        format!(
-            "stdout:\n{}\nstderr:\n{}",
-            read("serve.out"),
-            read("serve.err")
-        )
-    }
-
-    /// Sends SIGTERM and waits up to `limit` for the process to exit.
-    async fn terminate(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let pid = self.child.id().to_string();
-        let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(st.success(), "kill -TERM {pid}");
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return Some(st);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 async fn login(s: &Server, c: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {

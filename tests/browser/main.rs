@@ -14,6 +14,7 @@ mod browser_booking;
 mod browser_coaching;
 mod browser_pages;
 mod browser_rating;
+mod browser_restart;
 mod browser_room;
 mod browser_room_errors;
 mod browser_voice;

@@ -12,6 +12,7 @@ pub mod browser;
 /// The ElevenLabs test double, which lives with the binary (`src/dev/`), out of the library.
 #[path = "../../src/dev/fake_elevenlabs/mod.rs"]
 pub mod fake_elevenlabs;
+pub mod process;
 pub mod sfu;
 pub mod voice;
 
@@ -161,6 +162,31 @@ pub fn test_start() -> DateTime<Utc> {
     "2026-12-07T10:00:00Z".parse().expect("a valid instant")
 }
 
+/// Prepares the server's state and serves on `listener` until the returned sender fires.
+async fn serve(
+    config: Arc<Config>,
+    clock: Clock,
+    listener: tokio::net::TcpListener,
+) -> (
+    AppState,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let state = parlor::server::prepare(config, clock)
+        .await
+        .expect("server prepares");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let st = state.clone();
+    let task = tokio::spawn(async move {
+        parlor::server::serve(st, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    (state, tx, task)
+}
+
 /// A running server.
 pub struct TestApp {
     pub base: String,
@@ -169,6 +195,7 @@ pub struct TestApp {
     pub backend: Backend,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    config: Arc<Config>,
     pub db: TestDb,
 }
 
@@ -212,27 +239,53 @@ impl TestApp {
         config.auth.signing_secret = Secret::new("test-signing-secret-0123456789abcdef");
         tweak(&mut config);
         config.validate().expect("test config is valid");
-        let state = parlor::server::prepare(Arc::new(config), clock.clone())
-            .await
-            .expect("server prepares");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let st = state.clone();
-        let task = tokio::spawn(async move {
-            parlor::server::serve(st, listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-        });
+        let config = Arc::new(config);
+        let (state, shutdown, task) = serve(config.clone(), clock.clone(), listener).await;
         TestApp {
             base,
             state,
             clock,
             backend,
-            shutdown: Some(tx),
+            shutdown: Some(shutdown),
             task: Some(task),
+            config,
             db,
         }
+    }
+
+    /// Stops the server as SIGTERM does (the rooms drain for `shutdown.drain_secs`) and waits
+    /// up to `limit` for it to finish; whether it did.
+    pub async fn stop(&mut self, limit: std::time::Duration) -> bool {
+        self.begin_stop();
+        self.wait_stopped(limit).await
+    }
+
+    /// Starts stopping the server, as SIGTERM does.
+    pub fn begin_stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Waits up to `limit` for a stopping server to finish; whether it did.
+    pub async fn wait_stopped(&mut self, limit: std::time::Duration) -> bool {
+        match self.task.take() {
+            Some(t) => tokio::time::timeout(limit, t).await.is_ok(),
+            None => true,
+        }
+    }
+
+    /// Starts the stopped server again on the same address, database and data directory.
+    pub async fn start_again(&mut self) {
+        assert!(self.task.is_none(), "stop the server first");
+        let listener = tokio::net::TcpListener::bind(self.config.http.addr)
+            .await
+            .expect("bind the same address again");
+        let (state, shutdown, task) =
+            serve(self.config.clone(), self.clock.clone(), listener).await;
+        self.state = state;
+        self.shutdown = Some(shutdown);
+        self.task = Some(task);
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -10,6 +10,7 @@ mod common;
 
 mod elevenlabs_double;
 mod rtc_peers;
+mod server_restart;
 mod sfu_chat_clock;
 mod sfu_edges;
 mod sfu_guest_name;

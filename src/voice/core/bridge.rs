@@ -203,6 +203,11 @@ impl VoiceBridge {
     /// The user (or the server) ends the session now: the agent is told to close and the
     /// session ends without playing what is queued.
     pub fn hang_up(&mut self) {
+        self.end_now(EndReason::Hangup);
+    }
+
+    /// Like [`VoiceBridge::hang_up`], ending for `reason` (e.g. the server restarting).
+    pub fn end_now(&mut self, reason: EndReason) {
         if matches!(self.phase, Phase::Ended) {
             return;
         }
@@ -213,7 +218,7 @@ impl VoiceBridge {
         self.stats = self.stats();
         self.outbound = None;
         self.inbound = None;
-        self.outputs.ended(EndReason::Hangup);
+        self.outputs.ended(reason);
         self.phase = Phase::Ended;
     }
 

@@ -72,6 +72,8 @@ pub enum EndReason {
     Stalled,
     /// The bridge (user or server) ended the conversation.
     Hangup,
+    /// The server is restarting (its drain time ran out).
+    ServerRestart,
 }
 
 /// One event from the agent, already decoded from its wire format.
@@ -125,6 +127,11 @@ impl EndReason {
         match self {
             EndReason::Completed => "The AI coach ended the conversation.".into(),
             EndReason::Hangup => "The session ended.".into(),
+            EndReason::ServerRestart => {
+                "The server is restarting, so the session was ended. You can start a new one \
+                 in a minute."
+                    .into()
+            }
             EndReason::Stalled => {
                 "The AI coach stopped responding, so the session was ended.".into()
             }

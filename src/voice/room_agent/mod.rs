@@ -19,12 +19,15 @@ use super::record::Persist;
 use crate::ids::VoiceSessionId;
 use crate::media::forward::{LocalSource, Publication};
 use crate::media::track::RtpPacket;
-use crate::rooms::{AgentState, JoinRequest, LiveRoom, Member, Notice, RoomEvent, Rooms};
+use crate::rooms::{
+    AgentState, CloseReason, JoinRequest, LiveRoom, Member, Notice, RoomEvent, Rooms,
+};
 use crate::sfu::{ParticipantId, RoomRole, TrackId, TrackSource};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -42,8 +45,39 @@ pub struct AgentSpec {
     /// The join identity of the only user allowed to talk to the agent.
     pub user_identity: String,
     pub conversation: ConversationContext,
-    /// Notified when the user ends the session from the API.
-    pub hangup: Arc<tokio::sync::Notify>,
+    /// How the service ends the session (the user from the API, the server stopping).
+    pub hangup: Arc<Hangup>,
+}
+
+/// How a running agent is told to stop, and why: a plain hang-up (the user ended the
+/// session) or the server restarting. Asked before the agent waits, it is not lost.
+#[derive(Default)]
+pub struct Hangup {
+    notify: tokio::sync::Notify,
+    restart: AtomicBool,
+}
+
+impl Hangup {
+    /// The user (or an account erasure) ends the session.
+    pub fn now(&self) {
+        self.notify.notify_one();
+    }
+
+    /// The server is stopping: the session ends as [`EndReason::ServerRestart`].
+    pub fn for_restart(&self) {
+        self.restart.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    /// Waits for a request to stop; returns why.
+    async fn requested(&self) -> EndReason {
+        self.notify.notified().await;
+        if self.restart.load(Ordering::SeqCst) {
+            EndReason::ServerRestart
+        } else {
+            EndReason::Hangup
+        }
+    }
 }
 
 /// Runs the agent participant until the conversation ends; returns why it ended.
@@ -147,10 +181,11 @@ impl AgentLoop {
         while self.user.is_none() {
             tokio::select! {
                 ev = events.recv() => match ev {
+                    Some(RoomEvent::Close(CloseReason::Restart)) => return EndReason::ServerRestart,
                     Some(RoomEvent::Close(_)) | None => return EndReason::Hangup,
                     Some(e) => held = self.on_room_event(e).unwrap_or(held),
                 },
-                _ = hangup.notified() => return EndReason::Hangup,
+                why = hangup.requested() => return self.finish(why),
                 _ = tokio::time::sleep_until(deadline) => return EndReason::Hangup,
             }
         }
@@ -172,6 +207,7 @@ impl AgentLoop {
             let mut ingress: Option<Instant> = None;
             tokio::select! {
                 ev = events.recv() => match ev {
+                    Some(RoomEvent::Close(CloseReason::Restart)) => bridge.end_now(EndReason::ServerRestart),
                     Some(RoomEvent::Close(_)) | None => bridge.hang_up(),
                     Some(e) => {
                         if let Some(held) = self.on_room_event(e) {
@@ -221,7 +257,7 @@ impl AgentLoop {
                         bridge.on_agent_event(AgentEvent::Ended(EndReason::AgentError { code: 1008, reason: e.to_string() }), Instant::now()).ok();
                     }
                 }
-                _ = hangup.notified() => bridge.hang_up(),
+                why = hangup.requested() => bridge.end_now(why),
                 _ = tokio::time::sleep_until(deadline) => {
                     let _ = bridge.on_tick(Instant::now());
                 }

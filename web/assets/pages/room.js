@@ -123,8 +123,17 @@ function wireSession() {
     if (debugEvents.length > 200) debugEvents.shift();
   });
   session.on("joined", onJoined);
+  // A server restart is announced (`restarting`); the socket then closes and the session
+  // rejoins by itself once the server is back.
+  let restarting = false;
+  session.on("restarting", (m) => {
+    restarting = true;
+    status(m.message);
+    chat.note(m.message);
+  });
   session.on("state", (s) => {
-    if (s === "reconnecting") status("Connection lost. Reconnecting…");
+    if (s === "reconnecting") status(restarting ? "The server is restarting. Reconnecting…" : "Connection lost. Reconnecting…");
+    if (s === "joined") restarting = false;
   });
   session.on("ice_restarting", () => status("The network changed. Reconnecting the media…"));
   session.on("reset", () => chat.note("Reconnected."));

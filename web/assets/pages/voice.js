@@ -142,6 +142,8 @@ async function connect(answer, mic) {
   session.on("transcript", (m) => transcript.apply(m));
   session.on("agent", (m) => setAgentState(m.state, m.message));
   session.on("state", (s) => { if (s === "reconnecting") status("Connection lost. Reconnecting…"); });
+  // A voice session does not survive a restart: say so now; the agent's `ended` follows.
+  session.on("restarting", (m) => status(m.message));
   session.on("joined", () => { if (agentState !== "idle") setAgentState(agentState); });
   session.on("closed", (e) => { if (e.code !== "left") finish(e.message && e.code !== "bye" ? e.message : "The session ended."); });
   session.publish("microphone", mic, { muted: true });
