@@ -47,8 +47,31 @@ impl Server {
         Self::start_on(dir, free_port(), env).await
     }
 
-    /// Starts `serve` on `port` (e.g. again after a restart).
+    /// Starts `serve` on `port` (e.g. again after a restart) and waits until `/healthz`
+    /// answers over plain HTTP.
     pub async fn start_on(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
+        let mut s = Self::spawn_on(dir, port, env);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(st) = s.child.try_wait().unwrap() {
+                panic!("serve exited early with {st}: {}", s.logs());
+            }
+            if let Ok(r) = reqwest::get(s.url("/healthz")).await
+                && r.status() == 200
+            {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not come up: {}",
+                s.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Starts `serve` on `port` without waiting for it (`env` may set `http.public_url`).
+    pub fn spawn_on(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
         let base = format!("http://127.0.0.1:{port}");
         // Appended to, so a restarted server's logs follow the first run's.
         let log = |name: &str| {
@@ -69,29 +92,19 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut s = Server {
+        Server {
             child: cmd.spawn().unwrap(),
             base,
             port,
             dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = s.child.try_wait().unwrap() {
-                panic!("serve exited early with {st}: {}", s.logs());
-            }
-            if let Ok(r) = reqwest::get(s.url("/healthz")).await
-                && r.status() == 200
-            {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not come up: {}",
-                s.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Sends `signal` (e.g. `-HUP`) with `kill`.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let st = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(st.success(), "kill {signal} {pid}");
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -115,9 +128,7 @@ impl Server {
 
     /// Sends SIGTERM.
     pub fn send_term(&self) {
-        let pid = self.child.id().to_string();
-        let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(st.success(), "kill -TERM {pid}");
+        self.signal("-TERM");
     }
 
     /// Waits up to `limit` for the process to exit.
