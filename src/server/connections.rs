@@ -10,8 +10,10 @@
 //! descriptors, the connection that has been idle longest is closed to make room — as nginx
 //! reuses its idle keep-alive connections — so a flood of idle sockets cannot lock out a
 //! client that sends a request. A connection with a request in progress or an upgraded
-//! WebSocket is never evicted. Hand-written rather than `axum::serve` because that loop has
-//! no timeouts, no cap and sleeps a second on `EMFILE`.
+//! WebSocket is never evicted. With the built-in HTTPS, the TLS handshake runs first (bounded
+//! by the header timeout) and HTTP is served on the TLS stream over the same watched socket.
+//! Hand-written rather than `axum::serve` because that loop has no timeouts, no cap and sleeps
+//! a second on `EMFILE`.
 
 use axum::Router;
 use axum::extract::ConnectInfo;

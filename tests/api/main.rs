@@ -18,6 +18,7 @@ mod cli_and_config;
 mod cli_token;
 mod commitments;
 mod http_edges;
+mod https_acme;
 mod https_files;
 mod lifecycle_edges;
 mod module_graph;

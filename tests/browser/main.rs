@@ -12,6 +12,7 @@ mod common;
 mod browser_account;
 mod browser_booking;
 mod browser_coaching;
+mod browser_https;
 mod browser_pages;
 mod browser_rating;
 mod browser_restart;

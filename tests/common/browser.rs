@@ -45,6 +45,9 @@ pub struct Launch {
     pub host_alias: Option<&'static str>,
     /// A WAV file the fake microphone plays (looped) instead of Chromium's beep.
     pub fake_audio_wav: Option<&'static str>,
+    /// Trust a server certificate with this public key (base64 SHA-256 of its
+    /// SubjectPublicKeyInfo), as if its CA were installed: a test server's HTTPS.
+    pub trust_spki: Option<&'static str>,
 }
 
 impl Default for Launch {
@@ -55,6 +58,7 @@ impl Default for Launch {
             height: 800,
             host_alias: None,
             fake_audio_wav: None,
+            trust_spki: None,
         }
     }
 }
@@ -111,6 +115,11 @@ impl Chromium {
                 launch
                     .fake_audio_wav
                     .map(|w| format!("--use-file-for-fake-audio-capture={w}")),
+            )
+            .args(
+                launch
+                    .trust_spki
+                    .map(|k| format!("--ignore-certificate-errors-spki-list={k}")),
             )
             .arg(format!("--user-data-dir={}", profile.path().display()))
             // Start blank: the page is set up (error log, viewport) before the URL loads, and

@@ -326,12 +326,16 @@ fn alpn_challenge_cert(name: &str, digest: &[u8]) -> Result<rustls::sign::Certif
     let key = rcgen::KeyPair::generate().map_err(local)?;
     let cert = params.self_signed(&key).map_err(local)?;
     let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    rustls::sign::CertifiedKey::from_der(
+    // `CertifiedKey::new`, not `from_der`: the latter parses the certificate as a web PKI
+    // end-entity and refuses the critical acmeIdentifier extension this one must carry.
+    let signing = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| AcmeError::Local(format!("challenge certificate key: {e}")))?;
+    Ok(rustls::sign::CertifiedKey::new(
         vec![cert.der().clone()],
-        der,
-        &rustls::crypto::ring::default_provider(),
-    )
-    .map_err(|e| AcmeError::Local(format!("challenge certificate: {e}")))
+        signing,
+    ))
 }
 
 /// Unix seconds as RFC 3339 text, for the log.
