@@ -93,10 +93,20 @@ impl Coaches {
         Ok(self.store.active_coaches().await?)
     }
 
-    /// Active coaches as `viewer` (none: anonymous) may see them.
-    pub async fn list_for(&self, viewer: Option<&Viewer>) -> Result<Vec<CoachView>, BookingError> {
+    /// Active coaches as `viewer` (none: anonymous) may see them; with `inactive_too` (admins
+    /// only, checked by the caller) the inactive ones as well.
+    pub async fn list_for(
+        &self,
+        viewer: Option<&Viewer>,
+        inactive_too: bool,
+    ) -> Result<Vec<CoachView>, BookingError> {
+        let coaches = if inactive_too {
+            self.store.all_coaches().await?
+        } else {
+            self.list().await?
+        };
         let mut out = Vec::new();
-        for c in self.list().await? {
+        for c in coaches {
             out.push(self.view(viewer, c).await?);
         }
         Ok(out)

@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/voice/{id}", get(voice_session_page))
         .route("/coach", get(|h: HeaderMap| page("coach", h)))
         .route("/account", get(|h: HeaderMap| page("account", h)))
+        .route("/admin", get(|h: HeaderMap| page("admin", h)))
         .route("/r/{room}", get(room_page))
         .route("/assets/{*path}", get(asset))
         .layer(CompressionLayer::new())

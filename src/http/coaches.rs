@@ -25,15 +25,31 @@ pub fn routes() -> Router<AppState> {
         .route("/api/coaches/{id}/slots", get(slots))
 }
 
+/// Which coaches to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Inactive coaches too (admins only; 403 for anyone else).
+    pub include_inactive: Option<bool>,
+}
+
 /// Active coaches: the public profile for everyone; the phone number and the weekly
 /// availability rules only for those allowed (see `CoachView`).
-#[utoipa::path(get, operation_id = "list_coaches", path = "/api/coaches", tag = "coaches", responses((status = 200, body = Vec<CoachView>)))]
+#[utoipa::path(get, operation_id = "list_coaches", path = "/api/coaches", tag = "coaches", params(ListQuery),
+    responses((status = 200, body = Vec<CoachView>), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
 async fn list(
     State(s): State<AppState>,
     MaybeAuth(auth): MaybeAuth,
+    super::extract::AppQuery(q): super::extract::AppQuery<ListQuery>,
 ) -> Result<axum::Json<Vec<CoachView>>, ApiError> {
+    let inactive_too = q.include_inactive == Some(true);
+    if inactive_too && !auth.as_ref().is_some_and(|a| a.principal.is_admin()) {
+        return Err(ApiError::forbidden("only admins list inactive coaches"));
+    }
     Ok(axum::Json(
-        s.coaches.list_for(auth.as_ref().map(|a| &a.viewer)).await?,
+        s.coaches
+            .list_for(auth.as_ref().map(|a| &a.viewer), inactive_too)
+            .await?,
     ))
 }
 

@@ -17,7 +17,7 @@ use utoipa::OpenApi;
         super::bookings::invite, super::bookings::feed,
         super::privacy::export, super::privacy::erase, super::privacy::list_commitments,
         super::privacy::create_commitment, super::privacy::update_commitment, super::privacy::delete_commitment, super::privacy::audit,
-        super::rooms::token,
+        super::rooms::token, super::rooms::live,
         super::voice::start, super::voice::list, super::voice::one, super::voice::end,
     ),
     modifiers(&BodyErrors, &Described, &Security),

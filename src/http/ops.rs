@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::ClientIp;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -57,16 +58,55 @@ async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
     Ok("ready")
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
-async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    (
+/// Prometheus text exposition, for clients in `http.metrics_allow` or with the bearer token
+/// `http.metrics_token`.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String), (status = 403, body = super::error::ErrorBody)))]
+async fn metrics(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if !metrics_allowed(&s, &ip, &headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "metrics are served to the addresses in http.metrics_allow or with the bearer \
+             token http.metrics_token",
+        ));
+    }
+    Ok((
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
         s.metrics.render(),
-    )
+    ))
+}
+
+/// Whether a request from `ip` with `headers` may read the metrics.
+fn metrics_allowed(s: &AppState, ip: &str, headers: &axum::http::HeaderMap) -> bool {
+    let token = s.config.http.metrics_token.expose();
+    if !token.is_empty()
+        && let Some(given) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        use subtle::ConstantTimeEq;
+        if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+            return true;
+        }
+    }
+    // An IPv4 client of a dual-stack listener appears as ::ffff:a.b.c.d.
+    let Ok(ip) = ip.parse::<std::net::IpAddr>().map(|ip| ip.to_canonical()) else {
+        return false;
+    };
+    s.config
+        .http
+        .metrics_allow
+        .iter()
+        .filter_map(|r| crate::validate::IpRange::parse(r).ok())
+        .any(|r| r.contains(ip))
 }
 
 /// This API's OpenAPI 3.1 description.

@@ -326,6 +326,14 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
     /// Only entries with an id below this (for paging).
     pub before: Option<i64>,
+    /// Only entries of this actor (a user id).
+    pub actor: Option<String>,
+    /// Only entries of this event, e.g. `login_failed`.
+    pub event: Option<String>,
+    /// Only entries at or after this instant (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries before this instant (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// The security audit log, newest first (admins only).
@@ -343,5 +351,25 @@ async fn audit(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 500"));
     }
-    Ok(axum::Json(s.store.audit_entries(limit, q.before).await?))
+    for (name, v) in [("actor", &q.actor), ("event", &q.event)] {
+        if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 100) {
+            return Err(ApiError::bad_request(format!(
+                "{name} must have 1 to 100 characters"
+            )));
+        }
+    }
+    if let (Some(a), Some(b)) = (q.since, q.until)
+        && a >= b
+    {
+        return Err(ApiError::bad_request("since must be before until"));
+    }
+    let filter = crate::store::AuditFilter {
+        actor: q.actor,
+        event: q.event,
+        since: q.since,
+        until: q.until,
+    };
+    Ok(axum::Json(
+        s.store.audit_entries(limit, q.before, &filter).await?,
+    ))
 }

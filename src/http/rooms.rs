@@ -21,7 +21,34 @@ use utoipa::ToSchema;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/rooms/{room}/token", post(token))
+        .route("/api/admin/live", get(live))
         .route("/rtc", get(rtc))
+}
+
+/// What is live on this server now (admins only).
+#[derive(Serialize, ToSchema)]
+pub struct Live {
+    /// Open rooms (video rooms and voice sessions' rooms, whose names start `voice-`).
+    pub rooms: Vec<crate::rooms::RoomOverview>,
+    /// Voice sessions whose agent is running.
+    pub voice_sessions: usize,
+    /// Whether the server is stopping (no new calls).
+    pub draining: bool,
+}
+
+/// Live rooms, their participants and tracks, and running voice sessions (admins only).
+#[utoipa::path(get, operation_id = "admin_live", path = "/api/admin/live", tag = "admin",
+    responses((status = 200, body = Live), (status = 401, body = super::error::ErrorBody),
+        (status = 403, body = super::error::ErrorBody)))]
+async fn live(State(s): State<AppState>, auth: Auth) -> Result<axum::Json<Live>, ApiError> {
+    if !auth.principal.is_admin() {
+        return Err(ApiError::forbidden("only admins see the live rooms"));
+    }
+    Ok(axum::Json(Live {
+        rooms: s.rooms.overview(),
+        voice_sessions: s.voice.live_count(),
+        draining: s.rooms.is_draining(),
+    }))
 }
 
 /// A join token and the link that carries it.

@@ -74,6 +74,16 @@ impl CloseReason {
     }
 }
 
+/// An open room as an admin sees it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RoomOverview {
+    pub name: String,
+    /// Seconds since the room opened.
+    pub open_secs: u64,
+    pub participants: Vec<crate::sfu::ParticipantInfo>,
+    pub tracks: Vec<crate::sfu::TrackInfo>,
+}
+
 /// A participant's place in a room: its id and its events.
 pub struct Member {
     pub room: Arc<LiveRoom>,
@@ -176,6 +186,25 @@ impl Rooms {
         for room in self.all() {
             room.tell_everyone(|| RoomEvent::Close(reason));
         }
+    }
+
+    /// Every open room with who is in it and what is published, by name (for admins).
+    pub fn overview(&self) -> Vec<RoomOverview> {
+        let mut out: Vec<RoomOverview> = self
+            .all()
+            .into_iter()
+            .map(|r| {
+                let (participants, tracks) = r.snapshot();
+                RoomOverview {
+                    name: r.name().to_string(),
+                    open_secs: u64::try_from(r.now_ms() / 1000).unwrap_or(0),
+                    participants,
+                    tracks,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 
     fn all(&self) -> Vec<Arc<LiveRoom>> {

@@ -215,4 +215,13 @@ impl Store {
             .await?;
         rows.iter().map(coach_from_row).collect()
     }
+
+    /// Every coach, active or not, by name (for admins).
+    pub async fn all_coaches(&self) -> StoreResult<Vec<Coach>> {
+        let sql = format!("{COACH_SELECT} ORDER BY c.name, c.id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(coach_from_row).collect()
+    }
 }

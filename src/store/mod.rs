@@ -14,7 +14,7 @@ mod privacy;
 pub mod users;
 mod voice;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter};
 pub use privacy::PersonalData;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

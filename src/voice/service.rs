@@ -180,6 +180,11 @@ impl VoiceService {
         }
     }
 
+    /// How many sessions' agents are running.
+    pub fn live_count(&self) -> usize {
+        self.live.lock().expect("live lock").len()
+    }
+
     /// Whether the session's agent is still running.
     pub fn is_live(&self, id: &VoiceSessionId) -> bool {
         self.live.lock().expect("live lock").contains_key(id)

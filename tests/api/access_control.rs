@@ -635,6 +635,7 @@ async fn every_protected_endpoint_refuses_unauthenticated_and_forged_cookie_requ
             Some(json!({"email": "e@example.org", "name": "E", "role": "admin"})),
         ),
         ("audit", Method::GET, "/api/admin/audit".into(), None),
+        ("live", Method::GET, "/api/admin/live".into(), None),
         (
             "create coach",
             Method::POST,

@@ -1,5 +1,5 @@
 //! Every page of the browser client, in real headless Chromium against a real server:
-//! logged out, as a client and as a coach, at 360×740 (phone) and 1280×800 (desktop). Each
+//! logged out, as a client, as a coach and as an admin, at 360×740 (phone) and 1280×800 (desktop). Each
 //! visit saves a screenshot to `target/test-artifacts/screenshots/{name}-{w}x{h}.png` and
 //! scans the computed colours of every element: any blue hue fails the test, naming the
 //! element and property. A page whose server has gone away must say so in words.
@@ -23,6 +23,7 @@ enum Visitor {
     Nobody,
     Client,
     Coach,
+    Admin,
 }
 
 /// One page visit: screenshot name, path, visitor.
@@ -53,6 +54,7 @@ const PAGES: &[PageVisit] = &[
     page("coach-not-linked", "/coach", Visitor::Client),
     page("dashboard-coach", "/", Visitor::Coach),
     page("coach", "/coach", Visitor::Coach),
+    page("admin", "/admin", Visitor::Admin),
     page("room-prejoin", "/r/{room}#token={token}", Visitor::Client),
     page("voice", "/voice", Visitor::Client),
 ];
@@ -208,6 +210,7 @@ async fn visit_all(app: &TestApp, seeded: &Seeded, visitor: Visitor) -> Vec<Stri
         Visitor::Nobody => {}
         Visitor::Client => log_in(&mut b, app, "client@example.org").await,
         Visitor::Coach => log_in(&mut b, app, "coach@example.org").await,
+        Visitor::Admin => log_in(&mut b, app, "admin@example.org").await,
     }
     let mut problems = Vec::new();
     for p in PAGES.iter().filter(|p| p.visitor == visitor) {
@@ -252,7 +255,12 @@ async fn every_page_is_monochrome_at_phone_and_desktop_sizes() {
     let app = TestApp::for_browser(|_| {}).await;
     let seeded = seed(&app).await;
     let mut problems = Vec::new();
-    for visitor in [Visitor::Nobody, Visitor::Client, Visitor::Coach] {
+    for visitor in [
+        Visitor::Nobody,
+        Visitor::Client,
+        Visitor::Coach,
+        Visitor::Admin,
+    ] {
         problems.extend(visit_all(&app, &seeded, visitor).await);
     }
     assert!(

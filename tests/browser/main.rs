@@ -10,6 +10,7 @@
 mod common;
 
 mod browser_account;
+mod browser_admin;
 mod browser_booking;
 mod browser_coaching;
 mod browser_https;

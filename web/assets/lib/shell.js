@@ -19,6 +19,7 @@ const NAV = [
   { href: "/voice", label: "AI coach" },
   { href: "/coach", label: "Coach", coachOnly: true },  // coaches, and admins (who edit any coach)
   { href: "/account", label: "Account" },
+  { href: "/admin", label: "Admin", adminOnly: true },
 ];
 
 export function say(el, text, kind = "info") {
@@ -62,6 +63,7 @@ function render(header, me) {
   if (me) {
     for (const item of NAV) {
       if (item.coachOnly && !me.coach_id && me.user.role !== "admin") continue;
+      if (item.adminOnly && me.user.role !== "admin") continue;
       nav.append(link(item.href, item.label, item.href === here));
     }
     const out = document.createElement("button");
