@@ -120,6 +120,12 @@ pub struct HttpConfig {
     pub idle_timeout_secs: u64,
     /// Seconds a whole request (body and handler) may take before it is answered 408.
     pub request_timeout_secs: u64,
+    /// Who may read `/metrics`: client addresses or CIDR ranges (the forwarded client's with
+    /// `trust_proxy`). Loopback only by default.
+    pub metrics_allow: Vec<String>,
+    /// A bearer token that reads `/metrics` from any address (Prometheus `authorization`).
+    /// Environment only: `PARLOR_HTTP__METRICS_TOKEN`.
+    pub metrics_token: Secret,
     /// HTTPS from certificate files, and the plain-HTTP redirect listener.
     pub tls: TlsConfig,
     /// HTTPS with certificates obtained and renewed over ACME (Let's Encrypt).
@@ -235,6 +241,8 @@ impl Default for HttpConfig {
             body_timeout_secs: 30,
             idle_timeout_secs: 60,
             request_timeout_secs: 60,
+            metrics_allow: vec!["127.0.0.1/32".into(), "::1/128".into()],
+            metrics_token: Secret::default(),
             tls: TlsConfig::default(),
             acme: AcmeConfig::default(),
         }
@@ -300,6 +308,7 @@ impl Default for LogConfig {
 /// Keys that hold secrets: refused in the config file, accepted from the environment.
 pub(crate) const SECRET_KEYS: &[&str] = &[
     "auth.signing_secret",
+    "http.metrics_token",
     "jitsi.app_secret",
     "rtc.turn_secret",
     "voice.elevenlabs.api_key",
@@ -372,6 +381,14 @@ impl Config {
             .find_map(|r| crate::validate::IpRange::parse(r).err())
         {
             return bad("http.trusted_proxies", e);
+        }
+        if let Some(e) = self
+            .http
+            .metrics_allow
+            .iter()
+            .find_map(|r| crate::validate::IpRange::parse(r).err())
+        {
+            return bad("http.metrics_allow", e);
         }
         if self.auth.session_ttl_hours == 0 {
             return bad("auth.session_ttl_hours", "must be at least 1".into());

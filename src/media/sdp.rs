@@ -6,6 +6,11 @@ use std::net::IpAddr;
 
 /// Replaces the address of every host candidate with `public` (a 1:1 NAT: same port).
 /// Other lines are unchanged; line endings are preserved.
+///
+/// Done on the SDP text because rtc 0.21's `SettingEngineBuilder::with_nat_1to1_ips` only
+/// stores the addresses: nothing in rtc, rtc-ice or webrtc 0.21 reads them when gathering
+/// candidates (checked in their sources), so a host candidate would still carry the private
+/// address.
 pub fn announce(sdp: &str, public: IpAddr) -> String {
     let mut out = String::with_capacity(sdp.len() + 64);
     for line in sdp.split_inclusive('\n') {

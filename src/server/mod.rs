@@ -97,8 +97,24 @@ pub async fn serve_until_signalled(
     state: AppState,
     listener: TcpListener,
 ) -> Result<(), StartError> {
+    // SIGHUP must never end the process (its default action): `systemctl reload` sends it.
+    // With certificate files the TLS watcher reloads them on it; otherwise it is noted.
+    let files = state.config.http.tls.from_files();
+    let hup = tokio::spawn(async move {
+        let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while s.recv().await.is_some() {
+            if !files {
+                tracing::info!("SIGHUP: nothing to reload (no http.tls certificate files)");
+            }
+        }
+    });
     // The second listener is made after the first signal, so that signal does not count twice.
-    serve_draining(state, listener, shutdown_signal(), shutdown_signal).await
+    let r = serve_draining(state, listener, shutdown_signal(), shutdown_signal).await;
+    hup.abort();
+    r
 }
 
 async fn serve_draining<H: Future<Output = ()> + Send>(

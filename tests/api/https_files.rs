@@ -3,7 +3,8 @@
 //! restart, a broken file keeps the last good certificate; a client trusting another CA and
 //! plain HTTP on the HTTPS port get nothing; the redirect listener sends plain HTTP to the
 //! HTTPS address. The real binary: a bad file stops the start naming the file, and SIGHUP
-//! reloads (and does not kill the process, as it would by default).
+//! reloads (and, without certificate files, is noted and does not kill the process, as it
+//! would by default).
 
 use crate::common;
 
@@ -134,6 +135,23 @@ async fn the_binary_names_a_bad_certificate_file_and_reloads_on_sighup() {
         "names the file and why: {err}"
     );
 
+    // Without certificate files SIGHUP (`systemctl reload`) is noted and changes nothing: it
+    // must not end the process, as the signal's default action would.
+    let plain = Server::start(dir.path(), &[("PARLOR_DATABASE__URL", &db)]).await;
+    plain.signal("-HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !plain.logs().contains("SIGHUP: nothing to reload") {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP not noted: {}",
+            plain.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = reqwest::get(plain.url("/healthz")).await.unwrap();
+    assert_eq!(r.status(), 200, "still serving after SIGHUP");
+    drop(plain);
+
     let ca = TestCa::new("parlor test CA");
     let (cert, key) = ca.leaf(&["localhost"], "first");
     install(dir.path(), &cert, &key);
@@ -162,7 +180,7 @@ async fn the_binary_names_a_bad_certificate_file_and_reloads_on_sighup() {
     }
     server.signal("-HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.logs().contains("SIGHUP") {
+    while !server.logs().contains("why=\"SIGHUP\"") {
         assert!(
             Instant::now() < deadline,
             "no reload on SIGHUP: {}",

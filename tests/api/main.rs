@@ -10,6 +10,7 @@ mod common;
 
 mod abuse_edges;
 mod access_control;
+mod admin_console;
 mod auth_sessions;
 mod bad_input;
 mod booking_lifecycle;
@@ -21,6 +22,7 @@ mod http_edges;
 mod https_acme;
 mod https_files;
 mod lifecycle_edges;
+mod metrics_access;
 mod module_graph;
 mod privacy_erasure;
 mod room_token_fallback;
