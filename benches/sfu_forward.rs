@@ -24,8 +24,7 @@
 //! `BENCH_RSS_ONLY` (skip the throughput phases), `BENCH_SOCKET_BUFFER` (media socket buffers,
 //! both ends; 106496 is the kernel default), `BENCH_KEYFRAME_PACKETS` (extra packets sent at
 //! once with each keyframe, once a second). "kern.drop" counts datagrams the kernel dropped
-//! for a full socket receive buffer during the phase; "nacks" the retransmission requests
-//! (RTCP NACKs) the publishers received from the server during it. Prints a table and writes `target/bench-results/sfu_forward.json`.
+//! for a full socket receive buffer during the phase. Prints a table and writes `target/bench-results/sfu_forward.json`.
 //! On a 2-core machine the clients share the CPU with the server; per-core figures use the
 //! server's own CPU time, so they are not inflated by the clients' share.
 
@@ -263,8 +262,6 @@ struct Phase {
     received_at_subscribers: u64,
     /// Datagrams the kernel dropped for a full socket receive buffer (all sockets).
     kernel_rcvbuf_drops: u64,
-    /// NACKs the publishers received from the server (retransmission requests) in the window.
-    publisher_nacks: u64,
     server_rss_mb: f64,
 }
 
@@ -283,7 +280,6 @@ async fn phase(b: &Bench, name: &str, rooms: usize, subs: usize, pps: u64, secs:
     let before = support::scrape(&b.server.base);
     let cpu0 = b.server.cpu_secs();
     let drops0 = support::udp_rcvbuf_errors();
-    let nacks0 = publisher_nacks(&all).await;
     let t0 = Instant::now();
     measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(secs)).await;
@@ -291,7 +287,6 @@ async fn phase(b: &Bench, name: &str, rooms: usize, subs: usize, pps: u64, secs:
     let wall = t0.elapsed().as_secs_f64();
     let cpu = b.server.cpu_secs() - cpu0;
     let kernel_drops = support::udp_rcvbuf_errors() - drops0;
-    let nacks = publisher_nacks(&all).await - nacks0;
     let after = support::scrape(&b.server.base);
     let rss = b.server.rss_kib();
     stop.store(true, Ordering::Relaxed);
@@ -337,20 +332,8 @@ async fn phase(b: &Bench, name: &str, rooms: usize, subs: usize, pps: u64, secs:
         lost_at_subscribers: lost,
         received_at_subscribers: received,
         kernel_rcvbuf_drops: kernel_drops,
-        publisher_nacks: nacks,
         server_rss_mb: rss as f64 / 1024.0,
     }
-}
-
-/// NACKs received so far by the rooms' publishers (each room's first client).
-async fn publisher_nacks(rooms: &[Room]) -> u64 {
-    let mut n = 0;
-    for r in rooms {
-        if let Some(p) = r.clients.first() {
-            n += p.link_stats().await.0.nacks_received;
-        }
-    }
-    n
 }
 
 /// RSS with 4 and then 8 participants in one room, each publishing audio (50/s) and video
@@ -446,7 +429,7 @@ async fn main() {
     }
 
     println!(
-        "\n{:<20} {:>5} {:>11} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>6}",
+        "\n{:<20} {:>5} {:>11} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
         "phase",
         "subs",
         "fwd pkt/s",
@@ -458,16 +441,15 @@ async fn main() {
         "e2e p99",
         "dropped",
         "lost",
-        "kern.drop",
-        "nacks"
+        "kern.drop"
     );
     println!(
-        "{:<20} {:>5} {:>11} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>6}",
-        "", "", "", "", "", "µs", "µs", "ms", "ms", "", "", "", ""
+        "{:<20} {:>5} {:>11} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "", "", "", "", "", "µs", "µs", "ms", "ms", "", "", ""
     );
     for p in &phases {
         println!(
-            "{:<20} {:>5} {:>11.0} {:>7.2} {:>12.0} {:>9.1} {:>9.1} {:>9.2} {:>9.2} {:>8.0} {:>8} {:>9} {:>6}",
+            "{:<20} {:>5} {:>11.0} {:>7.2} {:>12.0} {:>9.1} {:>9.1} {:>9.2} {:>9.2} {:>8.0} {:>8} {:>8}",
             p.name,
             p.subscribers,
             p.forwarded_per_s,
@@ -479,8 +461,7 @@ async fn main() {
             p.client_one_way_p99_ms,
             p.dropped_by_server,
             p.lost_at_subscribers,
-            p.kernel_rcvbuf_drops,
-            p.publisher_nacks
+            p.kernel_rcvbuf_drops
         );
     }
     let report = json!({

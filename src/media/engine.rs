@@ -6,7 +6,9 @@
 //! written into the descriptions it sends by [`super::sdp::add_opus_params`]): in a call, nothing; in a voice session, `maxplaybackrate=16000` (RFC 7587 §6.1), because what the browser sends
 //! is heard only by an agent that listens at 16 kHz. The browser then codes wideband speech
 //! (SILK only) instead of hybrid or fullband packets: fewer bits up, and no CELT layer for the
-//! server to decode and throw away above 8 kHz.
+//! server to decode and throw away above 8 kHz. A voice session's connections also carry Opus
+//! alone, with only the audio level and RTCP reports: no VP8, simulcast, NACK, TWCC or
+//! keyframe forwarding, whose interceptors would otherwise run on every packet.
 //!
 //! webrtc-rs 0.21 has no port-range setting: [`build_in_range`] walks the configured range and
 //! binds one concrete `ip:port` per connection. mDNS is off (it would open a multicast socket
@@ -186,7 +188,10 @@ pub fn vp8() -> RTCRtpCodec {
     }
 }
 
-fn media_engine_and_registry(nack_history: u16) -> Result<(MediaEngine, Registry), RtcError> {
+fn media_engine_and_registry(
+    nack_history: u16,
+    profile: Profile,
+) -> Result<(MediaEngine, Registry), RtcError> {
     let mut me = MediaEngine::default();
     me.register_codec(
         RTCRtpCodecParameters {
@@ -195,6 +200,22 @@ fn media_engine_and_registry(nack_history: u16) -> Result<(MediaEngine, Registry
         },
         RtpCodecKind::Audio,
     )?;
+    if profile == Profile::Voice {
+        // A voice session carries one Opus stream each way and nothing else: no video codec,
+        // no simulcast, no keyframe requests, no NACK (Opus is not retransmitted) and no
+        // transport-wide congestion feedback (the browser's audio bitrate does not follow
+        // it). Only the audio level and the RTCP reports the quality sampler reads remain:
+        // every interceptor left out is per-packet work saved on each of the session's two
+        // connections.
+        me.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: AUDIO_LEVEL_URI.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            Some(RTCRtpTransceiverDirection::Sendrecv),
+        )?;
+        return Ok((me, configure_rtcp_reports(Registry::new())));
+    }
     me.register_codec(
         RTCRtpCodecParameters {
             rtp_codec: vp8(),
@@ -232,9 +253,10 @@ fn media_engine_and_registry(nack_history: u16) -> Result<(MediaEngine, Registry
 pub async fn build(
     transport: &PeerFactory,
     port: u16,
+    profile: Profile,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Arc<dyn PeerConnection>, RtcError> {
-    let (me, registry) = media_engine_and_registry(transport.nack_history)?;
+    let (me, registry) = media_engine_and_registry(transport.nack_history, profile)?;
     let se = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_ice_connection_attempts(Some(transport.ice_check_interval), None)
@@ -273,6 +295,7 @@ pub async fn build(
 /// Builds a peer connection on the first free port of the range (searching round-robin).
 pub async fn build_in_range(
     transport: &PeerFactory,
+    profile: Profile,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Arc<dyn PeerConnection>, RtcError> {
     let (lo, hi) = transport.ports;
@@ -285,7 +308,7 @@ pub async fn build_in_range(
         if std::net::UdpSocket::bind((transport.bind_ip, port)).is_err() {
             continue;
         }
-        match build(transport, port, handler.clone()).await {
+        match build(transport, port, profile, handler.clone()).await {
             Ok(pc) => {
                 transport.next.store(
                     ((port - lo) as u32 + 1).try_into().unwrap_or(0),

@@ -111,7 +111,7 @@ impl Peer {
             events,
             gathered: gathered_tx,
         });
-        let pc = engine::build_in_range(transport, handler).await?;
+        let pc = engine::build_in_range(transport, profile, handler).await?;
         Ok(Peer {
             pc,
             profile,

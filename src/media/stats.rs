@@ -1,7 +1,6 @@
 //! What a connection's statistics say about its health, reduced to the few numbers the SFU
 //! uses: packets received and lost, the loss the remote side reports, the round-trip time,
-//! the kind of candidate the selected path uses (`host`, `srflx`, `prflx`, `relay`), and the
-//! retransmission requests (NACKs) the far end sent.
+//! and the kind of candidate the selected path uses (`host`, `srflx`, `prflx`, `relay`).
 
 use super::peer::Peer;
 use rtc::statistics::StatsSelector;
@@ -21,8 +20,6 @@ pub struct LinkStats {
     pub rtt_ms: Option<f64>,
     /// Candidate type of the selected pair's local candidate.
     pub local_candidate_type: Option<String>,
-    /// NACKs (retransmission requests) received for what we send, all outbound streams.
-    pub nacks_received: u64,
 }
 
 impl Peer {
@@ -44,9 +41,6 @@ impl Peer {
                 RTCStatsReportEntry::InboundRtp(i) => {
                     s.packets_received += i.received_rtp_stream_stats.packets_received;
                     s.packets_lost += i.received_rtp_stream_stats.packets_lost;
-                }
-                RTCStatsReportEntry::OutboundRtp(o) => {
-                    s.nacks_received += u64::from(o.nack_count);
                 }
                 RTCStatsReportEntry::RemoteInboundRtp(r) => {
                     let f = r.fraction_lost;
