@@ -327,12 +327,14 @@ pub struct AuditQuery {
     /// Only entries with an id below this (for paging).
     pub before: Option<i64>,
     /// Only entries of this actor (a user id).
+    #[param(min_length = 1, max_length = 100)]
     pub actor: Option<String>,
     /// Only entries of this event, e.g. `login_failed`.
+    #[param(min_length = 1, max_length = 100)]
     pub event: Option<String>,
     /// Only entries at or after this instant (RFC 3339).
     pub since: Option<DateTime<Utc>>,
-    /// Only entries before this instant (RFC 3339).
+    /// Only entries before this instant (RFC 3339); not after `since` matches nothing.
     pub until: Option<DateTime<Utc>>,
 }
 
@@ -357,11 +359,6 @@ async fn audit(
                 "{name} must have 1 to 100 characters"
             )));
         }
-    }
-    if let (Some(a), Some(b)) = (q.since, q.until)
-        && a >= b
-    {
-        return Err(ApiError::bad_request("since must be before until"));
     }
     let filter = crate::store::AuditFilter {
         actor: q.actor,
