@@ -12,6 +12,7 @@
 //! | [`server`], [`cli`] | start-up, the connection watchdog, graceful shutdown, the command line |
 //! | [`auth`] | accounts (argon2id), login sessions, API keys, rate limiting, join tokens |
 //! | [`booking`] | coaches, availability, slots, bookings, links, iCalendar, room admission |
+//! | [`notify`] | the durable outbox's delivery worker, email over SMTP, the words of every message |
 //! | [`store`] | sqlx repositories over SQLite (default) and PostgreSQL |
 //! | [`model`] | the domain's data (accounts, coaches, bookings, slot rules, voice sessions) |
 //! | [`signal`] | the `/rtc` WebSocket protocol and one task per connected participant |
@@ -36,6 +37,12 @@
 //! [`media::down_track::DownTrack`]. Everything else (joins, mutes, pauses, chat, speakers)
 //! goes through the room's [`sfu::room::Room`] core; [`rooms::LiveRoom`] carries out its
 //! output and [`signal`] turns the room's events into wire messages.
+//!
+//! **A notification.** A booking change ([`booking::notices`]) or an account event renders its
+//! messages and writes them as outbox rows in the same database transaction as the change
+//! ([`store::outbox`]). The [`notify::worker::Worker`] claims due rows with a lease, sends
+//! them ([`notify::smtp`]) and records each attempt: delivered, retried with back-off, or
+//! failed for admins to see and retry.
 //!
 //! **An AI voice session.** `POST /api/voice/sessions` ([`voice::service`]) opens a room and
 //! starts [`voice::room_agent`], a server-side participant that joins like the browser but
@@ -83,6 +90,7 @@ pub mod http;
 pub mod ids;
 pub mod media;
 pub mod model;
+pub mod notify;
 pub mod rooms;
 pub mod server;
 pub mod sfu;

@@ -43,6 +43,10 @@ pub enum AuthError {
     OwnAccount(&'static str),
     #[error("not signed in, or the session has expired")]
     Unauthenticated,
+    #[error(
+        "this password reset link is not valid: it was used, it expired, or it is mistyped; ask for a new one"
+    )]
+    InvalidResetToken,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -52,6 +56,9 @@ impl From<StoreError> for AuthError {
         AuthError::Store(e)
     }
 }
+
+/// How long a password reset link works.
+pub const RESET_MINUTES: i64 = 30;
 
 /// Validated input for a new account.
 pub struct Signup<'a> {
@@ -339,6 +346,92 @@ impl Accounts {
             .audit(Some(user.id.as_str()), "password_reset", None, None, now)
             .await?;
         Ok(user)
+    }
+
+    /// A password reset asked for by `email` from `ip`: when the address has an active
+    /// account, a single-use token (stored hashed, valid for [`RESET_MINUTES`]) and the email
+    /// carrying it (`mail` renders it from the account and the token) are written in one
+    /// transaction. The caller answers alike whether or not the address has an account.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        ip: &str,
+        now: DateTime<Utc>,
+        mail: impl FnOnce(&User, &str) -> Vec<crate::store::outbox::NewOutbox>,
+    ) -> Result<(), AuthError> {
+        let account = crate::validate::email(email).map_err(AuthError::Invalid)?;
+        // The sign-up allowance per address also bounds reset requests: both send email.
+        self.limiter
+            .lock()
+            .expect("limiter lock")
+            .signup(ip, now.timestamp())
+            .map_err(AuthError::RateLimited)?;
+        let user = match self.store.user_for_login(&account).await {
+            Ok((u, _)) if !u.disabled => u,
+            Ok(_) | Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let token = new_token();
+        let rows = mail(&user, &token);
+        if rows.is_empty() {
+            tracing::warn!("a password reset was asked for, but email is off (notify.smtp.host)");
+            return Ok(());
+        }
+        let expires = now + Duration::minutes(RESET_MINUTES);
+        self.store
+            .insert_password_reset(&user.id, &token_hash(&token), expires, &rows, now)
+            .await?;
+        self.store
+            .audit(
+                Some(user.id.as_str()),
+                "password_reset_requested",
+                None,
+                None,
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token from an email. The token works once; every
+    /// login session of the account ends.
+    pub async fn confirm_password_reset(
+        &self,
+        token: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(AuthError::InvalidResetToken);
+        }
+        password::check_policy(new).map_err(AuthError::Invalid)?;
+        let pw = new.to_string();
+        let hash = self
+            .hashes
+            .run(move || password::hash(&pw))
+            .await
+            .map_err(|_| AuthError::Busy)?;
+        let user = match self
+            .store
+            .take_password_reset(&token_hash(token), now)
+            .await
+        {
+            Ok(u) => u,
+            Err(StoreError::NotFound) => return Err(AuthError::InvalidResetToken),
+            Err(e) => return Err(e.into()),
+        };
+        self.store.set_password_hash(&user, &hash).await?;
+        self.store.delete_login_sessions_except(&user, None).await?;
+        self.store
+            .audit(
+                Some(user.as_str()),
+                "password_reset_by_email",
+                None,
+                None,
+                now,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Disables or re-enables an account (by an admin, never their own). Disabling ends its

@@ -11,6 +11,7 @@ pub mod coaches;
 mod follow_up;
 pub mod ics;
 pub mod links;
+pub mod notices;
 pub mod phone;
 pub mod service;
 pub mod slots;

@@ -5,6 +5,7 @@
 //! the slot is checked against the busy intervals read in the same locked transaction, so two
 //! requests for one slot cannot both succeed.
 
+use super::notices::{Change, Notices};
 use super::slots::Schedule;
 use super::{BookingError, Viewer};
 use crate::config::Config;
@@ -33,6 +34,7 @@ pub struct NewBooking {
 pub struct Bookings {
     pub(super) store: Store,
     cfg: Arc<Config>,
+    notices: Notices,
 }
 
 /// The schedule of a coach as the slot computation needs it.
@@ -48,8 +50,17 @@ pub(crate) fn schedule_of(coach: &Coach) -> Result<Schedule<'_>, BookingError> {
 }
 
 impl Bookings {
-    pub fn new(store: Store, cfg: Arc<Config>) -> Self {
-        Self { store, cfg }
+    pub fn new(store: Store, cfg: Arc<Config>, signing_key: crate::config::Secret) -> Self {
+        Self {
+            notices: Notices::new(store.clone(), cfg.clone(), signing_key),
+            store,
+            cfg,
+        }
+    }
+
+    /// The messages about bookings (for the unsubscribe link).
+    pub fn notices(&self) -> &Notices {
+        &self.notices
     }
 
     /// Books a slot. With an idempotency key, a repeat of the same request returns the first
@@ -141,6 +152,7 @@ impl Bookings {
             calendar_uid: format!("{}@parlor", booking.id),
             ..booking
         };
+        let notices = self.notices.booking(Change::Booked, &booking, now).await?;
         let mut tx = self
             .store
             .booking_tx(&coach.id)
@@ -167,6 +179,7 @@ impl Bookings {
             return Err(BookingError::ClientBusy);
         }
         tx.insert(&booking).await.map_err(slot_conflict)?;
+        tx.enqueue(&notices, now).await?;
         if let (Some(key), Some(hash)) = (idempotency_key, &request_hash) {
             tx.remember_idempotency(&client_id, key, hash, &booking.id, now)
                 .await?;
@@ -261,6 +274,17 @@ impl Bookings {
         }
         let ends_at = ends_at(starts_at, &coach)?;
         let (lo, hi) = day_either_side(starts_at)?;
+        let moved = Booking {
+            starts_at,
+            ends_at,
+            sequence: b.sequence + 1,
+            updated_at: now,
+            ..b.clone()
+        };
+        let notices = self
+            .notices
+            .booking(Change::Moved { was: b.starts_at }, &moved, now)
+            .await?;
         let mut tx = self.store.booking_tx(&coach.id).await?;
         let busy = tx.busy(&coach.id, lo, hi, Some(id)).await?;
         schedule_of(&coach)?.check_bookable(starts_at, now, &busy)?;
@@ -274,6 +298,8 @@ impl Bookings {
         tx.reschedule(id, starts_at, ends_at, now)
             .await
             .map_err(slot_conflict)?;
+        tx.drop_reminders(id, "the session moved", now).await?;
+        tx.enqueue(&notices, now).await?;
         tx.commit().await.map_err(slot_conflict)?;
         self.store
             .audit(
@@ -317,9 +343,21 @@ impl Bookings {
                 )));
             }
         }
+        let gone = Booking {
+            status: BookingStatus::Cancelled,
+            sequence: b.sequence + 1,
+            cancel_reason: Some(reason.clone()),
+            cancelled_at: Some(now),
+            updated_at: now,
+            ..b
+        };
+        let notices = self
+            .notices
+            .booking(Change::Cancelled { reason: &reason }, &gone, now)
+            .await?;
         let b = self
             .store
-            .cancel_booking(id, &reason, now)
+            .cancel_booking(id, &reason, now, &notices)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => {

@@ -12,12 +12,14 @@
 
 mod load;
 mod media;
+mod notify;
 mod secret;
 mod tls;
 mod voice;
 
 pub use load::{ConfigError, Origin, explain, load, load_from};
 pub use media::{RoomsConfig, RtcConfig};
+pub use notify::{NotifyConfig, SmtpConfig, SmtpSecurity};
 pub use secret::Secret;
 pub use tls::{AcmeChallenge, AcmeConfig, LETS_ENCRYPT, TlsConfig};
 pub use voice::{AgentChoice, ElevenLabsConfig, ElevenLabsEndpoints, VoiceConfig};
@@ -52,6 +54,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Stopping: how long calls may go on after SIGTERM.
     pub shutdown: ShutdownConfig,
+    /// Notifications: email, reminders, the outbox worker.
+    pub notify: NotifyConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -223,6 +227,7 @@ impl Default for Config {
             voice: VoiceConfig::default(),
             retention: RetentionConfig::default(),
             shutdown: ShutdownConfig::default(),
+            notify: NotifyConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -310,6 +315,7 @@ pub(crate) const SECRET_KEYS: &[&str] = &[
     "auth.signing_secret",
     "http.metrics_token",
     "jitsi.app_secret",
+    "notify.smtp.password",
     "rtc.turn_secret",
     "voice.elevenlabs.api_key",
 ];
@@ -430,6 +436,7 @@ impl Config {
         }
         self.validate_media()?;
         self.validate_tls()?;
+        self.validate_notify()?;
         self.voice.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return bad(

@@ -119,9 +119,16 @@ async fn signup(
         time_zone: tz,
         role: AccountRole::Client,
     };
-    // Created or already taken: answered alike (the owner of a taken address is to be told
-    // by email once notifications exist).
-    let _outcome = s.accounts.signup(&new, &ip, now).await?;
+    // Created or already taken: answered alike; the owner of a taken address is told by email.
+    if let crate::auth::SignupOutcome::EmailTaken = s.accounts.signup(&new, &ip, now).await? {
+        let email = crate::validate::email(&r.email).unwrap_or_default();
+        if let Ok((user, _)) = s.store.user_for_login(&email).await
+            && !user.disabled
+        {
+            let rows = crate::notify::accounts::signup_attempt(&s.config, &user, now);
+            s.store.enqueue(&rows, now).await?;
+        }
+    }
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(SignupAccepted {
@@ -197,6 +204,8 @@ pub struct UpdateMeRequest {
     /// IANA time zone.
     #[schema(value_type = Option<crate::validate::schema::TimeZoneName>)]
     pub time_zone: Option<String>,
+    /// Session reminders by email on or off (confirmations and cancellations always come).
+    pub email_reminders: Option<bool>,
 }
 
 /// A password change.
@@ -256,6 +265,11 @@ async fn update_me(
         .map_err(invalid)?;
     if let Some(tz) = &r.time_zone {
         crate::validate::time_zone(tz).map_err(invalid)?;
+    }
+    if let Some(on) = r.email_reminders {
+        s.store
+            .set_reminders(auth.principal.user.id.as_str(), on)
+            .await?;
     }
     let user = s
         .store

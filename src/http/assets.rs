@@ -30,6 +30,10 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(index))
         .route("/login", get(|h: HeaderMap| page("login", h)))
         .route("/signup", get(|h: HeaderMap| page("signup", h)))
+        .route(
+            "/reset-password",
+            get(|h: HeaderMap| page("reset-password", h)),
+        )
         .route("/book", get(|h: HeaderMap| page("book", h)))
         .route("/upcoming", get(|h: HeaderMap| page("upcoming", h)))
         .route("/voice", get(|h: HeaderMap| page("voice", h)))

@@ -140,6 +140,9 @@ impl From<AuthError> for ApiError {
             AuthError::Disabled => ApiError::new(StatusCode::FORBIDDEN, "account_disabled", msg),
             AuthError::OwnAccount(_) => ApiError::new(StatusCode::CONFLICT, "own_account", msg),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
+            AuthError::InvalidResetToken => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_token", msg)
+            }
             AuthError::Store(s) => s.into(),
         }
     }

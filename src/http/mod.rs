@@ -9,6 +9,7 @@ pub mod client_ip;
 mod coaches;
 pub mod error;
 pub mod extract;
+mod notify;
 pub mod openapi;
 mod ops;
 mod privacy;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub voice: Arc<crate::voice::service::VoiceService>,
     /// How the client address of a request is found.
     pub proxy: Arc<client_ip::ProxyPolicy>,
+    /// The outbox's counters (the delivery worker updates them).
+    pub notify_metrics: crate::notify::worker::NotifyMetrics,
 }
 
 impl AppState {
@@ -92,9 +95,14 @@ impl AppState {
             client_ip::ProxyPolicy::new(config.http.trust_proxy, &config.http.trusted_proxies)
                 .expect("validated configuration");
         Self {
+            notify_metrics: crate::notify::worker::NotifyMetrics::new(&metrics),
             proxy: Arc::new(proxy),
             accounts: Arc::new(Accounts::new(store.clone(), &config.auth)),
-            bookings: Arc::new(Bookings::new(store.clone(), config.clone())),
+            bookings: Arc::new(Bookings::new(
+                store.clone(),
+                config.clone(),
+                signing_key.clone(),
+            )),
             coaches: Arc::new(Coaches::new(store.clone())),
             rooms,
             signal,
@@ -122,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .merge(rooms::routes())
         .merge(voice::routes())
+        .merge(notify::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     with_edge_layers(routes, state)

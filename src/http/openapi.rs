@@ -19,6 +19,8 @@ use utoipa::OpenApi;
         super::privacy::create_commitment, super::privacy::update_commitment, super::privacy::delete_commitment, super::privacy::audit,
         super::rooms::token, super::rooms::live,
         super::voice::start, super::voice::list, super::voice::one, super::voice::end,
+        super::notify::request_reset, super::notify::confirm_reset, super::notify::unsubscribe_page,
+        super::notify::unsubscribe, super::notify::deliveries, super::notify::delivery, super::notify::retry,
     ),
     modifiers(&BodyErrors, &Described, &Security),
     tags((name = "accounts"), (name = "coaches"), (name = "bookings"), (name = "commitments"),

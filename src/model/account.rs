@@ -50,6 +50,9 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Disabled by an admin: cannot sign in, sessions and API keys do not work.
     pub disabled: bool,
+    /// Whether this person gets session reminders (confirmations, cancellations and password
+    /// resets are always sent).
+    pub email_reminders: bool,
 }
 
 /// How a request proved who it is.

@@ -41,6 +41,8 @@ pub enum StartError {
     Tls(tls::TlsError),
     #[error("ACME: {0}")]
     Acme(String),
+    #[error("{0}")]
+    Notify(#[from] crate::notify::smtp::SmtpSetupError),
 }
 
 /// Opens the database (running migrations) and builds the application state.
@@ -124,6 +126,15 @@ async fn serve_draining<H: Future<Output = ()> + Send>(
     hurry: impl FnOnce() -> H + Send + 'static,
 ) -> Result<(), StartError> {
     let https = https::Https::start(&state.config).await?;
+    let worker = crate::notify::worker::Worker::new(
+        state.store.clone(),
+        state.clock.clone(),
+        state.config.clone(),
+        state.notify_metrics.clone(),
+    )?;
+    // Stopped by abort at the end: a message it was sending is sent again by the next start
+    // (its lease runs out), with the same Message-ID.
+    let outbox = tokio::spawn(worker.run());
     let maintenance = tokio::spawn(maintenance(state.clone()));
     let http = &state.config.http;
     let limits = connections::EdgeLimits {
@@ -163,6 +174,8 @@ async fn serve_draining<H: Future<Output = ()> + Send>(
         u.abort();
     }
     maintenance.abort();
+    outbox.abort();
+    let _ = outbox.await;
     state.store.close().await;
     Ok(())
 }

@@ -458,6 +458,25 @@ impl BookingTx {
         Ok(())
     }
 
+    /// Adds outbox rows (the messages about this change) to the transaction.
+    pub async fn enqueue(
+        &mut self,
+        rows: &[super::outbox::NewOutbox],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.tx.enqueue(rows, now).await
+    }
+
+    /// Drops the queued reminders of `booking` (it moved).
+    pub async fn drop_reminders(
+        &mut self,
+        booking: &BookingId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.tx.drop_reminders(booking.as_str(), reason, now).await
+    }
+
     /// Commits.
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await
@@ -471,7 +490,9 @@ impl Store {
         id: &BookingId,
         reason: &str,
         now: DateTime<Utc>,
+        notices: &[super::outbox::NewOutbox],
     ) -> StoreResult<Booking> {
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query(
             "UPDATE bookings SET status = 'cancelled', cancel_reason = $2, cancelled_at = $3, \
              sequence = sequence + 1, updated_at = $3 WHERE id = $1 AND status = 'scheduled'",
@@ -479,11 +500,15 @@ impl Store {
         .bind(id.as_str())
         .bind(reason)
         .bind(secs(now))
-        .execute(self.pool())
+        .execute(&mut *tx.tx)
         .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.drop_reminders(id.as_str(), "the session was cancelled", now)
+            .await?;
+        tx.enqueue(notices, now).await?;
+        tx.commit().await?;
         self.booking(id).await
     }
 }

@@ -10,6 +10,7 @@ mod audit;
 pub mod bookings;
 pub mod coaches;
 mod commitments;
+pub mod outbox;
 mod privacy;
 pub mod users;
 mod voice;

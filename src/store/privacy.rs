@@ -79,7 +79,7 @@ impl Store {
         let uid = id.as_str();
         let t = secs(now);
         let erased_email = format!("erased+{uid}@invalid");
-        let statements: [(&'static str, bool); 11] = [
+        let statements: [(&'static str, bool); 14] = [
             (
                 "DELETE FROM voice_turns WHERE session_id IN \
                  (SELECT id FROM voice_sessions WHERE user_id = $1)",
@@ -90,6 +90,14 @@ impl Store {
             ("DELETE FROM api_keys WHERE user_id = $1", false),
             ("DELETE FROM commitments WHERE user_id = $1", false),
             ("DELETE FROM idempotency_keys WHERE user_id = $1", false),
+            ("DELETE FROM password_resets WHERE user_id = $1", false),
+            // Their messages, sent or not (the attempts go with them).
+            (
+                "DELETE FROM outbox_attempts WHERE outbox_id IN \
+                 (SELECT id FROM outbox WHERE user_id = $1)",
+                false,
+            ),
+            ("DELETE FROM outbox WHERE user_id = $1", false),
             (
                 "UPDATE bookings SET status = 'cancelled', cancelled_at = $2, \
                  sequence = sequence + 1, updated_at = $2 \

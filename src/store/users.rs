@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const USER_COLS: &str = "id, email, name, role, time_zone, created_at, disabled_at";
+const USER_COLS: &str =
+    "id, email, name, role, time_zone, created_at, disabled_at, email_reminders";
 
 fn user_from_row(row: &AnyRow) -> StoreResult<User> {
     let role: String = row.try_get("role")?;
@@ -20,6 +21,7 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
         time_zone: row.try_get("time_zone")?,
         created_at: instant(row.try_get("created_at")?)?,
         disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+        email_reminders: row.try_get::<i64, _>("email_reminders")? != 0,
     })
 }
 
@@ -162,7 +164,8 @@ impl Store {
     /// The user of an unexpired login session.
     pub async fn user_by_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at, u.disabled_at \
+            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at, u.disabled_at, \
+             u.email_reminders \
              FROM login_sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.erased_at IS NULL \
              AND u.disabled_at IS NULL",
@@ -267,6 +270,62 @@ impl Store {
         Ok(r.rows_affected())
     }
 
+    /// Stores a password reset token (by hash) for `user`, and the email that carries it, in
+    /// one transaction.
+    pub async fn insert_password_reset(
+        &self,
+        user: &UserId,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+        email: &[super::outbox::NewOutbox],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user.as_str())
+        .bind(secs(expires_at))
+        .bind(secs(now))
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.enqueue(email, now).await?;
+        tx.commit().await
+    }
+
+    /// Uses a password reset token: marks it used and returns its account, if it exists, is
+    /// unused and has not expired (`NotFound` otherwise). Every other reset token of the
+    /// account stops working too.
+    pub async fn take_password_reset(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<UserId> {
+        let mut tx = self.begin_write().await?;
+        let user: Option<String> = sqlx::query_scalar(
+            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+             AND expires_at > $2 RETURNING user_id",
+        )
+        .bind(token_hash)
+        .bind(secs(now))
+        .fetch_optional(&mut *tx.tx)
+        .await?;
+        let Some(user) = user else {
+            return Err(StoreError::NotFound);
+        };
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(&user)
+        .bind(secs(now))
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await?;
+        Ok(UserId(user))
+    }
+
     /// Revokes one login session (logout).
     pub async fn delete_login_session(&self, token_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM login_sessions WHERE token_hash = $1")
@@ -319,7 +378,8 @@ impl Store {
     /// The owner of an unrevoked API key; marks it used.
     pub async fn user_by_api_key(&self, key_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at, u.disabled_at \
+            "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at, u.disabled_at, \
+             u.email_reminders \
              FROM api_keys k JOIN users u ON u.id = k.user_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.erased_at IS NULL \
              AND u.disabled_at IS NULL",

@@ -24,6 +24,8 @@ mod https_files;
 mod lifecycle_edges;
 mod metrics_access;
 mod module_graph;
+mod notify_email;
+mod notify_outbox;
 mod privacy_erasure;
 mod room_token_fallback;
 mod slots_api;

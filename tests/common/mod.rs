@@ -14,6 +14,7 @@ pub mod browser;
 pub mod fake_elevenlabs;
 pub mod process;
 pub mod sfu;
+pub mod smtp;
 pub mod tls;
 pub mod voice;
 

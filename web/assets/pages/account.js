@@ -1,4 +1,4 @@
-// account.js — "/account": name and time zone, change password (other sign-ins end),
+// account.js — "/account": name, time zone and reminder emails, change password (other sign-ins end),
 // download my data (JSON), delete my account (typed confirmation; future sessions are
 // cancelled and the session ends).
 import { api, humanError } from "../lib/api.js";
@@ -16,6 +16,7 @@ function profileForm(me) {
   const here = browserZone();
   const useHere = here !== me.user.time_zone ? h("button", { type: "button", class: "btn btn-quiet", text: `Use this device's zone (${here})` }) : null;
   useHere?.addEventListener("click", () => { zone.value = here; });
+  const reminders = h("input", { id: "email-reminders", type: "checkbox", checked: me.user.email_reminders, attrs: { "aria-describedby": "reminders-hint" } });
   const save = h("button", { type: "submit", class: "btn btn-primary", text: "Save profile" });
   const form = h("form", { class: "card", attrs: { "aria-labelledby": "profile-h", novalidate: true } },
     h("h2", { id: "profile-h", text: "Profile" }),
@@ -24,13 +25,15 @@ function profileForm(me) {
     h("div", { class: "field" }, h("label", { for: "name", text: "Name" }), name),
     h("div", { class: "field" }, h("label", { for: "time-zone", text: "Time zone" }), zone,
       h("span", { id: "tz-hint", class: "hint", text: "Session times and free slots are shown in this zone." }), useHere),
+    h("div", { class: "field" }, h("label", { for: "email-reminders" }, reminders, " Email me a reminder before each session"),
+      h("span", { id: "reminders-hint", class: "hint", text: "Confirmations, changes and cancellations are always sent." })),
     status, save);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (!name.value.trim()) { say(status, "Please enter your name.", "error"); name.focus(); return; }
     save.disabled = true;
     try {
-      await api("PATCH", "/api/me", { name: name.value.trim(), time_zone: zone.value });
+      await api("PATCH", "/api/me", { name: name.value.trim(), time_zone: zone.value, email_reminders: reminders.checked });
       say(status, "Profile saved.", "ok");
     } catch (e) {
       say(status, `The profile was not saved. ${sentence(humanError(e))}`, "error");

@@ -1,0 +1,294 @@
+//! The delivery worker: a tokio task that claims due outbox rows with a lease, delivers a few
+//! at a time, and records each attempt. It never runs on a request's path; requests only
+//! insert rows. Several server processes on one PostgreSQL each run one, and the claim
+//! (`FOR UPDATE SKIP LOCKED` plus the lease) hands every row to exactly one of them.
+
+use super::email::{Email, Envelope};
+use super::retry::{Next, after_failure};
+use super::smtp::SmtpSender;
+use super::{SendError, kind};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::ids::BookingId;
+use crate::model::booking::BookingStatus;
+use crate::store::outbox::{Claimed, Outcome};
+use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
+use chrono::Duration;
+use futures_util::StreamExt;
+use prometheus::{IntCounterVec, IntGaugeVec, Opts};
+use std::sync::Arc;
+
+/// Rows claimed per round, and delivered at once.
+const BATCH: u32 = 16;
+const CONCURRENCY: usize = 4;
+const CHANNELS: [&str; 4] = ["email", "sms", "push", "webhook"];
+
+/// The outbox counters and gauges of `/metrics`.
+#[derive(Clone)]
+pub struct NotifyMetrics {
+    queued: IntGaugeVec,
+    delivered: IntCounterVec,
+    retried: IntCounterVec,
+    failed: IntCounterVec,
+    dropped: IntCounterVec,
+}
+
+impl NotifyMetrics {
+    pub fn new(m: &Metrics) -> Self {
+        let counter = |name: &str, help: &str| {
+            let c = IntCounterVec::new(Opts::new(name, help), &["channel"]).expect("valid metric");
+            m.register(Box::new(c.clone()));
+            for ch in CHANNELS {
+                c.with_label_values(&[ch]);
+            }
+            c
+        };
+        let queued = IntGaugeVec::new(
+            Opts::new(
+                "parlor_notify_queued",
+                "Outbox messages waiting for delivery (due or not), by channel",
+            ),
+            &["channel"],
+        )
+        .expect("valid metric");
+        m.register(Box::new(queued.clone()));
+        for ch in CHANNELS {
+            queued.with_label_values(&[ch]);
+        }
+        Self {
+            queued,
+            delivered: counter(
+                "parlor_notify_delivered_total",
+                "Outbox messages accepted by their receiver, by channel",
+            ),
+            retried: counter(
+                "parlor_notify_retried_total",
+                "Delivery attempts that failed and will be tried again, by channel",
+            ),
+            failed: counter(
+                "parlor_notify_failed_total",
+                "Outbox messages given up (refused, or out of time), by channel",
+            ),
+            dropped: counter(
+                "parlor_notify_dropped_total",
+                "Outbox messages no longer wanted when due (a reminder of a moved or cancelled session), by channel",
+            ),
+        }
+    }
+
+    fn count(&self, channel: &str, o: &Outcome) {
+        let c = match o {
+            Outcome::Delivered => &self.delivered,
+            Outcome::Retry(..) => &self.retried,
+            Outcome::Failed(_) => &self.failed,
+            Outcome::Dropped(_) => &self.dropped,
+        };
+        c.with_label_values(&[channel]).inc();
+    }
+}
+
+/// The delivery worker of this process.
+pub struct Worker {
+    store: Store,
+    clock: Clock,
+    config: Arc<Config>,
+    metrics: NotifyMetrics,
+    smtp: Option<SmtpSender>,
+    envelope: Option<Envelope>,
+    /// This process's name on the leases it takes.
+    owner: String,
+}
+
+impl Worker {
+    /// A worker for this process; email is sent when `notify.smtp` is configured.
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        config: Arc<Config>,
+        metrics: NotifyMetrics,
+    ) -> Result<Self, super::smtp::SmtpSetupError> {
+        let smtp_cfg = &config.notify.smtp;
+        let (smtp, envelope) = if smtp_cfg.enabled() {
+            let from: lettre::message::Mailbox =
+                smtp_cfg
+                    .from
+                    .parse()
+                    .map_err(|e: lettre::address::AddressError| {
+                        super::smtp::SmtpSetupError::Tls(e.to_string())
+                    })?;
+            let envelope = Envelope {
+                reply_to: smtp_cfg.reply_to.parse().ok(),
+                id_host: from.email.domain().to_string(),
+                from,
+            };
+            (Some(SmtpSender::new(smtp_cfg)?), Some(envelope))
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            store,
+            clock,
+            config,
+            metrics,
+            smtp,
+            envelope,
+            owner: format!(
+                "{}-{}",
+                std::process::id(),
+                crate::ids::random_base32::<5>()
+            ),
+        })
+    }
+
+    /// Delivers until the task is aborted.
+    pub async fn run(self) {
+        let poll = std::time::Duration::from_millis(self.config.notify.poll_ms);
+        let mut rounds: u64 = 0;
+        loop {
+            if rounds.is_multiple_of(10) {
+                self.refresh_gauges().await;
+            }
+            rounds += 1;
+            match self.round().await {
+                Ok(n) if n == BATCH as usize => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox: cannot claim messages"),
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    async fn refresh_gauges(&self) {
+        if let Ok(counts) = self.store.outbox_counts("queued").await {
+            for ch in CHANNELS {
+                let n = counts
+                    .iter()
+                    .find(|c| c.channel == ch)
+                    .map_or(0, |c| c.count);
+                self.metrics
+                    .queued
+                    .with_label_values(&[ch])
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+    }
+
+    /// Claims and delivers one batch; how many rows it claimed.
+    pub async fn round(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let lease = Duration::seconds(i64::from(self.config.notify.lease_secs));
+        let rows = self
+            .store
+            .claim_due(&self.owner, now, now + lease, BATCH)
+            .await?;
+        let n = rows.len();
+        futures_util::stream::iter(rows)
+            .for_each_concurrent(CONCURRENCY, |row| async move {
+                let outcome = self.attempt(&row).await;
+                let now = self.clock.now();
+                match self
+                    .store
+                    .finish_attempt(&row, &self.owner, &outcome, now)
+                    .await
+                {
+                    Ok(true) => {
+                        self.metrics.count(&row.channel, &outcome);
+                        log_outcome(&row, &outcome);
+                    }
+                    Ok(false) => tracing::warn!(
+                        id = %row.id,
+                        "outbox: the lease ran out during delivery; another worker has the message"
+                    ),
+                    Err(e) => tracing::warn!(id = %row.id, error = %e, "outbox: cannot record the attempt"),
+                }
+            })
+            .await;
+        Ok(n)
+    }
+
+    async fn attempt(&self, row: &Claimed) -> Outcome {
+        if let Some(why) = self.unwanted(row).await {
+            return Outcome::Dropped(why);
+        }
+        let result = match row.channel.as_str() {
+            "email" => self.send_email(row).await,
+            other => Err(SendError::Final(format!(
+                "no {other} delivery is configured on this server"
+            ))),
+        };
+        match result {
+            Ok(()) => Outcome::Delivered,
+            Err(SendError::Final(e)) => Outcome::Failed(e),
+            Err(SendError::Retry(e)) => {
+                let now = self.clock.now();
+                let jitter = f64::from(crate::ids::random_bytes::<1>()[0]) / 256.0;
+                match after_failure(row.attempts + 1, now, row.give_up_at, jitter) {
+                    Next::RetryAt(at) => Outcome::Retry(at, e),
+                    Next::GiveUp => Outcome::Failed(format!("gave up: {e}")),
+                }
+            }
+        }
+    }
+
+    /// Why a due reminder is no longer wanted, if it is not: its session was cancelled,
+    /// moved or has begun, or its recipient turned reminders off.
+    async fn unwanted(&self, row: &Claimed) -> Option<String> {
+        if row.kind != kind::REMINDER {
+            return None;
+        }
+        if let Some(b) = &row.booking_id {
+            match self.store.booking(&BookingId(b.clone())).await {
+                Ok(b) if b.status != BookingStatus::Scheduled => {
+                    return Some(format!("the session is {}", b.status.as_str()));
+                }
+                Ok(b) if b.starts_at <= self.clock.now() => {
+                    return Some("the session has begun".into());
+                }
+                Ok(_) => {}
+                Err(StoreError::NotFound) => return Some("the booking is gone".into()),
+                Err(_) => {}
+            }
+        }
+        match &row.user_id {
+            Some(u) => match self.store.wants_reminders(u).await {
+                Ok(false) => Some("the recipient turned reminders off".into()),
+                _ => None,
+            },
+            None => None,
+        }
+    }
+
+    async fn send_email(&self, row: &Claimed) -> Result<(), SendError> {
+        let (Some(smtp), Some(env)) = (&self.smtp, &self.envelope) else {
+            return Err(SendError::Retry(
+                "email is not configured on this server (notify.smtp.host)".into(),
+            ));
+        };
+        let mail: Email = serde_json::from_str(&row.payload)
+            .map_err(|e| SendError::Final(format!("stored email is unreadable: {e}")))?;
+        let message = mail
+            .to_message(env, &row.id, row.created_at)
+            .map_err(|e| SendError::Final(e.to_string()))?;
+        smtp.send(message).await
+    }
+}
+
+fn log_outcome(row: &Claimed, o: &Outcome) {
+    match o {
+        Outcome::Delivered => {
+            tracing::info!(id = %row.id, channel = %row.channel, kind = %row.kind, "outbox: delivered")
+        }
+        Outcome::Retry(at, e) => tracing::warn!(
+            id = %row.id, channel = %row.channel, kind = %row.kind, attempt = row.attempts + 1,
+            retry_at = %at, error = %e, "outbox: delivery failed; will retry"
+        ),
+        Outcome::Failed(e) => tracing::warn!(
+            id = %row.id, channel = %row.channel, kind = %row.kind, error = %e,
+            "outbox: delivery failed for good"
+        ),
+        Outcome::Dropped(why) => {
+            tracing::info!(id = %row.id, kind = %row.kind, why = %why, "outbox: dropped")
+        }
+    }
+}
