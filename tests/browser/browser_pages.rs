@@ -46,6 +46,12 @@ const PAGES: &[PageVisit] = &[
     page("landing", "/", Visitor::Nobody),
     page("login", "/login", Visitor::Nobody),
     page("signup", "/signup", Visitor::Nobody),
+    page("reset-password", "/reset-password", Visitor::Nobody),
+    page(
+        "reset-password-link",
+        "/reset-password#token=abc",
+        Visitor::Nobody,
+    ),
     page("dashboard", "/", Visitor::Client),
     page("book", "/book", Visitor::Client),
     page("book-coach", "/book?coach={coach}", Visitor::Client),

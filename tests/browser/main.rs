@@ -16,6 +16,7 @@ mod browser_coaching;
 mod browser_https;
 mod browser_pages;
 mod browser_rating;
+mod browser_reset;
 mod browser_restart;
 mod browser_room;
 mod browser_room_errors;

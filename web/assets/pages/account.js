@@ -25,7 +25,7 @@ function profileForm(me) {
     h("div", { class: "field" }, h("label", { for: "name", text: "Name" }), name),
     h("div", { class: "field" }, h("label", { for: "time-zone", text: "Time zone" }), zone,
       h("span", { id: "tz-hint", class: "hint", text: "Session times and free slots are shown in this zone." }), useHere),
-    h("div", { class: "field" }, h("label", { for: "email-reminders" }, reminders, " Email me a reminder before each session"),
+    h("div", { class: "field" }, h("label", { for: "email-reminders", class: "choice" }, reminders, " Email me a reminder before each session"),
       h("span", { id: "reminders-hint", class: "hint", text: "Confirmations, changes and cancellations are always sent." })),
     status, save);
   form.addEventListener("submit", async (ev) => {
