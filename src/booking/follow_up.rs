@@ -101,6 +101,9 @@ impl Bookings {
                 "only a session that has started can be marked".into(),
             ));
         }
-        Ok(self.store.set_outcome(id, status, now).await?)
+        let done = Booking { status, ..b };
+        let event = crate::notify::events::booking("booking.completed", &done, None, now);
+        let event = (status == BookingStatus::Completed).then_some((&event, self.give_up(now)));
+        Ok(self.store.set_outcome(id, status, now, event).await?)
     }
 }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::ids::{BookingId, CoachId, UserId, new_room_name};
 use crate::model::account::AccountRole;
 use crate::model::booking::{Booking, BookingStatus, Coach, SessionType};
+use crate::notify::events;
 use crate::store::bookings::{BookingFilter, BookingScope};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -56,6 +57,11 @@ impl Bookings {
             store,
             cfg,
         }
+    }
+
+    /// When a webhook about a change at `now` stops being retried.
+    pub(super) fn give_up(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + Duration::hours(i64::from(self.cfg.notify.give_up_hours))
     }
 
     /// The messages about bookings (for the unsubscribe link).
@@ -180,6 +186,8 @@ impl Bookings {
         }
         tx.insert(&booking).await.map_err(slot_conflict)?;
         tx.enqueue(&notices, now).await?;
+        let event = events::booking("booking.created", &booking, None, now);
+        tx.enqueue_event(&event, now, self.give_up(now)).await?;
         if let (Some(key), Some(hash)) = (idempotency_key, &request_hash) {
             tx.remember_idempotency(&client_id, key, hash, &booking.id, now)
                 .await?;
@@ -300,6 +308,8 @@ impl Bookings {
             .map_err(slot_conflict)?;
         tx.drop_reminders(id, "the session moved", now).await?;
         tx.enqueue(&notices, now).await?;
+        let event = events::booking("booking.rescheduled", &moved, Some(b.starts_at), now);
+        tx.enqueue_event(&event, now, self.give_up(now)).await?;
         tx.commit().await.map_err(slot_conflict)?;
         self.store
             .audit(
@@ -355,9 +365,10 @@ impl Bookings {
             .notices
             .booking(Change::Cancelled { reason: &reason }, &gone, now)
             .await?;
+        let event = events::booking("booking.cancelled", &gone, None, now);
         let b = self
             .store
-            .cancel_booking(id, &reason, now, &notices)
+            .cancel_booking(id, &reason, now, &notices, &event, self.give_up(now))
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => {

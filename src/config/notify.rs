@@ -22,6 +22,28 @@ pub struct NotifyConfig {
     pub poll_ms: u64,
     /// Email over SMTP; off while `host` is empty.
     pub smtp: SmtpConfig,
+    /// Signed webhooks to the endpoints admins configure.
+    pub webhooks: WebhooksConfig,
+}
+
+/// Webhook delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Allow endpoints on loopback, private and other internal addresses (off: such targets
+    /// are refused, against server-side request forgery).
+    pub allow_private: bool,
+    /// How long an endpoint has to answer, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            timeout_secs: 10,
+        }
+    }
 }
 
 impl Default for NotifyConfig {
@@ -33,6 +55,7 @@ impl Default for NotifyConfig {
             lease_secs: 60,
             poll_ms: 1000,
             smtp: SmtpConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -132,6 +155,9 @@ impl Config {
         }
         if !(50..=60_000).contains(&n.poll_ms) {
             return bad("notify.poll_ms", "50-60000".into());
+        }
+        if !(1..=60).contains(&n.webhooks.timeout_secs) {
+            return bad("notify.webhooks.timeout_secs", "1-60".into());
         }
         let s = &n.smtp;
         if !s.enabled() {

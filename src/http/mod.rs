@@ -15,6 +15,7 @@ mod ops;
 mod privacy;
 mod rooms;
 mod voice;
+mod webhooks;
 
 use crate::auth::Accounts;
 use crate::booking::{Bookings, Coaches};
@@ -131,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rooms::routes())
         .merge(voice::routes())
         .merge(notify::routes())
+        .merge(webhooks::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     with_edge_layers(routes, state)

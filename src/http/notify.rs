@@ -58,7 +58,7 @@ pub struct ResetAccepted {
 
 /// Email a password reset link (valid 30 minutes, single use) to the address, if it has an
 /// account. The answer is the same either way, so it does not tell who has an account.
-#[utoipa::path(post, path = "/api/auth/password-reset", tag = "accounts", request_body = ResetRequest,
+#[utoipa::path(post, operation_id = "password_reset_request", path = "/api/auth/password-reset", tag = "accounts", request_body = ResetRequest,
     responses((status = 202, description = "Accepted (whether or not the address has an account)", body = ResetAccepted),
         (status = 400, description = "Malformed body", body = Err),
         (status = 403, description = "A cross-site request", body = Err),
@@ -94,7 +94,7 @@ async fn request_reset(
 
 /// Choose a new password with the token from a reset email. Every login session of the
 /// account ends; sign in with the new password.
-#[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "accounts", request_body = ResetConfirm,
+#[utoipa::path(post, operation_id = "password_reset_confirm", path = "/api/auth/password-reset/confirm", tag = "accounts", request_body = ResetConfirm,
     responses((status = 204, description = "The password is changed; every login session has ended"),
         (status = 400, description = "Malformed body, or the token is used, expired or wrong (`invalid_token`)", body = Err),
         (status = 403, description = "A cross-site request", body = Err),
@@ -134,7 +134,7 @@ fn page(body: &str) -> Response {
 
 /// The page an unsubscribe link opens: a button that turns reminders off (opening the link
 /// changes nothing, so mail scanners that follow links do not unsubscribe anyone).
-#[utoipa::path(get, path = "/api/unsubscribe/{token}", tag = "accounts", params(("token" = String, Path)),
+#[utoipa::path(get, operation_id = "unsubscribe_page", path = "/api/unsubscribe/{token}", tag = "accounts", params(("token" = String, Path)),
     responses((status = 200, content_type = "text/html", body = String), (status = 404, body = Err)))]
 async fn unsubscribe_page(
     State(s): State<AppState>,
@@ -151,7 +151,7 @@ async fn unsubscribe_page(
 
 /// Turn the link owner's session reminders off (RFC 8058 one-click: mail apps POST
 /// `List-Unsubscribe=One-Click` here). Turn them on again on the account page.
-#[utoipa::path(post, path = "/api/unsubscribe/{token}", tag = "accounts", params(("token" = String, Path)),
+#[utoipa::path(post, operation_id = "unsubscribe", path = "/api/unsubscribe/{token}", tag = "accounts", params(("token" = String, Path)),
     responses((status = 200, content_type = "text/html", body = String), (status = 404, body = Err)))]
 async fn unsubscribe(
     State(s): State<AppState>,
@@ -198,7 +198,7 @@ fn admin_only(auth: &Auth) -> Result<(), ApiError> {
 }
 
 /// Outbox messages, newest first (admins only). Message bodies are not shown.
-#[utoipa::path(get, path = "/api/admin/deliveries", tag = "admin", params(DeliveryQuery),
+#[utoipa::path(get, operation_id = "delivery_list", path = "/api/admin/deliveries", tag = "admin", params(DeliveryQuery),
     responses((status = 200, body = Vec<Delivery>), (status = 400, body = Err),
         (status = 401, body = Err), (status = 403, body = Err), (status = 422, body = Err)))]
 async fn deliveries(
@@ -220,7 +220,7 @@ async fn deliveries(
         return Err(invalid("limit must be 1-500"));
     }
     Ok(axum::Json(
-        s.store.deliveries(q.status.as_deref(), limit).await?,
+        s.store.deliveries(q.status.as_deref(), None, limit).await?,
     ))
 }
 
@@ -232,7 +232,7 @@ pub struct DeliveryDetail {
 }
 
 /// One outbox message and every delivery attempt (admins only).
-#[utoipa::path(get, path = "/api/admin/deliveries/{id}", tag = "admin", params(("id" = String, Path)),
+#[utoipa::path(get, operation_id = "delivery_get", path = "/api/admin/deliveries/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = DeliveryDetail), (status = 401, body = Err),
         (status = 403, body = Err), (status = 404, body = Err)))]
 async fn delivery(
@@ -249,7 +249,7 @@ async fn delivery(
 }
 
 /// Try a failed message again now, with a fresh `notify.give_up_hours` (admins only).
-#[utoipa::path(post, path = "/api/admin/deliveries/{id}/retry", tag = "admin", params(("id" = String, Path)),
+#[utoipa::path(post, operation_id = "delivery_retry", path = "/api/admin/deliveries/{id}/retry", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Delivery), (status = 401, body = Err), (status = 403, body = Err),
         (status = 404, body = Err), (status = 409, description = "The message has not failed (`not_failed`)", body = Err)))]
 async fn retry(

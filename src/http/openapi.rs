@@ -21,6 +21,8 @@ use utoipa::OpenApi;
         super::voice::start, super::voice::list, super::voice::one, super::voice::end,
         super::notify::request_reset, super::notify::confirm_reset, super::notify::unsubscribe_page,
         super::notify::unsubscribe, super::notify::deliveries, super::notify::delivery, super::notify::retry,
+        super::webhooks::create, super::webhooks::list, super::webhooks::one, super::webhooks::update,
+        super::webhooks::remove, super::webhooks::deliveries,
     ),
     modifiers(&BodyErrors, &Described, &Security),
     tags((name = "accounts"), (name = "coaches"), (name = "bookings"), (name = "commitments"),

@@ -16,10 +16,13 @@
 pub mod accounts;
 pub mod compose;
 pub mod email;
+pub mod events;
+pub mod lifecycle;
 pub mod messages;
 pub mod retry;
 pub mod smtp;
 pub mod unsubscribe;
+pub mod webhook;
 pub mod worker;
 
 use crate::store::outbox::NewOutbox;

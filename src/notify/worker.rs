@@ -6,6 +6,7 @@
 use super::email::{Email, Envelope};
 use super::retry::{Next, after_failure};
 use super::smtp::SmtpSender;
+use super::webhook::WebhookSender;
 use super::{SendError, kind};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -96,6 +97,7 @@ pub struct Worker {
     metrics: NotifyMetrics,
     smtp: Option<SmtpSender>,
     envelope: Option<Envelope>,
+    webhooks: WebhookSender,
     /// This process's name on the leases it takes.
     owner: String,
 }
@@ -126,6 +128,11 @@ impl Worker {
         } else {
             (None, None)
         };
+        let wh = &config.notify.webhooks;
+        let webhooks = WebhookSender::new(
+            std::time::Duration::from_secs(wh.timeout_secs),
+            wh.allow_private,
+        );
         Ok(Self {
             store,
             clock,
@@ -133,6 +140,7 @@ impl Worker {
             metrics,
             smtp,
             envelope,
+            webhooks,
             owner: format!(
                 "{}-{}",
                 std::process::id(),
@@ -213,6 +221,10 @@ impl Worker {
         }
         let result = match row.channel.as_str() {
             "email" => self.send_email(row).await,
+            "webhook" => match self.send_webhook(row).await {
+                Ok(r) => r,
+                Err(why) => return Outcome::Dropped(why),
+            },
             other => Err(SendError::Final(format!(
                 "no {other} delivery is configured on this server"
             ))),
@@ -257,6 +269,24 @@ impl Worker {
             },
             None => None,
         }
+    }
+
+    /// Sends a webhook; `Err` when it is no longer wanted (its endpoint was deleted or
+    /// turned off).
+    async fn send_webhook(&self, row: &Claimed) -> Result<Result<(), SendError>, String> {
+        let (endpoint, secret) = match self.store.endpoint_with_secret(&row.recipient).await {
+            Ok(e) => e,
+            Err(StoreError::NotFound) => return Err("the endpoint was deleted".into()),
+            Err(e) => return Ok(Err(SendError::Retry(format!("reading the endpoint: {e}")))),
+        };
+        if !endpoint.active {
+            return Err("the endpoint is turned off".into());
+        }
+        let ts = self.clock.now().timestamp();
+        Ok(self
+            .webhooks
+            .send(&endpoint.url, &secret, &row.id, ts, &row.payload)
+            .await)
     }
 
     async fn send_email(&self, row: &Claimed) -> Result<(), SendError> {

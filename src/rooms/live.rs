@@ -139,8 +139,9 @@ impl LiveRoom {
         }
     }
 
-    /// Removes a participant and its publications (no-op if already gone).
-    pub(super) fn remove(&self, id: ParticipantId) {
+    /// Removes a participant and its publications (no-op if already gone); whether it was
+    /// here.
+    pub(super) fn remove(&self, id: ParticipantId) -> bool {
         let left = self.update(|c, _| c.leave(id)).is_ok();
         let (was_member, owned) = {
             let mut shell = self.shell.lock().expect("room shell lock");
@@ -158,6 +159,7 @@ impl LiveRoom {
         for t in owned {
             self.forget(t);
         }
+        left && was_member
     }
 
     /// Carries out the core's output: events to the participants in their audience, actions

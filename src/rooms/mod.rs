@@ -84,6 +84,28 @@ pub struct RoomOverview {
     pub tracks: Vec<crate::sfu::TrackInfo>,
 }
 
+/// A room opened or closed, or someone came or went: for observers outside the media path
+/// (webhooks). Sent without waiting; nothing is sent until someone observes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lifecycle {
+    RoomStarted {
+        room: String,
+    },
+    RoomEnded {
+        room: String,
+    },
+    Joined {
+        room: String,
+        participant: u64,
+        identity: String,
+        role: RoomRole,
+    },
+    Left {
+        room: String,
+        participant: u64,
+    },
+}
+
 /// A participant's place in a room: its id and its events.
 pub struct Member {
     pub room: Arc<LiveRoom>,
@@ -100,6 +122,8 @@ pub struct Rooms {
     /// Set once the server is stopping: nobody new is admitted.
     draining: AtomicBool,
     pub gauges: RoomGauges,
+    /// Where lifecycle events go, once someone observes them.
+    observer: Mutex<Option<mpsc::UnboundedSender<Lifecycle>>>,
 }
 
 impl Rooms {
@@ -111,6 +135,20 @@ impl Rooms {
             max_participants,
             draining: AtomicBool::new(false),
             gauges,
+            observer: Mutex::new(None),
+        }
+    }
+
+    /// The lifecycle events from now on (a second observer replaces the first).
+    pub fn observe(&self) -> mpsc::UnboundedReceiver<Lifecycle> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.observer.lock().expect("observer lock") = Some(tx);
+        rx
+    }
+
+    fn tell(&self, e: Lifecycle) {
+        if let Some(tx) = self.observer.lock().expect("observer lock").as_ref() {
+            let _ = tx.send(e);
         }
     }
 
@@ -135,12 +173,23 @@ impl Rooms {
                 let r = LiveRoom::open(&req.room, self.max_participants, self.gauges.clone());
                 rooms.insert(req.room.clone(), r.clone());
                 self.gauges.rooms.inc();
+                self.tell(Lifecycle::RoomStarted {
+                    room: req.room.clone(),
+                });
                 r
             }
         };
         let id = ParticipantId(self.next_id());
         match room.admit(id, req) {
-            Ok(events) => Ok(Member { room, id, events }),
+            Ok(events) => {
+                self.tell(Lifecycle::Joined {
+                    room: req.room.clone(),
+                    participant: id.0,
+                    identity: req.identity.clone(),
+                    role: req.role,
+                });
+                Ok(Member { room, id, events })
+            }
             Err(e) => {
                 self.close_if_empty(&room);
                 Err(e)
@@ -150,7 +199,12 @@ impl Rooms {
 
     /// Removes a participant (no-op if already gone) and closes an empty room.
     pub fn leave(&self, room: &Arc<LiveRoom>, id: ParticipantId) {
-        room.remove(id);
+        if room.remove(id) {
+            self.tell(Lifecycle::Left {
+                room: room.name().to_string(),
+                participant: id.0,
+            });
+        }
         self.close_if_empty(room);
     }
 
@@ -159,6 +213,9 @@ impl Rooms {
         if room.is_empty() && rooms.get(room.name()).is_some_and(|r| Arc::ptr_eq(r, room)) {
             rooms.remove(room.name());
             self.gauges.rooms.dec();
+            self.tell(Lifecycle::RoomEnded {
+                room: room.name().to_string(),
+            });
         }
     }
 

@@ -135,6 +135,12 @@ async fn serve_draining<H: Future<Output = ()> + Send>(
     // Stopped by abort at the end: a message it was sending is sent again by the next start
     // (its lease runs out), with the same Message-ID.
     let outbox = tokio::spawn(worker.run());
+    let lifecycle = tokio::spawn(crate::notify::lifecycle::run(
+        state.rooms.observe(),
+        state.store.clone(),
+        state.clock.clone(),
+        state.config.notify.give_up_hours,
+    ));
     let maintenance = tokio::spawn(maintenance(state.clone()));
     let http = &state.config.http;
     let limits = connections::EdgeLimits {
@@ -175,6 +181,7 @@ async fn serve_draining<H: Future<Output = ()> + Send>(
     }
     maintenance.abort();
     outbox.abort();
+    lifecycle.abort();
     let _ = outbox.await;
     state.store.close().await;
     Ok(())

@@ -283,20 +283,30 @@ impl Store {
     }
 
     /// Marks a held session completed or no-show.
+    /// Records a session's outcome, with the webhook event about it (if any).
     pub async fn set_outcome(
         &self,
         id: &BookingId,
         status: BookingStatus,
         now: DateTime<Utc>,
+        event: Option<(&super::webhooks::Event, DateTime<Utc>)>,
     ) -> StoreResult<Booking> {
-        sqlx::query(
-            "UPDATE bookings SET status = $2, updated_at = $3 WHERE id = $1 AND status <> 'cancelled'",
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "UPDATE bookings SET status = $2, updated_at = $3 WHERE id = $1 AND status <> 'cancelled' \
+             AND status <> $2",
         )
         .bind(id.as_str())
         .bind(status.as_str())
         .bind(secs(now))
-        .execute(self.pool())
+        .execute(&mut *tx.tx)
         .await?;
+        if r.rows_affected() > 0
+            && let Some((event, give_up_at)) = event
+        {
+            tx.enqueue_event(event, now, give_up_at).await?;
+        }
+        tx.commit().await?;
         self.booking(id).await
     }
 }
@@ -467,6 +477,16 @@ impl BookingTx {
         self.tx.enqueue(rows, now).await
     }
 
+    /// Queues a webhook event for the endpoints that take it.
+    pub async fn enqueue_event(
+        &mut self,
+        event: &super::webhooks::Event,
+        now: DateTime<Utc>,
+        give_up_at: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        self.tx.enqueue_event(event, now, give_up_at).await
+    }
+
     /// Drops the queued reminders of `booking` (it moved).
     pub async fn drop_reminders(
         &mut self,
@@ -491,6 +511,8 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
         notices: &[super::outbox::NewOutbox],
+        event: &super::webhooks::Event,
+        give_up_at: DateTime<Utc>,
     ) -> StoreResult<Booking> {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query(
@@ -508,6 +530,7 @@ impl Store {
         tx.drop_reminders(id.as_str(), "the session was cancelled", now)
             .await?;
         tx.enqueue(notices, now).await?;
+        tx.enqueue_event(event, now, give_up_at).await?;
         tx.commit().await?;
         self.booking(id).await
     }

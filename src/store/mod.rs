@@ -14,6 +14,7 @@ pub mod outbox;
 mod privacy;
 pub mod users;
 mod voice;
+pub mod webhooks;
 
 pub use audit::{AuditEntry, AuditFilter};
 pub use privacy::PersonalData;

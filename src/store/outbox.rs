@@ -291,14 +291,21 @@ impl Store {
         Ok(true)
     }
 
-    /// Outbox rows, newest first, optionally of one status.
-    pub async fn deliveries(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<Delivery>> {
+    /// Outbox rows, newest first, optionally of one status and to one recipient (a webhook
+    /// endpoint's id).
+    pub async fn deliveries(
+        &self,
+        status: Option<&str>,
+        recipient: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
         let sql = format!(
             "SELECT {DELIVERY_COLS} FROM outbox WHERE ($1 IS NULL OR status = $1) \
-             ORDER BY updated_at DESC, id LIMIT $2"
+             AND ($2 IS NULL OR recipient = $2) ORDER BY updated_at DESC, id LIMIT $3"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(status)
+            .bind(recipient)
             .bind(i64::from(limit))
             .fetch_all(self.pool())
             .await?;

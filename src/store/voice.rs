@@ -114,23 +114,33 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a session (once: a second call changes nothing).
+    /// Ends a session (once: a second call changes nothing), with the webhook event that says
+    /// so: `event` makes it from the session's user and start.
     pub async fn end_voice_session(
         &self,
         id: &VoiceSessionId,
         reason: &str,
         now: DateTime<Utc>,
+        event: impl FnOnce(&str, DateTime<Utc>) -> super::webhooks::Event,
+        give_up_at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let ended = sqlx::query(
             "UPDATE voice_sessions SET ended_at = $2, end_reason = $3 \
-             WHERE id = $1 AND ended_at IS NULL",
+             WHERE id = $1 AND ended_at IS NULL RETURNING user_id, started_at",
         )
         .bind(id.as_str())
         .bind(secs(now))
         .bind(reason)
-        .execute(self.pool())
+        .fetch_optional(&mut *tx.tx)
         .await?;
-        Ok(())
+        if let Some(row) = ended {
+            let user: String = row.try_get("user_id")?;
+            let started = instant(row.try_get("started_at")?)?;
+            tx.enqueue_event(&event(&user, started), now, give_up_at)
+                .await?;
+        }
+        tx.commit().await
     }
 
     /// Appends a transcript line, or replaces the agent line with the same event id (a

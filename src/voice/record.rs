@@ -54,7 +54,21 @@ pub(super) async fn persist_task(
                 .upsert_voice_line(&session, speaker, &text, at_ms, event_id)
                 .await
                 .map(|_| ()),
-            Persist::End(id, reason) => store.end_voice_session(&id, &reason, now).await,
+            Persist::End(id, reason) => {
+                let event = |user: &str, started| {
+                    crate::notify::events::voice_session_ended(
+                        id.as_str(),
+                        user,
+                        &reason,
+                        started,
+                        now,
+                    )
+                };
+                let give_up = now + chrono::Duration::hours(24);
+                store
+                    .end_voice_session(&id, &reason, now, event, give_up)
+                    .await
+            }
             Persist::Flush(done) => {
                 let _ = done.send(());
                 Ok(())

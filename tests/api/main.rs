@@ -30,3 +30,4 @@ mod privacy_erasure;
 mod room_token_fallback;
 mod slots_api;
 mod web_assets;
+mod webhooks;

@@ -89,7 +89,10 @@ async fn two_workers(backend: Backend) {
     assert_eq!(sink.raw().len(), N, "no message twice");
     let ids: HashSet<_> = got.iter().map(|m| m.message_id.clone()).collect();
     assert_eq!(ids.len(), N);
-    let delivered = store.deliveries(Some("delivered"), 500).await.unwrap();
+    let delivered = store
+        .deliveries(Some("delivered"), None, 500)
+        .await
+        .unwrap();
     assert_eq!(delivered.len(), N);
     assert!(delivered.iter().all(|d| d.attempts == 1));
 }
@@ -192,7 +195,7 @@ async fn killed_mid_delivery(backend: Backend) {
     let store = Store::connect(&db.url, 2).await.unwrap();
     let deadline = Instant::now() + StdDuration::from_secs(20);
     loop {
-        let rows = store.deliveries(None, 500).await.unwrap();
+        let rows = store.deliveries(None, None, 500).await.unwrap();
         assert_eq!(rows.len(), N);
         if rows.iter().all(|d| d.status == "delivered") {
             for d in &rows {

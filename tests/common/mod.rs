@@ -17,6 +17,7 @@ pub mod sfu;
 pub mod smtp;
 pub mod tls;
 pub mod voice;
+pub mod webhooks;
 
 use chrono::{DateTime, Duration, Utc};
 use parlor::clock::Clock;

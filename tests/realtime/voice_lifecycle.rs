@@ -155,3 +155,55 @@ async fn the_retention_purge_removes_old_transcripts_only_sqlite() {
 async fn the_retention_purge_removes_old_transcripts_only_postgres() {
     purge_keeps_recent_transcripts(Backend::Postgres).await;
 }
+
+/// An ended voice session is announced to webhook endpoints (`voice_session.ended`), signed
+/// and verified by the `standardwebhooks` package; the server runs on the machine's clock
+/// because the receiver checks the timestamp against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_voice_session_is_announced_by_webhook() {
+    let ports = crate::common::udp_ports(40);
+    let app =
+        TestApp::start_with_clock(Backend::Sqlite, parlor::clock::Clock::system(), move |c| {
+            c.rtc.udp_ports = ports;
+            c.notify.webhooks.allow_private = true;
+            c.notify.poll_ms = 50;
+        })
+        .await;
+    let rx = common::webhooks::Receiver::start(0);
+    let admin = app.admin().await;
+    let r = admin
+        .post(app.url("/api/admin/webhooks"))
+        .json(&serde_json::json!({"url": rx.url("/"), "events": ["voice_session.ended"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    rx.set_secret(r.json::<Value>().await.unwrap()["secret"].as_str().unwrap());
+    let (http, user) = app.client_user("voice-hook@example.org").await;
+    let started = start(&app, &http).await;
+    let id = started["session"]["id"].as_str().unwrap().to_string();
+    metric_reaches(&app, "parlor_voice_sessions", 1).await;
+    let r = http
+        .post(app.url(&format!("/api/voice/sessions/{id}/end")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let got = rx
+        .wait_until(Duration::from_secs(20), "voice_session.ended", |g| {
+            !g.is_empty()
+        })
+        .await;
+    assert!(got[0].verified, "{:?}", got[0]);
+    let body = got[0].json();
+    assert_eq!(body["type"], "voice_session.ended");
+    assert_eq!(body["data"]["voice_session_id"], id.as_str());
+    assert_eq!(body["data"]["user_id"], user.as_str());
+    assert!(
+        body["data"]["end_reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.received().len(), 1, "announced once");
+}
