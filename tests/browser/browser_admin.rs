@@ -240,3 +240,72 @@ async fn the_admin_console_manages_accounts_coaches_and_shows_live_rooms_and_the
         assert_eq!(r.status(), 403, "{path}");
     }
 }
+
+/// A refused email shows under "Failed deliveries" with the server's words; Retry queues it
+/// again, it is delivered, and the panel empties.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_deliveries_are_shown_and_retried_from_the_console() {
+    if common::browser::skip_without_chromium(
+        "failed_deliveries_are_shown_and_retried_from_the_console",
+    ) {
+        return;
+    }
+    let sink = common::smtp::SmtpSink::start(common::smtp::SinkOptions {
+        reject: 1,
+        ..Default::default()
+    });
+    let port = sink.port;
+    let app = TestApp::for_browser(move |c| {
+        c.notify.smtp.host = "127.0.0.1".into();
+        c.notify.smtp.port = port;
+        c.notify.smtp.security = parlor::config::SmtpSecurity::Plain;
+        c.notify.smtp.from = "Acme <sessions@acme.test>".into();
+        c.notify.poll_ms = 50;
+    })
+    .await;
+    let admin = app.admin().await;
+    app.client_user("bounced@example.org").await;
+    let r = app
+        .client()
+        .post(app.url("/api/auth/password-reset"))
+        .json(&json!({"email": "bounced@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    for _ in 0..200 {
+        let failed: Vec<Value> = admin
+            .get(app.url("/api/admin/deliveries?status=failed"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !failed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut b = Chromium::open(&app.url("/login")).await;
+    log_in(&mut b, "admin@example.org").await;
+    b.navigate(&app.url("/admin")).await;
+    b.wait_until(
+        "document.body.dataset.ready === 'true' && \
+         document.getElementById('deliveries').textContent.includes('bounced@example.org') && \
+         document.getElementById('deliveries').textContent.includes('550')",
+        15,
+        "the failed email with the server's answer",
+    )
+    .await;
+    b.eval("document.querySelector('#deliveries li.delivery .retry-delivery').click(), true")
+        .await;
+    b.wait_until(
+        "document.getElementById('deliveries-status').textContent === 'Nothing has failed.'",
+        10,
+        "the panel to empty",
+    )
+    .await;
+    let mails = sink.wait_for(1, std::time::Duration::from_secs(20)).await;
+    assert_eq!(mails[0].to, "bounced@example.org");
+}

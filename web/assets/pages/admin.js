@@ -1,7 +1,7 @@
 // admin.js — "/admin": the admin console. Live rooms and voice sessions (from the server's
 // own registry, refreshed every 5 s), accounts (search, role, disable/enable, a generated
 // password shown once, a coach profile from an account), coaches (activate/deactivate, a link
-// to edit profile, hours and policy) and the audit log (by actor, event and dates, newest
+// to edit profile, hours and policy), failed email and webhook deliveries (retry) and the audit log (by actor, event and dates, newest
 // first, paged). Everything here is an API call an integration can make as well.
 import { api, humanError } from "../lib/api.js";
 import { shell, say } from "../lib/shell.js";
@@ -153,6 +153,39 @@ async function loadCoaches() {
   }
 }
 
+function deliveryItem(d) {
+  const status = h("p", { hidden: true });
+  const retry = h("button", { type: "button", class: "btn retry-delivery", text: "Retry" });
+  retry.addEventListener("click", async () => {
+    retry.disabled = true;
+    try {
+      await api("POST", `/api/admin/deliveries/${encodeURIComponent(d.id)}/retry`);
+      toast(`The ${d.channel === "webhook" ? "webhook" : "email"} to ${d.recipient} is queued again.`);
+      await loadDeliveries();
+    } catch (e) {
+      retry.disabled = false;
+      say(status, sentence(humanError(e)), "error");
+    }
+  });
+  return h("li", { class: "list-item delivery", attrs: { "data-id": d.id } },
+    h("div", { class: "row" },
+      h("strong", { text: `${d.channel}: ${d.kind.replaceAll("_", " ")}` }),
+      h("span", { class: "muted small", text: `to ${d.recipient}, ${d.attempts} ${d.attempts === 1 ? "attempt" : "attempts"}, last ${new Date(d.updated_at).toLocaleString()}` })),
+    h("p", { class: "small mono", text: d.last_error || "—" }),
+    h("div", { class: "row" }, retry),
+    status);
+}
+
+async function loadDeliveries() {
+  try {
+    const failed = await api("GET", "/api/admin/deliveries?status=failed&limit=100");
+    say($("deliveries-status"), failed.length ? "" : "Nothing has failed.");
+    $("deliveries").replaceChildren(...failed.map(deliveryItem));
+  } catch (e) {
+    say($("deliveries-status"), `Could not load the deliveries. ${sentence(humanError(e))}`, "error");
+  }
+}
+
 function auditQuery() {
   const p = new URLSearchParams({ limit: "50" });
   const actor = $("audit-actor").value.trim();
@@ -199,7 +232,8 @@ async function main() {
   $("user-search").addEventListener("submit", (e) => { e.preventDefault(); loadUsers(); });
   $("audit-filter").addEventListener("submit", (e) => { e.preventDefault(); loadAudit(); });
   $("audit-more").addEventListener("click", () => loadAudit(true));
-  await Promise.all([loadLive(), loadCoaches().then(loadUsers), loadAudit()]);
+  $("deliveries-refresh").addEventListener("click", loadDeliveries);
+  await Promise.all([loadLive(), loadCoaches().then(loadUsers), loadDeliveries(), loadAudit()]);
   setInterval(loadLive, 5000);
   markReady();
 }
