@@ -151,7 +151,8 @@ async fn main() {
     let messages = env_or("BENCH_MESSAGES", 10_000) as usize;
 
     let smtp_port = support::free_port();
-    let _sink = start_sink(smtp_port);
+    let sink = start_sink(smtp_port);
+    let sink_pid = sink.child.id();
     let server = Server::start(&[
         ("PARLOR_NOTIFY__SMTP__HOST", "127.0.0.1".into()),
         ("PARLOR_NOTIFY__SMTP__PORT", smtp_port.to_string()),
@@ -240,9 +241,11 @@ async fn main() {
 
     let before = delivered(&server.base);
     let cpu_before = server.cpu_secs();
+    let sink_before = support::cpu_secs(sink_pid);
     let busy = slot_phase("slots, outbox delivering", &url, secs, concurrency, rate).await;
     let during = delivered(&server.base) - before;
     let cpu = server.cpu_secs() - cpu_before;
+    let sink_cpu = support::cpu_secs(sink_pid) - sink_before;
     // Let the rest go, to report the worker's rate on its own.
     let t = Instant::now();
     while delivered(&server.base) < messages as f64 && t.elapsed() < Duration::from_secs(300) {
@@ -268,9 +271,11 @@ async fn main() {
     println!(
         "p99 while delivering / idle: {ratio:.2} (target ≤ 1.20); emails delivered during the \
          loaded phase: {during:.0}; all {all_delivered:.0} of {messages} within {drain_secs:.0} s; \
-         server CPU: {:.0} % of a core idle, {:.0} % while delivering; writing the rows took {enqueue_secs:.2} s",
+         server CPU: {:.0} % of a core idle, {:.0} % while delivering; the SMTP server's CPU while \
+         receiving: {:.0} %; writing the rows took {enqueue_secs:.2} s",
         idle_cpu / secs as f64 * 100.0,
-        cpu / secs as f64 * 100.0
+        cpu / secs as f64 * 100.0,
+        sink_cpu / secs as f64 * 100.0
     );
     let path = write_report(
         "outbox_load",
@@ -289,6 +294,7 @@ async fn main() {
             "request_rate": rate,
             "server_cpu_share_idle_phase": idle_cpu / secs as f64,
             "server_cpu_share_loaded_phase": cpu / secs as f64,
+            "smtp_server_cpu_share_loaded_phase": sink_cpu / secs as f64,
             "enqueue_seconds": enqueue_secs,
             "targets": {"p99_ratio_max": 1.2},
         }),
