@@ -56,6 +56,23 @@ pub struct PersonalExport {
     /// What coaches noted about you in your sessions: personal data about you, so part of
     /// your right of access (GDPR Art. 15), given read-only as written.
     pub coach_notes_about_you: Vec<CoachNoteExport>,
+    /// The messages parlor sent or is to send you (confirmations, reminders, password resets),
+    /// with their state.
+    pub messages: Vec<MessageExport>,
+}
+
+/// A message to the person, as their export shows it.
+#[derive(Serialize, ToSchema)]
+pub struct MessageExport {
+    pub channel: String,
+    pub kind: String,
+    pub to: String,
+    /// An email's subject.
+    pub subject: Option<String>,
+    /// `queued`, `delivered`, `failed` or `dropped`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A coach's note about the caller, from one of their sessions.
@@ -81,6 +98,23 @@ async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespon
     let now = s.clock.now();
     let id = &auth.principal.user.id;
     let data = s.store.personal_data(id, now).await?;
+    let messages = s
+        .store
+        .messages_to(id.as_str())
+        .await?
+        .into_iter()
+        .map(|(d, payload)| MessageExport {
+            subject: serde_json::from_str::<crate::notify::email::Email>(&payload)
+                .ok()
+                .map(|e| e.subject),
+            channel: d.channel,
+            kind: d.kind,
+            to: d.recipient,
+            status: d.status,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        })
+        .collect();
     let bookings = Renderer::new(&s.store, &s.config)
         .views(&auth.viewer, &data.bookings)
         .await?;
@@ -123,6 +157,7 @@ async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespon
                 transcript,
             })
             .collect(),
+        messages,
     };
     let mut h = HeaderMap::new();
     h.insert(

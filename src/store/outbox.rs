@@ -312,6 +312,21 @@ impl Store {
         rows.iter().map(delivery_from_row).collect()
     }
 
+    /// The messages to `user`, oldest first, with their rendered payloads (for their data
+    /// export).
+    pub async fn messages_to(&self, user: &str) -> StoreResult<Vec<(Delivery, String)>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLS}, payload FROM outbox WHERE user_id = $1 ORDER BY created_at, id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((delivery_from_row(r)?, r.try_get("payload")?)))
+            .collect()
+    }
+
     /// One outbox row and its attempts.
     pub async fn delivery(&self, id: &str) -> StoreResult<(Delivery, Vec<Attempt>)> {
         let sql = format!("SELECT {DELIVERY_COLS} FROM outbox WHERE id = $1");

@@ -767,3 +767,42 @@ async fn without_smtp_nothing_is_queued_and_requests_still_work() {
     assert_eq!(r.status(), 202);
     assert!(deliveries(&app, &admin, "").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_persons_messages_are_in_their_export_and_go_with_their_account() {
+    let sink = SmtpSink::start(SinkOptions::default());
+    let app = TestApp::start_with(Backend::Sqlite, smtp_to(&sink)).await;
+    let admin = app.admin().await;
+    let (me, _) = app.client_user("exported@example.org").await;
+    let r = app
+        .client()
+        .post(app.url("/api/auth/password-reset"))
+        .json(&json!({"email": "exported@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    sink.wait_for(1, WAIT).await;
+    settle(&app, &admin).await;
+    let export: Value = me
+        .get(app.url("/api/me/export"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = export["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{export}");
+    assert_eq!(messages[0]["subject"], "Reset your password");
+    assert_eq!(messages[0]["to"], "exported@example.org");
+    assert_eq!(messages[0]["kind"], "password_reset");
+    assert_eq!(deliveries(&app, &admin, "").await.len(), 1);
+
+    let r = me.delete(app.url("/api/me")).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(
+        deliveries(&app, &admin, "").await.is_empty(),
+        "the erased person's messages are gone"
+    );
+}
