@@ -91,6 +91,7 @@ impl AppState {
             clock.clone(),
             agent,
             crate::voice::metrics::VoiceMetrics::new(&metrics),
+            config.notify.give_up_hours,
         );
         let proxy =
             client_ip::ProxyPolicy::new(config.http.trust_proxy, &config.http.trusted_proxies)

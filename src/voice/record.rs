@@ -39,6 +39,7 @@ pub(super) async fn persist_task(
     store: Store,
     clock: crate::clock::Clock,
     mut rx: mpsc::UnboundedReceiver<Persist>,
+    webhook_give_up_hours: u32,
 ) {
     while let Some(p) = rx.recv().await {
         let now = clock.now();
@@ -64,7 +65,7 @@ pub(super) async fn persist_task(
                         now,
                     )
                 };
-                let give_up = now + chrono::Duration::hours(24);
+                let give_up = now + chrono::Duration::hours(i64::from(webhook_give_up_hours));
                 store
                     .end_voice_session(&id, &reason, now, event, give_up)
                     .await

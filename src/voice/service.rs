@@ -52,9 +52,15 @@ impl VoiceService {
         clock: Clock,
         agent: Arc<dyn VoiceAgent>,
         metrics: VoiceMetrics,
+        webhook_give_up_hours: u32,
     ) -> Arc<Self> {
         let (persist, rx) = mpsc::unbounded_channel();
-        tokio::spawn(persist_task(store.clone(), clock, rx));
+        tokio::spawn(persist_task(
+            store.clone(),
+            clock,
+            rx,
+            webhook_give_up_hours,
+        ));
         Arc::new(Self {
             store,
             rooms,
