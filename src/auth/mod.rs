@@ -405,6 +405,13 @@ impl Accounts {
             return Err(AuthError::InvalidResetToken);
         }
         password::check_policy(new).map_err(AuthError::Invalid)?;
+        // The token is checked before the (expensive) hash, so made-up tokens cost a read only.
+        let hashed_token = token_hash(token);
+        match self.store.password_reset_user(&hashed_token, now).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(AuthError::InvalidResetToken),
+            Err(e) => return Err(e.into()),
+        }
         let pw = new.to_string();
         let hash = self
             .hashes
@@ -413,15 +420,13 @@ impl Accounts {
             .map_err(|_| AuthError::Busy)?;
         let user = match self
             .store
-            .take_password_reset(&token_hash(token), now)
+            .complete_password_reset(&hashed_token, &hash, now)
             .await
         {
             Ok(u) => u,
             Err(StoreError::NotFound) => return Err(AuthError::InvalidResetToken),
             Err(e) => return Err(e.into()),
         };
-        self.store.set_password_hash(&user, &hash).await?;
-        self.store.delete_login_sessions_except(&user, None).await?;
         self.store
             .audit(
                 Some(user.as_str()),

@@ -303,9 +303,10 @@ impl Bookings {
         {
             return Err(BookingError::ClientBusy);
         }
-        tx.reschedule(id, starts_at, ends_at, now)
-            .await
-            .map_err(slot_conflict)?;
+        match tx.reschedule(id, starts_at, ends_at, b.sequence, now).await {
+            Err(StoreError::NotFound) => return Err(changed_meanwhile()),
+            r => r.map_err(slot_conflict)?,
+        }
         tx.drop_reminders(id, "the session moved", now).await?;
         tx.enqueue(&notices, now).await?;
         let event = events::booking("booking.rescheduled", &moved, Some(b.starts_at), now);
@@ -353,6 +354,7 @@ impl Bookings {
                 )));
             }
         }
+        let read = b.clone();
         let gone = Booking {
             status: BookingStatus::Cancelled,
             sequence: b.sequence + 1,
@@ -368,12 +370,10 @@ impl Bookings {
         let event = events::booking("booking.cancelled", &gone, None, now);
         let b = self
             .store
-            .cancel_booking(id, &reason, now, &notices, &event, self.give_up(now))
+            .cancel_booking(&read, &reason, now, &notices, &event, self.give_up(now))
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => {
-                    BookingError::Conflict("the booking is no longer scheduled".into())
-                }
+                StoreError::NotFound => changed_meanwhile(),
                 e => e.into(),
             })?;
         self.store
@@ -387,6 +387,13 @@ impl Bookings {
             .await?;
         Ok(b)
     }
+}
+
+/// A booking that was cancelled or moved between reading it and writing the change.
+fn changed_meanwhile() -> BookingError {
+    BookingError::Conflict(
+        "the booking changed meanwhile (it was moved or cancelled); reload it and try again".into(),
+    )
 }
 
 /// When a session starting at `start` with `coach` ends.

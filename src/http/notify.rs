@@ -251,7 +251,7 @@ async fn delivery(
 /// Try a failed message again now, with a fresh `notify.give_up_hours` (admins only).
 #[utoipa::path(post, operation_id = "delivery_retry", path = "/api/admin/deliveries/{id}/retry", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Delivery), (status = 401, body = Err), (status = 403, body = Err),
-        (status = 404, body = Err), (status = 409, description = "The message has not failed (`not_failed`)", body = Err)))]
+        (status = 404, body = Err), (status = 409, description = "The message has not failed (`not_failed`), or it is a password reset (`not_retryable`)", body = Err)))]
 async fn retry(
     State(s): State<AppState>,
     auth: Auth,
@@ -274,6 +274,11 @@ async fn retry(
             Ok(axum::Json(d))
         }
         Err(StoreError::NotFound) => match s.store.delivery(&id).await {
+            Ok((d, _)) if d.kind == crate::notify::kind::PASSWORD_RESET => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_retryable",
+                "a password reset email is not sent again; the person asks for a new link",
+            )),
             Ok(_) => Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "not_failed",

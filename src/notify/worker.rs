@@ -20,9 +20,10 @@ use futures_util::StreamExt;
 use prometheus::{IntCounterVec, IntGaugeVec, Opts};
 use std::sync::Arc;
 
-/// Rows claimed per round, and delivered at once.
-const BATCH: u32 = 16;
-const CONCURRENCY: usize = 4;
+/// Rows claimed per round, all delivered at once: every claimed row is being worked on, so
+/// none waits out its lease in a queue.
+const BATCH: u32 = 4;
+const CONCURRENCY: usize = BATCH as usize;
 const CHANNELS: [&str; 4] = ["email", "sms", "push", "webhook"];
 
 /// The outbox counters and gauges of `/metrics`.
@@ -191,9 +192,18 @@ impl Worker {
             .claim_due(&self.owner, now, now + lease, BATCH)
             .await?;
         let n = rows.len();
+        let lease_limit = lease.to_std().unwrap_or_default().mul_f64(0.8);
         futures_util::stream::iter(rows)
             .for_each_concurrent(CONCURRENCY, |row| async move {
-                let outcome = self.attempt(&row).await;
+                // Finished (or given up) well inside the lease, so no other worker takes the
+                // row while this one still sends it.
+                let outcome = match tokio::time::timeout(lease_limit, self.attempt(&row)).await {
+                    Ok(o) => o,
+                    Err(_) => self.retry_or_give_up(
+                        &row,
+                        format!("not finished within {} s", lease_limit.as_secs()),
+                    ),
+                };
                 let now = self.clock.now();
                 match self
                     .store
@@ -219,6 +229,9 @@ impl Worker {
         if let Some(why) = self.unwanted(row).await {
             return Outcome::Dropped(why);
         }
+        if self.clock.now() >= row.give_up_at {
+            return Outcome::Failed("out of time before it could be sent".into());
+        }
         let result = match row.channel.as_str() {
             "email" => self.send_email(row).await,
             "webhook" => match self.send_webhook(row).await {
@@ -232,14 +245,17 @@ impl Worker {
         match result {
             Ok(()) => Outcome::Delivered,
             Err(SendError::Final(e)) => Outcome::Failed(e),
-            Err(SendError::Retry(e)) => {
-                let now = self.clock.now();
-                let jitter = f64::from(crate::ids::random_bytes::<1>()[0]) / 256.0;
-                match after_failure(row.attempts + 1, now, row.give_up_at, jitter) {
-                    Next::RetryAt(at) => Outcome::Retry(at, e),
-                    Next::GiveUp => Outcome::Failed(format!("gave up: {e}")),
-                }
-            }
+            Err(SendError::Retry(e)) => self.retry_or_give_up(row, e),
+        }
+    }
+
+    /// The next try after a failure worth retrying, or giving up when out of time.
+    fn retry_or_give_up(&self, row: &Claimed, e: String) -> Outcome {
+        let now = self.clock.now();
+        let jitter = f64::from(crate::ids::random_bytes::<1>()[0]) / 256.0;
+        match after_failure(row.attempts + 1, now, row.give_up_at, jitter) {
+            Next::RetryAt(at) => Outcome::Retry(at, e),
+            Next::GiveUp => Outcome::Failed(format!("gave up: {e}")),
         }
     }
 
@@ -259,6 +275,7 @@ impl Worker {
                 }
                 Ok(_) => {}
                 Err(StoreError::NotFound) => return Some("the booking is gone".into()),
+                // Unknown: the attempt goes ahead (a reminder too many beats none).
                 Err(_) => {}
             }
         }
@@ -298,7 +315,7 @@ impl Worker {
         let mail: Email = serde_json::from_str(&row.payload)
             .map_err(|e| SendError::Final(format!("stored email is unreadable: {e}")))?;
         let message = mail
-            .to_message(env, &row.id, row.created_at)
+            .to_message(env, &row.id, self.clock.now())
             .map_err(|e| SendError::Final(e.to_string()))?;
         smtp.send(message).await
     }

@@ -392,23 +392,30 @@ impl BookingTx {
 
     /// Moves a booking to a new time and bumps its SEQUENCE; the old slot is freed by the same
     /// statement, inside this transaction.
+    /// Moves a scheduled booking that is still at `sequence` (`NotFound` if it was cancelled
+    /// or changed since it was read, so that its messages are not built on a stale copy).
     pub async fn reschedule(
         &mut self,
         id: &BookingId,
         starts: DateTime<Utc>,
         ends: DateTime<Utc>,
+        sequence: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(
+        let r = sqlx::query(
             "UPDATE bookings SET starts_at = $2, ends_at = $3, sequence = sequence + 1, \
-             updated_at = $4 WHERE id = $1 AND status = 'scheduled'",
+             updated_at = $4 WHERE id = $1 AND status = 'scheduled' AND sequence = $5",
         )
         .bind(id.as_str())
         .bind(secs(starts))
         .bind(secs(ends))
         .bind(secs(now))
+        .bind(i64::from(sequence))
         .execute(&mut *self.tx.tx)
         .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 
@@ -504,24 +511,28 @@ impl BookingTx {
 }
 
 impl Store {
-    /// Cancels a scheduled booking (bumps SEQUENCE); `NotFound` if it was not scheduled.
+    /// Cancels a scheduled booking as it was `read` (bumps SEQUENCE); `NotFound` if it is no
+    /// longer scheduled or changed since it was read.
     pub async fn cancel_booking(
         &self,
-        id: &BookingId,
+        read: &Booking,
         reason: &str,
         now: DateTime<Utc>,
         notices: &[super::outbox::NewOutbox],
         event: &super::webhooks::Event,
         give_up_at: DateTime<Utc>,
     ) -> StoreResult<Booking> {
+        let (id, sequence) = (&read.id, read.sequence);
         let mut tx = self.begin_write().await?;
         let r = sqlx::query(
             "UPDATE bookings SET status = 'cancelled', cancel_reason = $2, cancelled_at = $3, \
-             sequence = sequence + 1, updated_at = $3 WHERE id = $1 AND status = 'scheduled'",
+             sequence = sequence + 1, updated_at = $3 WHERE id = $1 AND status = 'scheduled' \
+             AND sequence = $4",
         )
         .bind(id.as_str())
         .bind(reason)
         .bind(secs(now))
+        .bind(i64::from(sequence))
         .execute(&mut *tx.tx)
         .await?;
         if r.rows_affected() == 0 {

@@ -243,8 +243,10 @@ impl Store {
         rows.iter().map(claimed_from_row).collect()
     }
 
-    /// Records an attempt at a row `owner` holds and sets the row's state from it. A row whose
-    /// lease passed to another worker is left alone (`false`).
+    /// Records an attempt at a row `owner` holds and sets the row's state from it (also when
+    /// the row was dropped while it was being sent: what happened is recorded). A row whose
+    /// lease passed to another worker is left alone (`false`). A password reset's rendered
+    /// email (it holds the link) is blanked once it is no longer to be sent.
     pub async fn finish_attempt(
         &self,
         row: &Claimed,
@@ -261,8 +263,9 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query(
             "UPDATE outbox SET status = $3, attempts = $4, not_before = COALESCE($5, not_before), \
-             last_error = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7 \
-             WHERE id = $1 AND lease_owner = $2 AND status = 'queued'",
+             last_error = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7, \
+             payload = CASE WHEN kind = 'password_reset' AND $3 <> 'queued' THEN '' \
+             ELSE payload END WHERE id = $1 AND lease_owner = $2",
         )
         .bind(&row.id)
         .bind(owner)
@@ -355,7 +358,8 @@ impl Store {
     }
 
     /// Queues a failed row again, to be tried at once and given until `give_up_at`.
-    /// `NotFound` unless the row exists and has failed.
+    /// `NotFound` unless the row exists and has failed. Password reset emails are never
+    /// sent again (their link has expired or will soon; the person asks for a new one).
     pub async fn retry_delivery(
         &self,
         id: &str,
@@ -365,7 +369,7 @@ impl Store {
         let r = sqlx::query(
             "UPDATE outbox SET status = 'queued', not_before = $2, give_up_at = $3, \
              lease_owner = NULL, lease_until = NULL, updated_at = $2 \
-             WHERE id = $1 AND status = 'failed'",
+             WHERE id = $1 AND status = 'failed' AND kind <> 'password_reset'",
         )
         .bind(id)
         .bind(secs(now))

@@ -295,12 +295,32 @@ impl Store {
         tx.commit().await
     }
 
-    /// Uses a password reset token: marks it used and returns its account, if it exists, is
-    /// unused and has not expired (`NotFound` otherwise). Every other reset token of the
-    /// account stops working too.
-    pub async fn take_password_reset(
+    /// The account a password reset token is for, if it exists, is unused and has not
+    /// expired (`NotFound` otherwise). Reads only: the token is used by
+    /// [`Store::complete_password_reset`].
+    pub async fn password_reset_user(
         &self,
         token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<UserId> {
+        let user: Option<String> = sqlx::query_scalar(
+            "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL \
+             AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(secs(now))
+        .fetch_optional(self.pool())
+        .await?;
+        user.map(UserId).ok_or(StoreError::NotFound)
+    }
+
+    /// Uses a password reset token and sets the new password hash in one transaction: the
+    /// token (and every other of the account) stops working, and every login session of
+    /// the account ends. `NotFound` if the token is unknown, used or expired.
+    pub async fn complete_password_reset(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<UserId> {
         let mut tx = self.begin_write().await?;
@@ -322,6 +342,19 @@ impl Store {
         .bind(secs(now))
         .execute(&mut *tx.tx)
         .await?;
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
+            .bind(&user)
+            .execute(&mut *tx.tx)
+            .await?;
+        let r =
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1 AND erased_at IS NULL")
+                .bind(&user)
+                .bind(password_hash)
+                .execute(&mut *tx.tx)
+                .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         tx.commit().await?;
         Ok(UserId(user))
     }

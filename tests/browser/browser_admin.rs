@@ -265,10 +265,12 @@ async fn failed_deliveries_are_shown_and_retried_from_the_console() {
     .await;
     let admin = app.admin().await;
     app.client_user("bounced@example.org").await;
+    // Someone signs up with a taken address: its owner is warned (and the sink refuses it).
     let r = app
         .client()
-        .post(app.url("/api/auth/password-reset"))
-        .json(&json!({"email": "bounced@example.org"}))
+        .post(app.url("/api/auth/signup"))
+        .json(&json!({"email": "bounced@example.org", "name": "Someone",
+            "password": "a long enough password"}))
         .send()
         .await
         .unwrap();
