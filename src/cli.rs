@@ -93,6 +93,23 @@ pub enum ConfigAction {
 pub enum DevAction {
     /// Run the ElevenLabs Conversational AI test double (WebSocket + signed-URL endpoint).
     FakeElevenlabs(FakeElevenlabsArgs),
+    /// Run the Twilio Messages API test double (SMS), for trying SMS reminders without an
+    /// account: set `notify.sms.base_url` to the printed URL.
+    FakeTwilio(FakeTwilioArgs),
+}
+
+/// Options of `parlor dev fake-twilio`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FakeTwilioArgs {
+    /// Address to listen on (port 0 picks a free one; the chosen URL is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// The account SID requests must use.
+    #[arg(long, default_value = "AC00000000000000000000000000000000")]
+    pub account_sid: String,
+    /// The auth token requests must carry (or FAKE_TWILIO_AUTH_TOKEN).
+    #[arg(long, env = "FAKE_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: String,
 }
 
 /// Options of `parlor dev fake-elevenlabs` (the double itself lives with the binary, in

@@ -12,9 +12,10 @@ pub mod ratelimit;
 pub mod signing_key;
 pub mod turn;
 
+use crate::config::EmailVerification;
 use crate::ids::{UserId, new_token, token_hash};
 use crate::model::account::{AccountRole, ApiKeyInfo, User};
-use crate::store::users::NewUser;
+use crate::store::users::{LinkKind, NewUser, NewVerification};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use ratelimit::LoginLimiter;
@@ -47,6 +48,16 @@ pub enum AuthError {
         "this password reset link is not valid: it was used, it expired, or it is mistyped; ask for a new one"
     )]
     InvalidResetToken,
+    #[error(
+        "this confirmation link is not valid: it was used, it expired, or it is mistyped; ask for a new one"
+    )]
+    InvalidVerificationToken,
+    #[error(
+        "confirm your email address first: follow the link we sent you (the log-in page can send a new one)"
+    )]
+    EmailUnverified,
+    #[error("email verification is off on this server")]
+    VerificationOff,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -59,6 +70,17 @@ impl From<StoreError> for AuthError {
 
 /// How long a password reset link works.
 pub const RESET_MINUTES: i64 = 30;
+
+/// How long an email confirmation link works.
+pub const VERIFY_HOURS: i64 = 24;
+
+/// The least time between two links of one kind sent to one account (a reset or a
+/// confirmation): asking again sooner answers alike and sends nothing, so nobody can flood a
+/// mailbox through the form.
+pub const LINK_COOLDOWN_SECS: i64 = 60;
+
+/// Renders the outbox rows of an email carrying a link token, for an account.
+pub type LinkMail<'a> = &'a (dyn Fn(&User, &str) -> Vec<crate::store::outbox::NewOutbox> + Sync);
 
 /// Validated input for a new account.
 pub struct Signup<'a> {
@@ -75,6 +97,7 @@ pub struct Accounts {
     limiter: Mutex<LoginLimiter>,
     hashes: hash_pool::HashPool,
     session_ttl: Duration,
+    verification: EmailVerification,
 }
 
 /// What a sign-up did; the caller answers both the same way, so that sign-up does not tell
@@ -99,6 +122,7 @@ impl Accounts {
             })),
             hashes: hash_pool::HashPool::new(cfg.hash_concurrency, cfg.hash_queue),
             session_ttl: Duration::hours(i64::from(cfg.session_ttl_hours)),
+            verification: cfg.email_verification,
         }
     }
 
@@ -107,8 +131,20 @@ impl Accounts {
         self.session_ttl
     }
 
-    /// Creates an account (the caller decides who may create which role).
+    /// Creates an account (the caller decides who may create which role); its address
+    /// counts as confirmed (an admin or an operator vouches for it).
     pub async fn create_user(&self, s: &Signup<'_>, now: DateTime<Utc>) -> Result<User, AuthError> {
+        self.insert_account(s, None, now).await
+    }
+
+    /// Creates an account; with `verify`, its address is unconfirmed and a confirmation link
+    /// (rendered by `verify`) is stored and sent with it.
+    async fn insert_account(
+        &self,
+        s: &Signup<'_>,
+        verify: Option<LinkMail<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<User, AuthError> {
         let email = crate::validate::email(s.email).map_err(AuthError::Invalid)?;
         let name = crate::validate::name(s.name).map_err(AuthError::Invalid)?;
         crate::validate::time_zone(s.time_zone).map_err(AuthError::Invalid)?;
@@ -119,12 +155,35 @@ impl Accounts {
             .run(move || password::hash(&pw))
             .await
             .map_err(|_| AuthError::Busy)?;
+        let verification = verify.map(|mail| {
+            let token = new_token();
+            let draft = User {
+                id: UserId(String::new()),
+                email: email.clone(),
+                name: name.clone(),
+                role: s.role,
+                time_zone: s.time_zone.to_string(),
+                created_at: now,
+                disabled: false,
+                email_reminders: true,
+                phone: None,
+                sms_reminders: false,
+                email_verified: false,
+            };
+            NewVerification {
+                rows: mail(&draft, &token),
+                token_hash: token_hash(&token),
+                expires_at: now + Duration::hours(VERIFY_HOURS),
+            }
+        });
         let new = NewUser {
             email: &email,
             name: &name,
             role: s.role,
             password_hash: &hash,
             time_zone: s.time_zone,
+            email_verified: verification.is_none(),
+            verification,
         };
         let user = match self.store.insert_user(&new, now).await {
             Err(StoreError::Conflict(_)) => return Err(AuthError::EmailTaken),
@@ -149,6 +208,7 @@ impl Accounts {
         s: &Signup<'_>,
         ip: &str,
         now: DateTime<Utc>,
+        verify: Option<LinkMail<'_>>,
     ) -> Result<SignupOutcome, AuthError> {
         let t = now.timestamp();
         let throttled = {
@@ -163,7 +223,8 @@ impl Accounts {
             .expect("limiter lock")
             .signup(ip, t)
             .map_err(AuthError::RateLimited)?;
-        match self.create_user(s, now).await {
+        let verify = verify.filter(|_| self.verification != EmailVerification::Off);
+        match self.insert_account(s, verify, now).await {
             Ok(u) => Ok(SignupOutcome::Created(u)),
             Err(AuthError::EmailTaken) => {
                 self.store
@@ -234,6 +295,13 @@ impl Accounts {
                 .audit(Some(user.id.as_str()), "login_disabled", None, None, now)
                 .await?;
             return Err(AuthError::Disabled);
+        }
+        // Only someone who knows the password learns that the address is unconfirmed.
+        if self.verification == EmailVerification::Required && !user.email_verified {
+            self.store
+                .audit(Some(user.id.as_str()), "login_unverified", None, None, now)
+                .await?;
+            return Err(AuthError::EmailUnverified);
         }
         let token = new_token();
         self.store
@@ -371,6 +439,12 @@ impl Accounts {
             Ok(_) | Err(StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
+        if self
+            .cooling_down(&user, LinkKind::PasswordReset, now)
+            .await?
+        {
+            return Ok(());
+        }
         let token = new_token();
         let rows = mail(&user, &token);
         if rows.is_empty() {
@@ -389,6 +463,73 @@ impl Accounts {
                 None,
                 now,
             )
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a link of `kind` went to `user` less than [`LINK_COOLDOWN_SECS`] ago.
+    async fn cooling_down(
+        &self,
+        user: &User,
+        kind: LinkKind,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AuthError> {
+        let last = self.store.last_link_sent(&user.id, kind).await?;
+        Ok(last.is_some_and(|t| now - t < Duration::seconds(LINK_COOLDOWN_SECS)))
+    }
+
+    /// A new confirmation link asked for by `email` from `ip` (throttled like sign-ups):
+    /// sent when the address has an active, unconfirmed account and none was sent in the
+    /// last minute. The caller answers alike in every case.
+    pub async fn resend_verification(
+        &self,
+        email: &str,
+        ip: &str,
+        now: DateTime<Utc>,
+        mail: LinkMail<'_>,
+    ) -> Result<(), AuthError> {
+        if self.verification == EmailVerification::Off {
+            return Err(AuthError::VerificationOff);
+        }
+        let account = crate::validate::email(email).map_err(AuthError::Invalid)?;
+        self.limiter
+            .lock()
+            .expect("limiter lock")
+            .signup(ip, now.timestamp())
+            .map_err(AuthError::RateLimited)?;
+        let user = match self.store.user_for_login(&account).await {
+            Ok((u, _)) if !u.disabled && !u.email_verified => u,
+            Ok(_) | Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if self
+            .cooling_down(&user, LinkKind::Verification, now)
+            .await?
+        {
+            return Ok(());
+        }
+        let token = new_token();
+        let v = NewVerification {
+            rows: mail(&user, &token),
+            token_hash: token_hash(&token),
+            expires_at: now + Duration::hours(VERIFY_HOURS),
+        };
+        self.store.insert_verification(&user.id, &v, now).await?;
+        Ok(())
+    }
+
+    /// Confirms an address with the token of a confirmation link.
+    pub async fn verify_email(&self, token: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(AuthError::InvalidVerificationToken);
+        }
+        let user = match self.store.use_verification(&token_hash(token), now).await {
+            Ok(u) => u,
+            Err(StoreError::NotFound) => return Err(AuthError::InvalidVerificationToken),
+            Err(e) => return Err(e.into()),
+        };
+        self.store
+            .audit(Some(user.as_str()), "email_verified", None, None, now)
             .await?;
         Ok(())
     }

@@ -13,10 +13,14 @@ use crate::ids::UserId;
 use crate::model::account::User;
 use crate::model::booking::{Booking, Coach, SessionType};
 use crate::notify::messages::{self, Recipient, Session};
-use crate::notify::{email_row, kind, unsubscribe};
+use crate::notify::{email_row, kind, sms_row, unsubscribe};
+use crate::store::bookings::{BookingFilter, BookingScope};
 use crate::store::outbox::NewOutbox;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
+
+/// The most upcoming sessions of one person given SMS reminders when they opt in.
+const MAX_UPCOMING: i64 = 500;
 
 /// What happened to a booking.
 #[derive(Debug, Clone, Copy)]
@@ -58,8 +62,8 @@ impl Notices {
         }
     }
 
-    /// The rows for `change` of `b` (as it is after the change), at `now`. Empty when email
-    /// is off.
+    /// The rows for `change` of `b` (as it is after the change), at `now`. Empty when neither
+    /// email nor SMS is configured.
     pub async fn booking(
         &self,
         change: Change<'_>,
@@ -67,7 +71,8 @@ impl Notices {
         now: DateTime<Utc>,
     ) -> Result<Vec<NewOutbox>, BookingError> {
         let cfg = &self.cfg;
-        if !cfg.notify.smtp.enabled() {
+        let (email, sms) = (cfg.notify.smtp.enabled(), cfg.notify.sms.enabled());
+        if !email && !sms {
             return Ok(Vec::new());
         }
         let coach = self.store.coach(&b.coach_id).await?;
@@ -82,29 +87,19 @@ impl Notices {
                 Err(e) => return Err(e.into()),
             }
         }
-        let origin = cfg.public_origin();
         let org = &cfg.notify.organisation;
         let give_up = now + Duration::hours(i64::from(cfg.notify.give_up_hours));
         let mut renderer = Renderer::new(&self.store, cfg);
         let mut rows = Vec::new();
         for (p, with) in &parties {
-            let session = Session {
-                with: with.clone(),
-                kind: b.session_type.as_str(),
-                starts_at: b.starts_at,
-                ends_at: b.ends_at,
-                join_url: b
-                    .room
-                    .as_deref()
-                    .filter(|_| b.session_type == SessionType::Video)
-                    .map(|r| links::join_url(&origin, r)),
-                phone: coach
-                    .phone
-                    .clone()
-                    .filter(|_| b.session_type == SessionType::Phone),
-                focus: b.focus_area.clone(),
-                manage_url: format!("{origin}/upcoming"),
-            };
+            let session = self.session(b, &coach, with);
+            let cancelled = matches!(change, Change::Cancelled { .. });
+            if sms && !cancelled {
+                rows.extend(self.sms_reminders(&p.viewer.user, &p.recipient, &session, b, now));
+            }
+            if !email {
+                continue;
+            }
             let ev = renderer.calendar_event(&p.viewer, b, now).await?;
             let to = &p.recipient;
             let (k, draft) = match change {
@@ -124,15 +119,11 @@ impl Notices {
             let user = Some(p.viewer.user.id.as_str());
             let booking = Some(b.id.as_str());
             rows.push(email_row(k, &draft.render(), user, booking, now, give_up));
-            if matches!(change, Change::Cancelled { .. }) || !p.viewer.user.email_reminders {
+            if cancelled || !p.viewer.user.email_reminders {
                 continue;
             }
             let unsub = self.unsubscribe_link(&p.viewer.user.id);
-            for &m in &cfg.notify.reminder_minutes {
-                let due = b.starts_at - Duration::minutes(i64::from(m));
-                if due <= now {
-                    continue;
-                }
+            for (m, due) in self.reminder_times(b, now) {
                 let mail = messages::reminder(to, &session, m, unsub.clone(), org).render();
                 rows.push(email_row(
                     kind::REMINDER,
@@ -145,6 +136,125 @@ impl Notices {
             }
         }
         Ok(rows)
+    }
+
+    /// The SMS reminders `user` (with `phone` and SMS opt-in as given) should get for every
+    /// upcoming session they are in, as client or as coach: written when they turn SMS
+    /// reminders on or change their number. Empty when SMS is not configured.
+    pub async fn sms_for_user(
+        &self,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NewOutbox>, BookingError> {
+        if !self.cfg.notify.sms.enabled() || !user.sms_reminders || user.phone.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut bookings = self
+            .store
+            .bookings(
+                &BookingFilter::Client(user.id.clone()),
+                BookingScope::Upcoming,
+                now,
+                MAX_UPCOMING,
+            )
+            .await?;
+        let own_coach = match self.store.coach_by_user(&user.id).await {
+            Ok(c) => Some(c),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(c) = &own_coach {
+            bookings.extend(
+                self.store
+                    .bookings(
+                        &BookingFilter::Coach(c.id.clone()),
+                        BookingScope::Upcoming,
+                        now,
+                        MAX_UPCOMING,
+                    )
+                    .await?,
+            );
+        }
+        let to = Self::party(user.clone(), None).recipient;
+        let mut rows = Vec::new();
+        for b in &bookings {
+            let is_coach = own_coach.as_ref().is_some_and(|c| c.id == b.coach_id);
+            let (coach, with) = if is_coach {
+                let c = own_coach.clone().expect("checked above");
+                let client = self.store.user(&b.client_id).await?;
+                (c, client.name)
+            } else {
+                let c = self.store.coach(&b.coach_id).await?;
+                let name = c.name.clone();
+                (c, name)
+            };
+            let session = self.session(b, &coach, &with);
+            rows.extend(self.sms_reminders(user, &to, &session, b, now));
+        }
+        Ok(rows)
+    }
+
+    /// How `b` is described to someone who meets `with` there.
+    fn session(&self, b: &Booking, coach: &Coach, with: &str) -> Session {
+        let origin = self.cfg.public_origin();
+        Session {
+            with: with.to_string(),
+            kind: b.session_type.as_str(),
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+            join_url: b
+                .room
+                .as_deref()
+                .filter(|_| b.session_type == SessionType::Video)
+                .map(|r| links::join_url(&origin, r)),
+            phone: coach
+                .phone
+                .clone()
+                .filter(|_| b.session_type == SessionType::Phone),
+            focus: b.focus_area.clone(),
+            manage_url: format!("{origin}/upcoming"),
+        }
+    }
+
+    /// The configured reminder leads of `b` still ahead of `now`: (minutes before, due at).
+    fn reminder_times(&self, b: &Booking, now: DateTime<Utc>) -> Vec<(u32, DateTime<Utc>)> {
+        self.cfg
+            .notify
+            .reminder_minutes
+            .iter()
+            .map(|&m| (m, b.starts_at - Duration::minutes(i64::from(m))))
+            .filter(|(_, due)| *due > now)
+            .collect()
+    }
+
+    /// `user`'s SMS reminder rows for `b`, if they opted in with a number.
+    fn sms_reminders(
+        &self,
+        user: &User,
+        to: &Recipient,
+        session: &Session,
+        b: &Booking,
+        now: DateTime<Utc>,
+    ) -> Vec<NewOutbox> {
+        let Some(phone) = user.phone.as_deref().filter(|_| user.sms_reminders) else {
+            return Vec::new();
+        };
+        let org = &self.cfg.notify.organisation;
+        self.reminder_times(b, now)
+            .into_iter()
+            .map(|(m, due)| {
+                let text = messages::reminder_sms(to, session, m, org);
+                sms_row(
+                    kind::REMINDER,
+                    phone,
+                    &text,
+                    user.id.as_str(),
+                    Some(b.id.as_str()),
+                    due,
+                    b.starts_at,
+                )
+            })
+            .collect()
     }
 
     /// The one-click link that turns `user`'s reminders off.

@@ -19,7 +19,7 @@ mod voice;
 
 pub use load::{ConfigError, Origin, explain, load, load_from};
 pub use media::{RoomsConfig, RtcConfig};
-pub use notify::{NotifyConfig, SmtpConfig, SmtpSecurity, WebhooksConfig};
+pub use notify::{NotifyConfig, SmsConfig, SmtpConfig, SmtpSecurity, WebhooksConfig};
 pub use secret::Secret;
 pub use tls::{AcmeChallenge, AcmeConfig, LETS_ENCRYPT, TlsConfig};
 pub use voice::{AgentChoice, ElevenLabsConfig, ElevenLabsEndpoints, VoiceConfig};
@@ -67,12 +67,16 @@ pub struct RetentionConfig {
     /// Days after which voice-session transcripts are deleted (the sessions stay, without
     /// their words); 0 keeps them until the user deletes their account.
     pub voice_transcript_days: u32,
+    /// Days after which sent, failed and dropped notifications (and their delivery attempts)
+    /// are deleted; 0 keeps them. Expired reset and confirmation links go after a day.
+    pub outbox_days: u32,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             voice_transcript_days: 90,
+            outbox_days: 30,
         }
     }
 }
@@ -175,6 +179,23 @@ pub struct AuthConfig {
     /// (`PARLOR_AUTH__SIGNING_SECRET`); when unset, a random one is kept in
     /// `{data_dir}/signing.key` (mode 0600), created on first run.
     pub signing_secret: Secret,
+    /// Whether self sign-ups confirm their email address by a link: `off`, `optional` (the
+    /// account works at once and is asked to confirm) or `required` (no log-in before).
+    /// Needs email (`notify.smtp.host`) unless `off`.
+    pub email_verification: EmailVerification,
+}
+
+/// How sign-ups confirm their email address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailVerification {
+    /// Nothing is sent; addresses are not checked.
+    #[default]
+    Off,
+    /// A link is sent; the account works before it is followed.
+    Optional,
+    /// A link is sent; the account cannot log in before it is followed.
+    Required,
 }
 
 /// Booking rules that are not per coach.
@@ -276,6 +297,7 @@ impl Default for AuthConfig {
             hash_concurrency: 0,
             hash_queue: 16,
             signing_secret: Secret::default(),
+            email_verification: EmailVerification::Off,
         }
     }
 }
@@ -315,6 +337,7 @@ pub(crate) const SECRET_KEYS: &[&str] = &[
     "auth.signing_secret",
     "http.metrics_token",
     "jitsi.app_secret",
+    "notify.sms.auth_token",
     "notify.smtp.password",
     "rtc.turn_secret",
     "voice.elevenlabs.api_key",

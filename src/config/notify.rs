@@ -1,5 +1,5 @@
-//! Notification settings: the outbox worker (`notify`), email over SMTP (`notify.smtp`), and
-//! the checks [`Config::validate`] runs on them.
+//! Notification settings: the outbox worker (`notify`), email over SMTP (`notify.smtp`), SMS
+//! (`notify.sms`), webhooks (`notify.webhooks`), and the checks [`Config::validate`] runs on them.
 
 use super::{Config, ConfigError, Secret};
 use serde::{Deserialize, Serialize};
@@ -22,8 +22,49 @@ pub struct NotifyConfig {
     pub poll_ms: u64,
     /// Email over SMTP; off while `host` is empty.
     pub smtp: SmtpConfig,
+    /// SMS reminders through Twilio's Messages API; off while `account_sid` is empty.
+    pub sms: SmsConfig,
     /// Signed webhooks to the endpoints admins configure.
     pub webhooks: WebhooksConfig,
+}
+
+/// SMS through Twilio's Messages API (or anything that speaks it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// The API's base URL: `https://api.twilio.com/`, a regional edge, or a test double.
+    pub base_url: String,
+    /// The account SID (`AC…`); SMS is off while it is empty.
+    pub account_sid: String,
+    /// The auth token (environment only: `PARLOR_NOTIFY__SMS__AUTH_TOKEN`).
+    pub auth_token: Secret,
+    /// The sending number (E.164) or alphanumeric sender ID; or leave empty and set
+    /// `messaging_service_sid`.
+    pub from: String,
+    /// A Messaging Service to send from instead of `from` (`MG…`).
+    pub messaging_service_sid: String,
+    /// How long the API has to answer, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.twilio.com/".into(),
+            account_sid: String::new(),
+            auth_token: Secret::default(),
+            from: String::new(),
+            messaging_service_sid: String::new(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl SmsConfig {
+    /// Whether SMS is configured.
+    pub fn enabled(&self) -> bool {
+        !self.account_sid.is_empty()
+    }
 }
 
 /// Webhook delivery.
@@ -55,6 +96,7 @@ impl Default for NotifyConfig {
             lease_secs: 60,
             poll_ms: 1000,
             smtp: SmtpConfig::default(),
+            sms: SmsConfig::default(),
             webhooks: WebhooksConfig::default(),
         }
     }
@@ -159,6 +201,15 @@ impl Config {
         if !(1..=60).contains(&n.webhooks.timeout_secs) {
             return bad("notify.webhooks.timeout_secs", "1-60".into());
         }
+        self.validate_sms()?;
+        if self.auth.email_verification != super::EmailVerification::Off
+            && !self.notify.smtp.enabled()
+        {
+            return bad(
+                "auth.email_verification",
+                "needs email: set notify.smtp.host, or leave it `off`".into(),
+            );
+        }
         let s = &n.smtp;
         if !s.enabled() {
             return Ok(());
@@ -185,5 +236,119 @@ impl Config {
             return bad("notify.smtp.timeout_secs", "1-600".into());
         }
         Ok(())
+    }
+
+    fn validate_sms(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                msg: msg.into(),
+            })
+        };
+        let s = &self.notify.sms;
+        if !s.enabled() {
+            return Ok(());
+        }
+        match url::Url::parse(&s.base_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+            _ => return bad("notify.sms.base_url", "an http:// or https:// URL"),
+        }
+        if !s.account_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return bad("notify.sms.account_sid", "letters and digits only (AC…)");
+        }
+        if s.auth_token.expose().is_empty() {
+            return bad(
+                "notify.sms.account_sid",
+                "set PARLOR_NOTIFY__SMS__AUTH_TOKEN as well, or leave the account SID empty",
+            );
+        }
+        let e164 = |f: &str| {
+            f.strip_prefix('+').is_some_and(|d| {
+                (8..=15).contains(&d.len())
+                    && d.bytes().all(|b| b.is_ascii_digit())
+                    && !d.starts_with('0')
+            })
+        };
+        let sender_id = |f: &str| {
+            (1..=11).contains(&f.len())
+                && f.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
+                && f.chars().any(|c| c.is_ascii_alphabetic())
+        };
+        match (s.from.is_empty(), s.messaging_service_sid.is_empty()) {
+            (true, true) | (false, false) => {
+                return bad(
+                    "notify.sms.from",
+                    "set either `from` or `messaging_service_sid` (not both)",
+                );
+            }
+            (false, true) if !e164(&s.from) && !sender_id(&s.from) => {
+                return bad(
+                    "notify.sms.from",
+                    "an international number (+…) or an alphanumeric sender ID of 1-11 characters",
+                );
+            }
+            _ => {}
+        }
+        if !(1..=120).contains(&s.timeout_secs) {
+            return bad("notify.sms.timeout_secs", "1-120");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_sms(from: &str, service: &str, token: &str) -> Config {
+        let mut c = Config::default();
+        c.notify.sms.account_sid = "AC0123".into();
+        c.notify.sms.auth_token = Secret::new(token);
+        c.notify.sms.from = from.into();
+        c.notify.sms.messaging_service_sid = service.into();
+        c
+    }
+
+    fn key_of(c: &Config) -> Option<String> {
+        match c.validate() {
+            Err(ConfigError::Invalid { key, .. }) => Some(key),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn sms_needs_a_token_and_exactly_one_sender() {
+        assert_eq!(key_of(&with_sms("+15005550006", "", "t")), None);
+        assert_eq!(key_of(&with_sms("Acme", "", "t")), None);
+        assert_eq!(key_of(&with_sms("", "MG1", "t")), None);
+        assert_eq!(
+            key_of(&with_sms("+15005550006", "", "")).as_deref(),
+            Some("notify.sms.account_sid")
+        );
+        for (from, service) in [
+            ("", ""),
+            ("+15005550006", "MG1"),
+            ("0123", ""),
+            ("A-much-too-long-id", ""),
+        ] {
+            assert_eq!(
+                key_of(&with_sms(from, service, "t")).as_deref(),
+                Some("notify.sms.from"),
+                "{from} {service}"
+            );
+        }
+        let mut c = with_sms("+15005550006", "", "t");
+        c.notify.sms.base_url = "ftp://x".into();
+        assert_eq!(key_of(&c).as_deref(), Some("notify.sms.base_url"));
+    }
+
+    #[test]
+    fn email_verification_needs_email() {
+        let mut c = Config::default();
+        c.auth.email_verification = super::super::EmailVerification::Required;
+        assert_eq!(key_of(&c).as_deref(), Some("auth.email_verification"));
+        c.notify.smtp.host = "127.0.0.1".into();
+        c.notify.smtp.from = "a@b.example".into();
+        assert_eq!(key_of(&c), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Developer and CI tools that are part of the `parlor` binary but not of the library, so no
 //! production code can import them: the ElevenLabs Conversational AI test double
-//! ([`fake_elevenlabs`], `parlor dev fake-elevenlabs`). The integration tests and the
+//! ([`fake_elevenlabs`], `parlor dev fake-elevenlabs`) and the Twilio Messages API double
+//! ([`fake_twilio`], `parlor dev fake-twilio`). The integration tests and the
 //! `voice_rtt` benchmark compile the same files into themselves (`#[path]`), which is why the
 //! double names the library as `parlor::`, like any outside user of it.
 
@@ -8,6 +9,8 @@
 // compile it in, not by the binary.
 #[allow(dead_code)]
 pub mod fake_elevenlabs;
+#[allow(dead_code)]
+pub mod fake_twilio;
 
 use parlor::cli::DevAction;
 
@@ -15,5 +18,6 @@ use parlor::cli::DevAction;
 pub async fn run(action: DevAction) -> anyhow::Result<()> {
     match action {
         DevAction::FakeElevenlabs(args) => fake_elevenlabs::cli::run(args).await,
+        DevAction::FakeTwilio(args) => fake_twilio::run(args).await,
     }
 }

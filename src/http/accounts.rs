@@ -5,6 +5,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, Auth, ClientIp, SESSION_COOKIE, SameOrigin, cookie};
 use crate::auth::{AuthError, Signup};
+use crate::config::EmailVerification;
 use crate::ids::ApiKeyId;
 use crate::model::account::{AccountRole, ApiKeyInfo, User};
 use axum::Router;
@@ -62,6 +63,10 @@ pub struct LoginRequest {
 pub struct MeResponse {
     pub user: User,
     pub coach_id: Option<String>,
+    /// Whether this server sends SMS (so `sms_reminders` can be turned on).
+    pub sms_available: bool,
+    /// Whether sign-ups confirm their address here (`user.email_verified` tells if you did).
+    pub email_verification: EmailVerification,
 }
 
 /// The session cookie (`Secure` under an https public URL); `max_age` 0 clears it.
@@ -120,7 +125,13 @@ async fn signup(
         role: AccountRole::Client,
     };
     // Created or already taken: answered alike; the owner of a taken address is told by email.
-    if let crate::auth::SignupOutcome::EmailTaken = s.accounts.signup(&new, &ip, now).await? {
+    let cfg = s.config.clone();
+    let mail = move |user: &User, token: &str| {
+        crate::notify::accounts::verify_email(&cfg, user, token, now)
+    };
+    let verification = s.config.auth.email_verification;
+    let outcome = s.accounts.signup(&new, &ip, now, Some(&mail)).await?;
+    if let crate::auth::SignupOutcome::EmailTaken = outcome {
         let email = crate::validate::email(&r.email).unwrap_or_default();
         if let Ok((user, _)) = s.store.user_for_login(&email).await
             && !user.disabled
@@ -133,7 +144,17 @@ async fn signup(
         StatusCode::ACCEPTED,
         axum::Json(SignupAccepted {
             status: "accepted",
-            message: "Sign-up received. Sign in with your email and password.",
+            message: match verification {
+                EmailVerification::Off => "Sign-up received. Sign in with your email and password.",
+                EmailVerification::Optional => {
+                    "Sign-up received. Sign in with your email and password, and confirm your \
+                     address with the link we are emailing you."
+                }
+                EmailVerification::Required => {
+                    "Sign-up received. Confirm your address with the link we are emailing you, \
+                     then sign in."
+                }
+            },
         }),
     ))
 }
@@ -165,7 +186,15 @@ async fn login(
         header::SET_COOKIE,
         session_cookie(&s, &token, s.accounts.session_ttl().num_seconds()),
     );
-    Ok((headers, axum::Json(MeResponse { user, coach_id })))
+    Ok((
+        headers,
+        axum::Json(MeResponse {
+            user,
+            coach_id,
+            sms_available: s.config.notify.sms.enabled(),
+            email_verification: s.config.auth.email_verification,
+        }),
+    ))
 }
 
 /// Sign out: the session is revoked on the server and the cookie cleared.
@@ -188,10 +217,12 @@ async fn logout(State(s): State<AppState>, parts: Parts) -> Result<impl IntoResp
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/me", tag = "accounts",
     responses((status = 200, body = MeResponse), (status = 401, body = super::error::ErrorBody)))]
-async fn me(auth: Auth) -> axum::Json<MeResponse> {
+async fn me(State(s): State<AppState>, auth: Auth) -> axum::Json<MeResponse> {
     axum::Json(MeResponse {
         coach_id: auth.viewer.coach_id.map(|c| c.0),
         user: auth.principal.user,
+        sms_available: s.config.notify.sms.enabled(),
+        email_verification: s.config.auth.email_verification,
     })
 }
 
@@ -206,6 +237,11 @@ pub struct UpdateMeRequest {
     pub time_zone: Option<String>,
     /// Session reminders by email on or off (confirmations and cancellations always come).
     pub email_reminders: Option<bool>,
+    /// Your mobile number for SMS reminders, international (`+44 7700 900123`); stored in
+    /// E.164. An empty string removes it (and turns SMS reminders off).
+    pub phone: Option<String>,
+    /// Session reminders by SMS on or off (needs a number and SMS on this server).
+    pub sms_reminders: Option<bool>,
 }
 
 /// A password change.
@@ -266,6 +302,17 @@ async fn update_me(
     if let Some(tz) = &r.time_zone {
         crate::validate::time_zone(tz).map_err(invalid)?;
     }
+    let sms = sms_change(&s, &auth.principal.user, &r)?;
+    if let Some((phone, on)) = sms {
+        let mut next = auth.principal.user.clone();
+        next.phone = phone.clone();
+        next.sms_reminders = on;
+        let now = s.clock.now();
+        let rows = s.bookings.notices().sms_for_user(&next, now).await?;
+        s.store
+            .set_sms(next.id.as_str(), phone.as_deref(), on, &rows, now)
+            .await?;
+    }
     if let Some(on) = r.email_reminders {
         s.store
             .set_reminders(auth.principal.user.id.as_str(), on)
@@ -282,7 +329,49 @@ async fn update_me(
     Ok(axum::Json(MeResponse {
         user,
         coach_id: auth.viewer.coach_id.map(|c| c.0),
+        sms_available: s.config.notify.sms.enabled(),
+        email_verification: s.config.auth.email_verification,
     }))
+}
+
+/// The new (number, SMS reminders) of a profile update, when it changes them; refuses a
+/// number that is not one, and SMS reminders without a number or without SMS on the server.
+fn sms_change(
+    s: &AppState,
+    user: &User,
+    r: &UpdateMeRequest,
+) -> Result<Option<(Option<String>, bool)>, ApiError> {
+    if r.phone.is_none() && r.sms_reminders.is_none() {
+        return Ok(None);
+    }
+    let phone = match r.phone.as_deref().map(str::trim) {
+        None => user.phone.clone(),
+        Some("") => None,
+        Some(p) => Some(
+            crate::booking::phone::to_e164(p)
+                .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone", m))?,
+        ),
+    };
+    let on = match r.sms_reminders {
+        Some(true) if !s.config.notify.sms.enabled() => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sms_unavailable",
+                "this server does not send SMS",
+            ));
+        }
+        Some(true) if phone.is_none() => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "phone_required",
+                "give a mobile number to get reminders by SMS",
+            ));
+        }
+        Some(on) => on,
+        // Removing the number turns SMS reminders off with it.
+        None => user.sms_reminders && phone.is_some(),
+    };
+    Ok((phone != user.phone || on != user.sms_reminders).then_some((phone, on)))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
             "/reset-password",
             get(|h: HeaderMap| page("reset-password", h)),
         )
+        .route("/verify-email", get(|h: HeaderMap| page("verify-email", h)))
         .route("/book", get(|h: HeaderMap| page("book", h)))
         .route("/upcoming", get(|h: HeaderMap| page("upcoming", h)))
         .route("/voice", get(|h: HeaderMap| page("voice", h)))

@@ -140,6 +140,15 @@ impl From<AuthError> for ApiError {
             AuthError::Disabled => ApiError::new(StatusCode::FORBIDDEN, "account_disabled", msg),
             AuthError::OwnAccount(_) => ApiError::new(StatusCode::CONFLICT, "own_account", msg),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
+            AuthError::InvalidVerificationToken => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_token", msg)
+            }
+            AuthError::EmailUnverified => {
+                ApiError::new(StatusCode::FORBIDDEN, "email_unverified", msg)
+            }
+            AuthError::VerificationOff => {
+                ApiError::new(StatusCode::CONFLICT, "verification_off", msg)
+            }
             AuthError::InvalidResetToken => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_token", msg)
             }

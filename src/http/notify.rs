@@ -1,4 +1,4 @@
-//! Notification endpoints: password reset by email, one-click unsubscribe from reminders, and
+//! Notification endpoints: password reset by email, email address confirmation, one-click unsubscribe from reminders, and
 //! the admins' view of the outbox (deliveries, their attempts, retrying a failed one).
 
 use super::AppState;
@@ -20,6 +20,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/auth/password-reset", post(request_reset))
         .route("/api/auth/password-reset/confirm", post(confirm_reset))
+        .route("/api/auth/verify-email", post(verify_email))
+        .route("/api/auth/verify-email/resend", post(resend_verification))
         .route(
             "/api/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe),
@@ -114,6 +116,73 @@ async fn confirm_reset(
         .confirm_password_reset(&r.token, &r.new_password, s.clock.now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Confirm an email address with the token of a confirmation link.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmail {
+    /// The token from the link (`/verify-email#token=…`).
+    #[schema(min_length = 1, max_length = 128)]
+    pub token: String,
+}
+
+/// Confirm your email address with the token from the confirmation email (valid 24 hours).
+/// Any one of your links works once and uses the others up.
+#[utoipa::path(post, operation_id = "verify_email", path = "/api/auth/verify-email", tag = "accounts", request_body = VerifyEmail,
+    responses((status = 204, description = "The address is confirmed"),
+        (status = 400, description = "Malformed body, or the token is used, expired or wrong (`invalid_token`)", body = Err),
+        (status = 403, description = "A cross-site request", body = Err)))]
+async fn verify_email(
+    State(s): State<AppState>,
+    SameOrigin(same): SameOrigin,
+    AppJson(r): AppJson<VerifyEmail>,
+) -> Result<StatusCode, ApiError> {
+    if !same {
+        return Err(ApiError::forbidden(
+            "cross-site request refused (Origin does not match)",
+        ));
+    }
+    s.accounts.verify_email(&r.token, s.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Email a new confirmation link to the address, if it has an account that is not confirmed
+/// yet (at most one a minute per account). The answer is the same either way.
+#[utoipa::path(post, operation_id = "verify_email_resend", path = "/api/auth/verify-email/resend", tag = "accounts", request_body = ResetRequest,
+    responses((status = 202, description = "Accepted (whether or not the address has an unconfirmed account)", body = ResetAccepted),
+        (status = 400, description = "Malformed body", body = Err),
+        (status = 403, description = "A cross-site request", body = Err),
+        (status = 409, description = "Email verification is off on this server (`verification_off`)", body = Err),
+        (status = 422, description = "Not an email address", body = Err),
+        (status = 429, description = "Too many requests from this address; retry after `Retry-After` seconds", body = Err)))]
+async fn resend_verification(
+    State(s): State<AppState>,
+    SameOrigin(same): SameOrigin,
+    ClientIp(ip): ClientIp,
+    AppJson(r): AppJson<ResetRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !same {
+        return Err(ApiError::forbidden(
+            "cross-site request refused (Origin does not match)",
+        ));
+    }
+    let now = s.clock.now();
+    let cfg = s.config.clone();
+    let mail = move |user: &crate::model::account::User, token: &str| {
+        crate::notify::accounts::verify_email(&cfg, user, token, now)
+    };
+    s.accounts
+        .resend_verification(&r.email, &ip, now, &mail)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(ResetAccepted {
+            status: "accepted",
+            message: "If this address has an account waiting for confirmation, a new link is \
+                      on its way. It works for 24 hours.",
+        }),
+    ))
 }
 
 fn unsubscribe_user(s: &AppState, token: &str) -> Result<String, ApiError> {
@@ -274,11 +343,17 @@ async fn retry(
             Ok(axum::Json(d))
         }
         Err(StoreError::NotFound) => match s.store.delivery(&id).await {
-            Ok((d, _)) if d.kind == crate::notify::kind::PASSWORD_RESET => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_retryable",
-                "a password reset email is not sent again; the person asks for a new link",
-            )),
+            Ok((d, _))
+                if d.kind == crate::notify::kind::PASSWORD_RESET
+                    || d.kind == crate::notify::kind::VERIFY_EMAIL =>
+            {
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "not_retryable",
+                    "a password reset or address confirmation email is not sent again; the \
+                     person asks for a new link",
+                ))
+            }
             Ok(_) => Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "not_failed",

@@ -19,7 +19,7 @@ use utoipa::OpenApi;
         super::privacy::create_commitment, super::privacy::update_commitment, super::privacy::delete_commitment, super::privacy::audit,
         super::rooms::token, super::rooms::live,
         super::voice::start, super::voice::list, super::voice::one, super::voice::end,
-        super::notify::request_reset, super::notify::confirm_reset, super::notify::unsubscribe_page,
+        super::notify::request_reset, super::notify::confirm_reset, super::notify::verify_email, super::notify::resend_verification, super::notify::unsubscribe_page,
         super::notify::unsubscribe, super::notify::deliveries, super::notify::delivery, super::notify::retry,
         super::webhooks::create, super::webhooks::list, super::webhooks::one, super::webhooks::update,
         super::webhooks::remove, super::webhooks::deliveries,

@@ -53,6 +53,13 @@ pub struct User {
     /// Whether this person gets session reminders (confirmations, cancellations and password
     /// resets are always sent).
     pub email_reminders: bool,
+    /// The person's mobile number in E.164, for SMS reminders.
+    pub phone: Option<String>,
+    /// Whether this person gets session reminders by SMS (needs `phone`).
+    pub sms_reminders: bool,
+    /// Whether the person confirmed their email address by the link sent to it (accounts made
+    /// by an admin or on the command line count as confirmed).
+    pub email_verified: bool,
 }
 
 /// How a request proved who it is.

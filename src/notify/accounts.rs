@@ -1,5 +1,6 @@
-//! The account emails: a password reset link and the warning that someone tried to sign up
-//! with an address that already has an account. Both are transactional (sent whatever the
+//! The account emails: a password reset link, the link that confirms a new account's address,
+//! and the warning that someone tried to sign up with an address that already has an
+//! account. All are transactional (sent whatever the
 //! person's reminder preference) and rendered here into outbox rows.
 
 use super::messages::{self, Recipient};
@@ -44,6 +45,34 @@ pub fn password_reset(
     let give_up = now + Duration::minutes(crate::auth::RESET_MINUTES);
     vec![email_row(
         kind::PASSWORD_RESET,
+        &mail,
+        Some(user.id.as_str()),
+        None,
+        now,
+        give_up,
+    )]
+}
+
+/// The page that takes a confirmation token (in the fragment, like a reset token).
+pub fn verify_link(cfg: &Config, token: &str) -> String {
+    format!("{}/verify-email#token={token}", cfg.public_origin())
+}
+
+/// The email with a link that confirms `user`'s address (empty when email is off).
+pub fn verify_email(cfg: &Config, user: &User, token: &str, now: DateTime<Utc>) -> Vec<NewOutbox> {
+    if !cfg.notify.smtp.enabled() {
+        return Vec::new();
+    }
+    let mail = messages::verify_email(
+        &recipient(user),
+        verify_link(cfg, token),
+        crate::auth::VERIFY_HOURS,
+        &cfg.notify.organisation,
+    )
+    .render();
+    let give_up = now + Duration::hours(crate::auth::VERIFY_HOURS);
+    vec![email_row(
+        kind::VERIFY_EMAIL,
         &mail,
         Some(user.id.as_str()),
         None,

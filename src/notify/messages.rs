@@ -196,6 +196,24 @@ pub fn reminder(
     d
 }
 
+/// A reminder by SMS: one short text (one or two segments) with the local time, the other
+/// party, and the join link or the number to call. How to stop them is on the account page.
+pub fn reminder_sms(to: &Recipient, s: &Session, minutes: u32, org: &str) -> String {
+    let local = s.starts_at.with_timezone(&to.zone);
+    let how = match (&s.join_url, &s.phone) {
+        (Some(u), _) => format!(" Join: {u}"),
+        (None, Some(p)) => format!(" Call {p}"),
+        (None, None) => String::new(),
+    };
+    format!(
+        "{org}: your session with {} starts {} ({} {}).{how}",
+        s.with,
+        lead(minutes),
+        local.format("%a %-d %b %H:%M"),
+        to.zone.name(),
+    )
+}
+
 /// A password reset link.
 pub fn password_reset(to: &Recipient, link: String, minutes: i64, org: &str) -> Draft {
     draft(
@@ -210,6 +228,25 @@ pub fn password_reset(to: &Recipient, link: String, minutes: i64, org: &str) -> 
             Block::Note(format!(
                 "The link works once, for {minutes} minutes. If you did not ask for it, ignore \
                  this email: your password stays as it is."
+            )),
+        ],
+    )
+}
+
+/// The link that confirms a new account's email address.
+pub fn verify_email(to: &Recipient, link: String, hours: i64, org: &str) -> Draft {
+    draft(
+        to,
+        org,
+        "Confirm your email address".into(),
+        vec![
+            Block::Para(format!(
+                "Welcome to {org}. Please confirm that this is your email address."
+            )),
+            Block::Button("Confirm my email address", link),
+            Block::Note(format!(
+                "The link works for {hours} hours. If you did not sign up, ignore this email: \
+                 nothing happens without the link."
             )),
         ],
     )
@@ -275,6 +312,29 @@ mod tests {
         );
         assert!(e.text.contains("Join the session: https://x.test/r/room"));
         assert_eq!(e.invite.unwrap().method, "REQUEST");
+    }
+
+    #[test]
+    fn sms_reminders_are_short_and_local() {
+        let to = Recipient {
+            name: "Ada".into(),
+            email: "ada@example.org".into(),
+            zone: chrono_tz::Europe::Berlin,
+        };
+        let video = reminder_sms(&to, &session(true), 60, "Acme Coaching");
+        assert!(
+            video.starts_with("Acme Coaching: your session with "),
+            "{video}"
+        );
+        assert!(video.contains("in 1 hour"), "{video}");
+        assert!(video.contains("(Wed 8 Jul 11:00 Europe/Berlin)"), "{video}");
+        assert!(video.contains(" Join: https://"), "{video}");
+        assert!(
+            video.chars().count() <= 306,
+            "two segments at most: {video}"
+        );
+        let phone = reminder_sms(&to, &session(false), 24 * 60, "Acme Coaching");
+        assert!(phone.contains(" Call +442071838750"), "{phone}");
     }
 
     #[test]

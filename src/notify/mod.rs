@@ -9,6 +9,9 @@
 //! the receiving server accepted it, so a crash in between sends it again, with the same
 //! `Message-ID`, which receivers use to drop the duplicate.
 //!
+//! Channels: email over SMTP ([`smtp`]), SMS reminders through Twilio's API ([`sms`]) and
+//! signed webhooks ([`webhook`]).
+//!
 //! Messages are rendered when the change happens ([`messages`], [`compose`], [`email`]), so a
 //! retry sends exactly what was first meant; reminders are rows due at their lead time, dropped
 //! when their session moves or is cancelled and re-checked when they fall due.
@@ -17,9 +20,11 @@ pub mod accounts;
 pub mod compose;
 pub mod email;
 pub mod events;
+pub mod http;
 pub mod lifecycle;
 pub mod messages;
 pub mod retry;
+pub mod sms;
 pub mod smtp;
 pub mod unsubscribe;
 pub mod webhook;
@@ -46,6 +51,7 @@ pub mod kind {
     pub const CANCELLED: &str = "booking_cancelled";
     pub const REMINDER: &str = "reminder";
     pub const PASSWORD_RESET: &str = "password_reset";
+    pub const VERIFY_EMAIL: &str = "verify_email";
     pub const SIGNUP_ATTEMPT: &str = "signup_existing_email";
 }
 
@@ -66,6 +72,38 @@ pub fn email_row(
         user_id: user.map(str::to_string),
         booking_id: booking.map(str::to_string),
         payload: serde_json::to_string(mail).expect("an email serialises"),
+        not_before,
+        give_up_at,
+    }
+}
+
+/// An SMS as the outbox keeps it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Sms {
+    pub body: String,
+}
+
+/// An SMS row for the outbox, to `phone` (E.164).
+pub fn sms_row(
+    kind: &'static str,
+    phone: &str,
+    body: &str,
+    user: &str,
+    booking: Option<&str>,
+    not_before: DateTime<Utc>,
+    give_up_at: DateTime<Utc>,
+) -> NewOutbox {
+    NewOutbox {
+        id: crate::ids::random_base32::<16>(),
+        channel: "sms",
+        kind,
+        recipient: phone.to_string(),
+        user_id: Some(user.to_string()),
+        booking_id: booking.map(str::to_string),
+        payload: serde_json::to_string(&Sms {
+            body: body.to_string(),
+        })
+        .expect("an SMS serialises"),
         not_before,
         give_up_at,
     }

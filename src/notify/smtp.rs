@@ -26,6 +26,8 @@ pub enum SmtpSetupError {
     },
     #[error("notify.smtp: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Sms(String),
 }
 
 impl SmtpSender {

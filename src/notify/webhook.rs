@@ -8,25 +8,19 @@
 //! check and the connection); loopback, private, link-local, unique-local, CGNAT, multicast
 //! and unspecified addresses are refused unless `notify.webhooks.allow_private` is set.
 //!
-//! The HTTP client is one HTTP/1.1 request per connection on hyper and tokio-rustls (ring,
-//! Mozilla roots), bounded in time and in the size of the answer read; the same shape as
-//! the ACME client's, but connecting to a vetted address.
+//! Requests go through the outbox's [`HttpClient`](super::http::HttpClient), to the vetted
+//! address.
 
 use super::SendError;
+use super::http::HttpClient;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
 use sha2::Sha256;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
-
-/// The most of an endpoint's answer that is read (it is only logged).
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// A new endpoint secret: `whsec_` and 24 random bytes in base64.
 pub fn new_secret() -> String {
@@ -72,13 +66,23 @@ pub fn public_address(ip: IpAddr) -> bool {
                 return public_address(IpAddr::V4(v4));
             }
             let seg = v6.segments();
+            // 6to4 (2002::/16) carries an IPv4 address that is reached through a relay.
+            if seg[0] == 0x2002 {
+                let [a, b] = seg[1].to_be_bytes();
+                let [c, d] = seg[2].to_be_bytes();
+                return public_address(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
                 || (seg[0] & 0xffc0) == 0xfe80 // link local fe80::/10
                 || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
-                || (seg[0] == 0x0064 && seg[1] == 0xff9b)) // NAT64 (reaches IPv4 behind)
+                || (seg[0] == 0x0064 && seg[1] == 0xff9b) // NAT64 (reaches IPv4 behind)
+                || (seg[0] & 0xffc0) == 0xfec0 // site local fec0::/10 (deprecated, still routed inside)
+                || (seg[0] == 0x2001 && seg[1] == 0) // Teredo 2001::/32
+                || (seg[0] == 0x0100 && seg[1..4] == [0, 0, 0]) // discard 100::/64
+                || seg[..6] == [0; 6]) // IPv4-compatible ::a.b.c.d (deprecated)
         }
     }
 }
@@ -133,24 +137,14 @@ pub async fn resolve(u: &url::Url, allow_private: bool) -> Result<SocketAddr, St
 
 /// Sends webhooks.
 pub struct WebhookSender {
-    tls: Arc<rustls::ClientConfig>,
-    timeout: Duration,
+    http: HttpClient,
     allow_private: bool,
 }
 
 impl WebhookSender {
     pub fn new(timeout: Duration, allow_private: bool) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Self {
-            tls: Arc::new(config),
-            timeout,
+            http: HttpClient::new(timeout),
             allow_private,
         }
     }
@@ -171,98 +165,23 @@ impl WebhookSender {
         let addr = resolve(&u, self.allow_private)
             .await
             .map_err(SendError::Retry)?;
-        let path = match u.query() {
-            Some(q) => format!("{}?{q}", u.path()),
-            None => u.path().to_string(),
-        };
-        let request = hyper::Request::post(path)
-            .header(hyper::header::HOST, host_header(&u))
+        let request = HttpClient::request(hyper::Method::POST, &u)
             .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(
-                hyper::header::USER_AGENT,
-                concat!("parlor/", env!("CARGO_PKG_VERSION")),
-            )
             .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| SendError::Final(e.to_string()))?;
-        let exchange = self.exchange(&u, addr, request);
-        let (status, answer) = match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(r) => r.map_err(SendError::Retry)?,
-            Err(_) => {
-                return Err(SendError::Retry(format!(
-                    "no answer within {} s",
-                    self.timeout.as_secs()
-                )));
-            }
-        };
-        let said = String::from_utf8_lossy(&answer[..answer.len().min(200)]).to_string();
-        match status {
+        let answer = self.http.send(&u, addr, request).await?;
+        match answer.status {
             200..=299 => Ok(()),
-            410 => Err(SendError::Final(format!("HTTP 410 Gone: {said}"))),
-            s => Err(SendError::Retry(format!("HTTP {s}: {said}"))),
+            410 => Err(SendError::Final(format!(
+                "HTTP 410 Gone: {}",
+                answer.excerpt()
+            ))),
+            s => Err(SendError::Retry(format!("HTTP {s}: {}", answer.excerpt()))),
         }
     }
-
-    async fn exchange(
-        &self,
-        u: &url::Url,
-        addr: SocketAddr,
-        request: hyper::Request<Full<Bytes>>,
-    ) -> Result<(u16, Bytes), String> {
-        let tcp = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let _ = tcp.set_nodelay(true);
-        if u.scheme() == "https" {
-            let host = u.host_str().unwrap_or_default();
-            let bare = host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string();
-            let name = rustls::pki_types::ServerName::try_from(bare)
-                .map_err(|e| format!("{host}: {e}"))?;
-            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|e| format!("TLS with {host}: {e}"))?;
-            post(TokioIo::new(tls), request).await
-        } else {
-            post(TokioIo::new(tcp), request).await
-        }
-    }
-}
-
-fn host_header(u: &url::Url) -> String {
-    let host = u.host_str().unwrap_or_default();
-    match u.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    }
-}
-
-async fn post<T>(io: T, request: hyper::Request<Full<Bytes>>) -> Result<(u16, Bytes), String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = Limited::new(response.into_body(), MAX_ANSWER)
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    Ok((status, body))
 }
 
 #[cfg(test)]
@@ -307,10 +226,21 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
+            "fec0::1",
+            "2001::1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "::7f00:1",
+            "100::1",
         ] {
             assert!(!public_address(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "2002:5db8:d822::1",
+        ] {
             assert!(public_address(ip.parse().unwrap()), "{ip}");
         }
     }

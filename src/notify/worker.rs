@@ -5,9 +5,10 @@
 
 use super::email::{Email, Envelope};
 use super::retry::{Next, after_failure};
+use super::sms::SmsSender;
 use super::smtp::SmtpSender;
 use super::webhook::WebhookSender;
-use super::{SendError, kind};
+use super::{SendError, Sms, kind};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::ids::BookingId;
@@ -98,13 +99,15 @@ pub struct Worker {
     metrics: NotifyMetrics,
     smtp: Option<SmtpSender>,
     envelope: Option<Envelope>,
+    sms: Option<SmsSender>,
     webhooks: WebhookSender,
     /// This process's name on the leases it takes.
     owner: String,
 }
 
 impl Worker {
-    /// A worker for this process; email is sent when `notify.smtp` is configured.
+    /// A worker for this process; email is sent when `notify.smtp` is configured, SMS when
+    /// `notify.sms` is.
     pub fn new(
         store: Store,
         clock: Clock,
@@ -129,6 +132,11 @@ impl Worker {
         } else {
             (None, None)
         };
+        let sms = if config.notify.sms.enabled() {
+            Some(SmsSender::new(&config.notify.sms).map_err(super::smtp::SmtpSetupError::Sms)?)
+        } else {
+            None
+        };
         let wh = &config.notify.webhooks;
         let webhooks = WebhookSender::new(
             std::time::Duration::from_secs(wh.timeout_secs),
@@ -141,6 +149,7 @@ impl Worker {
             metrics,
             smtp,
             envelope,
+            sms,
             webhooks,
             owner: format!(
                 "{}-{}",
@@ -234,6 +243,7 @@ impl Worker {
         }
         let result = match row.channel.as_str() {
             "email" => self.send_email(row).await,
+            "sms" => self.send_sms(row).await,
             "webhook" => match self.send_webhook(row).await {
                 Ok(r) => r,
                 Err(why) => return Outcome::Dropped(why),
@@ -279,12 +289,40 @@ impl Worker {
                 Err(_) => {}
             }
         }
-        match &row.user_id {
-            Some(u) => match self.store.wants_reminders(u).await {
-                Ok(false) => Some("the recipient turned reminders off".into()),
-                _ => None,
-            },
-            None => None,
+        let u = row.user_id.as_deref()?;
+        if row.channel == "sms" {
+            return match self.store.sms_number(u).await {
+                Ok(Some(n)) if n == row.recipient => None,
+                Ok(Some(_)) => Some("the recipient changed their number".into()),
+                Ok(None) => Some("the recipient turned SMS reminders off".into()),
+                Err(_) => None,
+            };
+        }
+        match self.store.wants_reminders(u).await {
+            Ok(false) => Some("the recipient turned reminders off".into()),
+            _ => None,
+        }
+    }
+
+    async fn send_sms(&self, row: &Claimed) -> Result<(), SendError> {
+        let Some(sms) = &self.sms else {
+            return Err(SendError::Retry(
+                "SMS is not configured on this server (notify.sms.account_sid)".into(),
+            ));
+        };
+        let msg: Sms = serde_json::from_str(&row.payload)
+            .map_err(|e| SendError::Final(format!("stored SMS is unreadable: {e}")))?;
+        match sms.send(&row.recipient, &msg.body).await {
+            Ok(()) => Ok(()),
+            Err(f) => {
+                if f.code == Some(super::sms::UNSUBSCRIBED)
+                    && let Some(u) = &row.user_id
+                    && let Err(e) = self.store.stop_sms(u).await
+                {
+                    tracing::warn!(id = %row.id, error = %e, "outbox: cannot turn SMS reminders off");
+                }
+                Err(f.error)
+            }
         }
     }
 

@@ -188,7 +188,8 @@ async fn serve_draining<H: Future<Output = ()> + Send>(
 }
 
 /// Background upkeep: a WAL checkpoint every two seconds, and hourly clean-up of expired
-/// sessions, old idempotency keys and voice transcripts past their retention.
+/// sessions, old idempotency keys, and voice transcripts and sent notifications past their
+/// retention.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     let mut n: u64 = 0;
@@ -217,6 +218,18 @@ async fn maintenance(state: AppState) {
                 .await
         {
             tracing::warn!(error = %e, "voice transcript retention failed");
+        }
+        let days = state.config.retention.outbox_days;
+        if days > 0
+            && let Err(e) = state
+                .store
+                .purge_outbox(
+                    now - chrono::Duration::days(i64::from(days)),
+                    now - chrono::Duration::days(1),
+                )
+                .await
+        {
+            tracing::warn!(error = %e, "outbox retention failed");
         }
     }
 }

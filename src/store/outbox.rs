@@ -204,6 +204,97 @@ impl WriteTx {
 }
 
 impl Store {
+    /// Sets `user`'s mobile number and SMS opt-in, and replaces their queued SMS reminders
+    /// with `rows` (built for the new number), in one transaction.
+    pub async fn set_sms(
+        &self,
+        user: &str,
+        phone: Option<&str>,
+        on: bool,
+        rows: &[NewOutbox],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "UPDATE users SET phone = $2, sms_reminders = $3 WHERE id = $1 AND erased_at IS NULL",
+        )
+        .bind(user)
+        .bind(phone)
+        .bind(i64::from(on))
+        .execute(&mut *tx.tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "UPDATE outbox SET status = 'dropped', last_error = $2, updated_at = $3 \
+             WHERE user_id = $1 AND channel = 'sms' AND kind = 'reminder' AND status = 'queued'",
+        )
+        .bind(user)
+        .bind("the recipient changed their SMS settings")
+        .bind(secs(now))
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.enqueue(rows, now).await?;
+        tx.commit().await
+    }
+
+    /// The number `user` wants SMS reminders at, if they still do (an active account that
+    /// opted in).
+    pub async fn sms_number(&self, user: &str) -> StoreResult<Option<String>> {
+        let v: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT phone FROM users WHERE id = $1 AND sms_reminders = 1 \
+             AND erased_at IS NULL AND disabled_at IS NULL",
+        )
+        .bind(user)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(v.flatten())
+    }
+
+    /// Turns `user`'s SMS reminders off (they told the provider STOP).
+    pub async fn stop_sms(&self, user: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET sms_reminders = 0 WHERE id = $1")
+            .bind(user)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes finished messages (delivered, failed, dropped) last changed before `cutoff`,
+    /// with their attempts, and password reset and confirmation links that expired before
+    /// `links_cutoff`. How many messages went.
+    pub async fn purge_outbox(
+        &self,
+        cutoff: DateTime<Utc>,
+        links_cutoff: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM outbox_attempts WHERE outbox_id IN (SELECT id FROM outbox \
+             WHERE status <> 'queued' AND updated_at < $1)",
+        )
+        .bind(secs(cutoff))
+        .execute(&mut *tx.tx)
+        .await?;
+        let gone = sqlx::query("DELETE FROM outbox WHERE status <> 'queued' AND updated_at < $1")
+            .bind(secs(cutoff))
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        for sql in [
+            "DELETE FROM password_resets WHERE expires_at < $1",
+            "DELETE FROM email_verifications WHERE expires_at < $1",
+        ] {
+            sqlx::query(sql)
+                .bind(secs(links_cutoff))
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
+
     /// Adds rows to the outbox in a transaction of their own (when they are the only change).
     pub async fn enqueue(&self, rows: &[NewOutbox], now: DateTime<Utc>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
@@ -264,7 +355,7 @@ impl Store {
         let r = sqlx::query(
             "UPDATE outbox SET status = $3, attempts = $4, not_before = COALESCE($5, not_before), \
              last_error = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7, \
-             payload = CASE WHEN kind = 'password_reset' AND $3 <> 'queued' THEN '' \
+             payload = CASE WHEN kind IN ('password_reset', 'verify_email') AND $3 <> 'queued' THEN '' \
              ELSE payload END WHERE id = $1 AND lease_owner = $2",
         )
         .bind(&row.id)
@@ -369,7 +460,7 @@ impl Store {
         let r = sqlx::query(
             "UPDATE outbox SET status = 'queued', not_before = $2, give_up_at = $3, \
              lease_owner = NULL, lease_until = NULL, updated_at = $2 \
-             WHERE id = $1 AND status = 'failed' AND kind <> 'password_reset'",
+             WHERE id = $1 AND status = 'failed' AND kind NOT IN ('password_reset', 'verify_email')",
         )
         .bind(id)
         .bind(secs(now))

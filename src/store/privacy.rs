@@ -79,7 +79,7 @@ impl Store {
         let uid = id.as_str();
         let t = secs(now);
         let erased_email = format!("erased+{uid}@invalid");
-        let statements: [(&'static str, bool); 14] = [
+        let statements: [(&'static str, bool); 15] = [
             (
                 "DELETE FROM voice_turns WHERE session_id IN \
                  (SELECT id FROM voice_sessions WHERE user_id = $1)",
@@ -91,6 +91,7 @@ impl Store {
             ("DELETE FROM commitments WHERE user_id = $1", false),
             ("DELETE FROM idempotency_keys WHERE user_id = $1", false),
             ("DELETE FROM password_resets WHERE user_id = $1", false),
+            ("DELETE FROM email_verifications WHERE user_id = $1", false),
             // Their messages, sent or not (the attempts go with them).
             (
                 "DELETE FROM outbox_attempts WHERE outbox_id IN \
@@ -124,7 +125,7 @@ impl Store {
                 true,
             ),
             (
-                "UPDATE users SET name = 'Erased user', password_hash = NULL, \
+                "UPDATE users SET name = 'Erased user', password_hash = NULL, phone = NULL, sms_reminders = 0, \
                  feed_token_hash = NULL, time_zone = 'UTC', erased_at = $2 WHERE id = $1",
                 true,
             ),

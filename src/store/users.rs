@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const USER_COLS: &str =
-    "id, email, name, role, time_zone, created_at, disabled_at, email_reminders";
+const USER_COLS: &str = "id, email, name, role, time_zone, created_at, disabled_at, \
+     email_reminders, phone, sms_reminders, email_verified_at";
 
 fn user_from_row(row: &AnyRow) -> StoreResult<User> {
     let role: String = row.try_get("role")?;
@@ -22,6 +22,11 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
         created_at: instant(row.try_get("created_at")?)?,
         disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
         email_reminders: row.try_get::<i64, _>("email_reminders")? != 0,
+        phone: row.try_get("phone")?,
+        sms_reminders: row.try_get::<i64, _>("sms_reminders")? != 0,
+        email_verified: row
+            .try_get::<Option<i64>, _>("email_verified_at")?
+            .is_some(),
     })
 }
 
@@ -32,15 +37,64 @@ pub struct NewUser<'a> {
     pub role: AccountRole,
     pub password_hash: &'a str,
     pub time_zone: &'a str,
+    /// Whether the address counts as confirmed (made by an admin or on the command line).
+    pub email_verified: bool,
+    /// A confirmation link to store and send with the account, in the same transaction.
+    pub verification: Option<NewVerification>,
+}
+
+/// A confirmation link for a new account's address: the token's hash, when it expires, and
+/// the outbox rows of the email that carries it (their `user_id` is set to the new account).
+pub struct NewVerification {
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+    pub rows: Vec<super::outbox::NewOutbox>,
+}
+
+/// Which single-use links a cooldown is about.
+#[derive(Debug, Clone, Copy)]
+pub enum LinkKind {
+    Verification,
+    PasswordReset,
+}
+
+async fn insert_verification(
+    tx: &mut super::WriteTx,
+    user: &UserId,
+    v: &NewVerification,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO email_verifications (token_hash, user_id, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&v.token_hash)
+    .bind(user.as_str())
+    .bind(secs(v.expires_at))
+    .bind(secs(now))
+    .execute(&mut *tx.tx)
+    .await?;
+    let rows: Vec<_> = v
+        .rows
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.user_id = Some(user.as_str().to_string());
+            r
+        })
+        .collect();
+    tx.enqueue(&rows, now).await
 }
 
 impl Store {
-    /// Inserts a user; a taken email is `Conflict("users_email")`.
+    /// Inserts a user, with its confirmation link and email if any, in one transaction; a
+    /// taken email is `Conflict("users_email")`.
     pub async fn insert_user(&self, new: &NewUser<'_>, now: DateTime<Utc>) -> StoreResult<User> {
         let id = UserId::generate();
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
-            "INSERT INTO users (id, email, name, role, password_hash, time_zone, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO users (id, email, name, role, password_hash, time_zone, created_at, \
+             email_verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.as_str())
         .bind(new.email)
@@ -49,13 +103,94 @@ impl Store {
         .bind(new.password_hash)
         .bind(new.time_zone)
         .bind(secs(now))
-        .execute(self.pool())
+        .bind(new.email_verified.then(|| secs(now)))
+        .execute(&mut *tx.tx)
         .await;
         match res.map_err(StoreError::from) {
             Err(StoreError::Conflict(_)) => return Err(StoreError::Conflict("users_email".into())),
             other => other?,
         };
+        if let Some(v) = &new.verification {
+            insert_verification(&mut tx, &id, v, now).await?;
+        }
+        tx.commit().await?;
         self.user(&id).await
+    }
+
+    /// Stores another confirmation link for `user` and the email carrying it.
+    pub async fn insert_verification(
+        &self,
+        user: &UserId,
+        v: &NewVerification,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_verification(&mut tx, user, v, now).await?;
+        tx.commit().await
+    }
+
+    /// When `user` was last sent a confirmation link or a password reset link (`table`),
+    /// for the per-account cooldown.
+    pub async fn last_link_sent(
+        &self,
+        user: &UserId,
+        table: LinkKind,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let sql = match table {
+            LinkKind::Verification => {
+                "SELECT MAX(created_at) FROM email_verifications WHERE user_id = $1"
+            }
+            LinkKind::PasswordReset => {
+                "SELECT MAX(created_at) FROM password_resets WHERE user_id = $1"
+            }
+        };
+        let t: Option<i64> = sqlx::query_scalar(sql)
+            .bind(user.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        t.map(instant).transpose()
+    }
+
+    /// Confirms the address of the account a confirmation token is for, if the token is
+    /// known, unused and unexpired (`NotFound` otherwise); every link of the account is used
+    /// up with it.
+    pub async fn use_verification(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<UserId> {
+        let mut tx = self.begin_write().await?;
+        let user: Option<String> = sqlx::query_scalar(
+            "UPDATE email_verifications SET used_at = $2 WHERE token_hash = $1 \
+             AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+        )
+        .bind(token_hash)
+        .bind(secs(now))
+        .fetch_optional(&mut *tx.tx)
+        .await?;
+        let Some(user) = user else {
+            return Err(StoreError::NotFound);
+        };
+        sqlx::query(
+            "UPDATE email_verifications SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(&user)
+        .bind(secs(now))
+        .execute(&mut *tx.tx)
+        .await?;
+        let r = sqlx::query(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2) \
+             WHERE id = $1 AND erased_at IS NULL",
+        )
+        .bind(&user)
+        .bind(secs(now))
+        .execute(&mut *tx.tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(UserId(user))
     }
 
     /// A user by id (erased users are still found, with blanked fields).
@@ -165,7 +300,7 @@ impl Store {
     pub async fn user_by_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at, u.disabled_at, \
-             u.email_reminders \
+             u.email_reminders, u.phone, u.sms_reminders, u.email_verified_at \
              FROM login_sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.erased_at IS NULL \
              AND u.disabled_at IS NULL",
@@ -412,7 +547,7 @@ impl Store {
     pub async fn user_by_api_key(&self, key_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.name, u.role, u.time_zone, u.created_at, u.disabled_at, \
-             u.email_reminders \
+             u.email_reminders, u.phone, u.sms_reminders, u.email_verified_at \
              FROM api_keys k JOIN users u ON u.id = k.user_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.erased_at IS NULL \
              AND u.disabled_at IS NULL",

@@ -13,9 +13,9 @@ use parlor::config::{Config, Secret, SmtpSecurity};
 use serde_json::{Value, json};
 use std::time::Duration as StdDuration;
 
-const WAIT: StdDuration = StdDuration::from_secs(20);
+pub(crate) const WAIT: StdDuration = StdDuration::from_secs(20);
 
-fn smtp_to(sink: &SmtpSink) -> impl FnOnce(&mut Config) + use<> {
+pub(crate) fn smtp_to(sink: &SmtpSink) -> impl FnOnce(&mut Config) + use<> {
     let port = sink.port;
     move |c: &mut Config| {
         c.notify.smtp.host = "127.0.0.1".into();
@@ -58,7 +58,7 @@ fn by_recipient<'a>(mails: &'a [Mail], to: &str) -> Vec<&'a Mail> {
     mails.iter().filter(|m| m.to == to).collect()
 }
 
-async fn deliveries(app: &TestApp, admin: &reqwest::Client, status: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(app: &TestApp, admin: &reqwest::Client, status: &str) -> Vec<Value> {
     let query = if status.is_empty() {
         "limit=500".to_string()
     } else {
@@ -74,7 +74,7 @@ async fn deliveries(app: &TestApp, admin: &reqwest::Client, status: &str) -> Vec
 }
 
 /// Waits until no row is queued and due (everything due has been tried).
-async fn settle(app: &TestApp, admin: &reqwest::Client) {
+pub(crate) async fn settle(app: &TestApp, admin: &reqwest::Client) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let now = app.clock.now();
@@ -277,7 +277,7 @@ async fn booking_emails_with_invites_and_reminders_postgres() {
     booking_emails(Backend::Postgres).await;
 }
 
-fn token_of(m: &Mail) -> String {
+pub(crate) fn token_of(m: &Mail) -> String {
     let at = m.text.find("#token=").expect("a reset link") + "#token=".len();
     m.text[at..]
         .chars()
@@ -314,6 +314,10 @@ async fn password_reset_by_email_works_once_and_tells_nobody_who_has_an_account(
     let admin = app.admin().await;
     settle(&app, &admin).await;
     assert_eq!(sink.raw().len(), 1, "no mail for an unknown address");
+    // Asking again within a minute answers alike and sends nothing more.
+    assert_eq!(ask("forgetful@example.org").await.status(), 202);
+    settle(&app, &admin).await;
+    assert_eq!(sink.raw().len(), 1, "one link a minute per account");
     let m = &mails[0];
     assert_eq!(m.to, "forgetful@example.org");
     assert_eq!(m.subject, "Reset your password");
@@ -381,6 +385,7 @@ async fn password_reset_by_email_works_once_and_tells_nobody_who_has_an_account(
     assert_eq!(login("correct horse battery").await, 401);
 
     // A link expires after 30 minutes.
+    app.clock.advance(Duration::seconds(61));
     ask("forgetful@example.org").await;
     let mails = sink.wait_for(2, WAIT).await;
     let late = token_of(&mails[1]);
@@ -550,7 +555,7 @@ async fn failures_are_retried_with_backoff_refusals_fail_and_admins_retry_them()
 }
 
 /// The only delivery's detail once it has `n` attempts.
-async fn wait_attempts(app: &TestApp, admin: &reqwest::Client, n: usize) -> Value {
+pub(crate) async fn wait_attempts(app: &TestApp, admin: &reqwest::Client, n: usize) -> Value {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let all = deliveries(app, admin, "").await;

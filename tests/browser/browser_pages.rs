@@ -52,6 +52,12 @@ const PAGES: &[PageVisit] = &[
         "/reset-password#token=abc",
         Visitor::Nobody,
     ),
+    page("verify-email", "/verify-email", Visitor::Nobody),
+    page(
+        "verify-email-link",
+        "/verify-email#token=abc",
+        Visitor::Nobody,
+    ),
     page("dashboard", "/", Visitor::Client),
     page("book", "/book", Visitor::Client),
     page("book-coach", "/book?coach={coach}", Visitor::Client),

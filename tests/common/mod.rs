@@ -12,6 +12,9 @@ pub mod browser;
 /// The ElevenLabs test double, which lives with the binary (`src/dev/`), out of the library.
 #[path = "../../src/dev/fake_elevenlabs/mod.rs"]
 pub mod fake_elevenlabs;
+/// The Twilio Messages API double, which lives with the binary (`src/dev/`).
+#[path = "../../src/dev/fake_twilio.rs"]
+pub mod fake_twilio;
 pub mod process;
 pub mod sfu;
 pub mod smtp;

@@ -1,4 +1,5 @@
-// account.js — "/account": name, time zone and reminder emails, change password (other sign-ins end),
+// account.js — "/account": name, time zone, reminder emails and (when the server sends SMS) a
+// mobile number with SMS reminders, change password (other sign-ins end),
 // download my data (JSON), delete my account (typed confirmation; future sessions are
 // cancelled and the session ends).
 import { api, humanError } from "../lib/api.js";
@@ -18,6 +19,15 @@ function profileForm(me) {
   useHere?.addEventListener("click", () => { zone.value = here; });
   const reminders = h("input", { id: "email-reminders", type: "checkbox", checked: me.user.email_reminders, attrs: { "aria-describedby": "reminders-hint" } });
   const save = h("button", { type: "submit", class: "btn btn-primary", text: "Save profile" });
+  // SMS reminders: only offered when this server sends SMS.
+  const phone = h("input", { id: "phone", type: "tel", value: me.user.phone || "", autocomplete: "tel", maxLength: 32,
+    placeholder: "+44 7911 123456", attrs: { "aria-describedby": "phone-hint" } });
+  const sms = h("input", { id: "sms-reminders", type: "checkbox", checked: me.user.sms_reminders });
+  const smsFields = me.sms_available ? [
+    h("div", { class: "field" }, h("label", { for: "phone", text: "Mobile number" }), phone,
+      h("span", { id: "phone-hint", class: "hint", text: "With the country code, e.g. +44 7911 123456." })),
+    h("div", { class: "field" }, h("label", { for: "sms-reminders", class: "choice" }, sms, " Text me a reminder before each session")),
+  ] : [];
   const form = h("form", { class: "card", attrs: { "aria-labelledby": "profile-h", novalidate: true } },
     h("h2", { id: "profile-h", text: "Profile" }),
     h("dl", { class: "facts" }, h("dt", { text: "Email" }), h("dd", { text: me.user.email }), h("dt", { text: "Account" }), h("dd", { text: me.user.role })),
@@ -27,15 +37,20 @@ function profileForm(me) {
       h("span", { id: "tz-hint", class: "hint", text: "Session times and free slots are shown in this zone." }), useHere),
     h("div", { class: "field" }, h("label", { for: "email-reminders", class: "choice" }, reminders, " Email me a reminder before each session"),
       h("span", { id: "reminders-hint", class: "hint", text: "Confirmations, changes and cancellations are always sent." })),
+    ...smsFields,
     status, save);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (!name.value.trim()) { say(status, "Please enter your name.", "error"); name.focus(); return; }
     save.disabled = true;
     try {
-      await api("PATCH", "/api/me", { name: name.value.trim(), time_zone: zone.value, email_reminders: reminders.checked });
+      const body = { name: name.value.trim(), time_zone: zone.value, email_reminders: reminders.checked };
+      if (me.sms_available) Object.assign(body, { phone: phone.value.trim(), sms_reminders: sms.checked });
+      const saved = await api("PATCH", "/api/me", body);
+      if (me.sms_available) { phone.value = saved.user.phone || ""; sms.checked = saved.user.sms_reminders; }
       say(status, "Profile saved.", "ok");
     } catch (e) {
+      if (e.code === "invalid_phone" || e.code === "phone_required") phone.focus();
       say(status, `The profile was not saved. ${sentence(humanError(e))}`, "error");
     } finally {
       save.disabled = false;
@@ -120,11 +135,33 @@ function deleteCard() {
   return card;
 }
 
+// Shown while the address is not confirmed on a server that asks for it.
+function confirmCard(me) {
+  if (me.email_verification === "off" || me.user.email_verified) return null;
+  const status = h("p", { id: "confirm-status", hidden: true });
+  const send = h("button", { type: "button", class: "btn", id: "confirm-send", text: "Send me a new link" });
+  send.addEventListener("click", async () => {
+    send.disabled = true;
+    say(status, "Sending…", "busy");
+    try {
+      const r = await api("POST", "/api/auth/verify-email/resend", { email: me.user.email });
+      say(status, r.message, "ok");
+    } catch (e) {
+      send.disabled = false;
+      say(status, sentence(humanError(e)), "error");
+    }
+  });
+  return h("section", { class: "card", id: "confirm-card", attrs: { "aria-labelledby": "confirm-h" } },
+    h("h2", { id: "confirm-h", text: "Confirm your email address" }),
+    h("p", { text: `We sent a link to ${me.user.email}. Follow it to confirm that the address is yours.` }),
+    status, send);
+}
+
 async function main() {
   const view = document.getElementById("view");
   let me;
   try { me = await shell({ title: "Account" }); } catch { view.replaceChildren(); markReady(); return; }
-  view.replaceChildren(profileForm(me), passwordForm(), exportCard(), deleteCard());
+  view.replaceChildren(...[confirmCard(me), profileForm(me), passwordForm(), exportCard(), deleteCard()].filter(Boolean));
   markReady();
 }
 

@@ -1,4 +1,5 @@
-// login.js — the log-in form; on success goes to ?next= (same-site paths only) or "/".
+// login.js — the log-in form; on success goes to ?next= (same-site paths only) or "/"; an
+// unconfirmed address gets a way to a new confirmation link.
 import { api, humanError } from "../lib/api.js";
 import { shell, say, safeNext } from "../lib/shell.js";
 import { markReady, sentence } from "../lib/dom.js";
@@ -29,6 +30,15 @@ async function main() {
     } catch (e) {
       button.disabled = false;
       say(status, sentence(humanError(e)), "error");
+      // An unconfirmed address: offer a new link right here.
+      if (e.code === "email_unverified" && !document.getElementById("verify-link")) {
+        const again = document.createElement("a");
+        again.id = "verify-link";
+        again.className = "btn btn-block";
+        again.href = `/verify-email?email=${encodeURIComponent(email)}`;
+        again.textContent = "Send me a new confirmation link";
+        status.after(again);
+      }
     }
   });
   markReady();
