@@ -817,3 +817,44 @@ async fn a_persons_messages_are_in_their_export_and_go_with_their_account() {
         "the erased person's messages are gone"
     );
 }
+
+/// Retention: finished messages (and their attempts) go after `retention.outbox_days`;
+/// queued ones stay whatever their age.
+async fn finished_messages_are_purged_and_queued_ones_kept(backend: Backend) {
+    let sink = SmtpSink::start(SinkOptions::default());
+    let app = TestApp::start_with(backend, smtp_to(&sink)).await;
+    let admin = app.admin().await;
+    let (_coach, coach_id) = app.coach(&admin, "coach@example.org").await;
+    let (client, _) = app.client_user("client@example.org").await;
+    let start = app.free_slot(&coach_id, Duration::days(3)).await;
+    let r = client
+        .post(app.url("/api/bookings"))
+        .json(&json!({"coach_id": coach_id, "starts_at": start, "session_type": "video"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    sink.wait_for(2, WAIT).await;
+    settle(&app, &admin).await;
+    assert_eq!(deliveries(&app, &admin, "delivered").await.len(), 2);
+    let queued = deliveries(&app, &admin, "queued").await.len();
+    assert_eq!(queued, 4, "two reminders for each of two people");
+    let store = &app.state.store;
+    let now = app.clock.now();
+    // Nothing is old enough yet.
+    let gone = store
+        .purge_outbox(now - Duration::days(30), now - Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(gone, 0);
+    // A cut-off past every message: the sent ones go, the queued reminders stay.
+    let gone = store
+        .purge_outbox(now + Duration::days(365), now - Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(gone, 2);
+    assert!(deliveries(&app, &admin, "delivered").await.is_empty());
+    assert_eq!(deliveries(&app, &admin, "queued").await.len(), queued);
+}
+
+both_backends!(finished_messages_are_purged_and_queued_ones_kept);
