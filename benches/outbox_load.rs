@@ -8,11 +8,12 @@
 //! how many emails were delivered during the loaded phase, and the p99 ratio (target ≤ 1.2).
 //! Writes `target/bench-results/outbox_load.json`.
 //!
-//! `cargo bench --bench outbox_load` — knobs: `BENCH_SECS` (per phase, default 10),
+//! `cargo bench --bench outbox_load` — knobs: `BENCH_SECS` (per phase, default 20),
 //! `BENCH_CONCURRENCY` (default 8), `BENCH_RATE` (slot requests a second in all, default
 //! 1000, sent at a steady pace; 0 = as fast as the clients can, which saturates this
 //! machine's two cores so that any other work, the SMTP server's included, shows in p99),
-//! `BENCH_MESSAGES` (default 10000).
+//! `BENCH_MESSAGES` (default 10000), `BENCH_PACE` (the server's `notify.max_per_second`;
+//! unset: its default of 20; 0: unpaced).
 //! The load generator, the SMTP server and parlor share this machine's cores.
 
 #[path = "support/mod.rs"]
@@ -145,7 +146,7 @@ async fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(d)
     };
-    let secs = env_or("BENCH_SECS", 10);
+    let secs = env_or("BENCH_SECS", 20);
     let concurrency = env_or("BENCH_CONCURRENCY", 8) as usize;
     let rate = env_or("BENCH_RATE", 1000);
     let messages = env_or("BENCH_MESSAGES", 10_000) as usize;
@@ -153,15 +154,22 @@ async fn main() {
     let smtp_port = support::free_port();
     let sink = start_sink(smtp_port);
     let sink_pid = sink.child.id();
-    let server = Server::start(&[
-        ("PARLOR_NOTIFY__SMTP__HOST", "127.0.0.1".into()),
+    // The server's own pace (notify.max_per_second, default 20) unless BENCH_PACE says
+    // otherwise (0: unpaced).
+    let pace = std::env::var("BENCH_PACE").ok();
+    let mut env = vec![
+        ("PARLOR_NOTIFY__SMTP__HOST", "127.0.0.1".to_string()),
         ("PARLOR_NOTIFY__SMTP__PORT", smtp_port.to_string()),
         ("PARLOR_NOTIFY__SMTP__SECURITY", "plain".into()),
         (
             "PARLOR_NOTIFY__SMTP__FROM",
             "Bench <bench@bench.test>".into(),
         ),
-    ]);
+    ];
+    if let Some(p) = &pace {
+        env.push(("PARLOR_NOTIFY__MAX_PER_SECOND", p.clone()));
+    }
+    let server = Server::start(&env);
     let mut add = server
         .command()
         .args([
@@ -246,13 +254,15 @@ async fn main() {
     let during = delivered(&server.base) - before;
     let cpu = server.cpu_secs() - cpu_before;
     let sink_cpu = support::cpu_secs(sink_pid) - sink_before;
-    // Let the rest go, to report the worker's rate on its own.
+    // Let more go, to report the worker's rate on its own (at most a minute more: a paced
+    // worker takes many minutes over 10,000).
     let t = Instant::now();
-    while delivered(&server.base) < messages as f64 && t.elapsed() < Duration::from_secs(300) {
+    while delivered(&server.base) < messages as f64 && t.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let all_delivered = delivered(&server.base);
     let drain_secs = t.elapsed().as_secs_f64() + secs as f64;
+    let rate_per_s = (all_delivered - before) / drain_secs;
     let ratio = busy.p99_ms / idle.p99_ms.max(1e-9);
 
     println!(
@@ -269,10 +279,12 @@ async fn main() {
         );
     }
     println!(
-        "p99 while delivering / idle: {ratio:.2} (target ≤ 1.20); emails delivered during the \
-         loaded phase: {during:.0}; all {all_delivered:.0} of {messages} within {drain_secs:.0} s; \
+        "p99 while delivering / idle: {ratio:.2} (target ≤ 1.20); pace: {}; emails delivered \
+         during the loaded phase: {during:.0}; {all_delivered:.0} of {messages} within \
+         {drain_secs:.0} s ({rate_per_s:.1}/s); \
          server CPU: {:.0} % of a core idle, {:.0} % while delivering; the SMTP server's CPU while \
          receiving: {:.0} %; writing the rows took {enqueue_secs:.2} s",
+        pace.as_deref().unwrap_or("server default"),
         idle_cpu / secs as f64 * 100.0,
         cpu / secs as f64 * 100.0,
         sink_cpu / secs as f64 * 100.0
@@ -290,7 +302,9 @@ async fn main() {
             "p99_ratio": ratio,
             "delivered_during_loaded_phase": during,
             "delivered_total": all_delivered,
-            "seconds_until_all_delivered": drain_secs,
+            "seconds_measured_for_rate": drain_secs,
+            "delivered_per_second": rate_per_s,
+            "pace_setting": pace,
             "request_rate": rate,
             "server_cpu_share_idle_phase": idle_cpu / secs as f64,
             "server_cpu_share_loaded_phase": cpu / secs as f64,

@@ -1,6 +1,6 @@
 //! Who is told what about a booking: the confirmation, move or cancellation email (with the
 //! calendar invite as each party sees it) for the client and the coach's account, and the
-//! reminders before the session. The rows are returned for the caller to write in the same
+//! reminders before the session by email, SMS and Web Push. The rows are returned for the caller to write in the same
 //! transaction as the booking change; nothing is sent from here.
 
 use super::BookingError;
@@ -13,7 +13,7 @@ use crate::ids::UserId;
 use crate::model::account::User;
 use crate::model::booking::{Booking, Coach, SessionType};
 use crate::notify::messages::{self, Recipient, Session};
-use crate::notify::{email_row, kind, sms_row, unsubscribe};
+use crate::notify::{email_row, kind, push_row, sms_row, unsubscribe};
 use crate::store::bookings::{BookingFilter, BookingScope};
 use crate::store::outbox::NewOutbox;
 use crate::store::{Store, StoreError};
@@ -71,8 +71,12 @@ impl Notices {
         now: DateTime<Utc>,
     ) -> Result<Vec<NewOutbox>, BookingError> {
         let cfg = &self.cfg;
-        let (email, sms) = (cfg.notify.smtp.enabled(), cfg.notify.sms.enabled());
-        if !email && !sms {
+        let (email, sms, push) = (
+            cfg.notify.smtp.enabled(),
+            cfg.notify.sms.enabled(),
+            cfg.notify.push.enabled,
+        );
+        if !email && !sms && !push {
             return Ok(Vec::new());
         }
         let coach = self.store.coach(&b.coach_id).await?;
@@ -96,6 +100,18 @@ impl Notices {
             let cancelled = matches!(change, Change::Cancelled { .. });
             if sms && !cancelled {
                 rows.extend(self.sms_reminders(&p.viewer.user, &p.recipient, &session, b, now));
+            }
+            if push && !cancelled {
+                for sub in self.store.push_subscriptions(&p.viewer.user.id).await? {
+                    rows.extend(self.push_reminders(
+                        &p.viewer.user,
+                        &sub.id,
+                        &p.recipient,
+                        &session,
+                        b,
+                        now,
+                    ));
+                }
             }
             if !email {
                 continue;
@@ -149,6 +165,39 @@ impl Notices {
         if !self.cfg.notify.sms.enabled() || !user.sms_reminders || user.phone.is_none() {
             return Ok(Vec::new());
         }
+        let to = Self::party(user.clone(), None).recipient;
+        Ok(self
+            .upcoming(user, now)
+            .await?
+            .iter()
+            .flat_map(|(b, session)| self.sms_reminders(user, &to, session, b, now))
+            .collect())
+    }
+
+    /// The Web Push reminders a new subscription `subscription` of `user` gets for every
+    /// upcoming session they are in.
+    pub async fn push_for_subscription(
+        &self,
+        user: &User,
+        subscription: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NewOutbox>, BookingError> {
+        let to = Self::party(user.clone(), None).recipient;
+        Ok(self
+            .upcoming(user, now)
+            .await?
+            .iter()
+            .flat_map(|(b, session)| self.push_reminders(user, subscription, &to, session, b, now))
+            .collect())
+    }
+
+    /// `user`'s upcoming scheduled sessions, as client and as coach, each described as they
+    /// see it.
+    async fn upcoming(
+        &self,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Booking, Session)>, BookingError> {
         let mut bookings = self
             .store
             .bookings(
@@ -175,9 +224,8 @@ impl Notices {
                     .await?,
             );
         }
-        let to = Self::party(user.clone(), None).recipient;
-        let mut rows = Vec::new();
-        for b in &bookings {
+        let mut out = Vec::with_capacity(bookings.len());
+        for b in bookings {
             let is_coach = own_coach.as_ref().is_some_and(|c| c.id == b.coach_id);
             let (coach, with) = if is_coach {
                 let c = own_coach.clone().expect("checked above");
@@ -188,10 +236,10 @@ impl Notices {
                 let name = c.name.clone();
                 (c, name)
             };
-            let session = self.session(b, &coach, &with);
-            rows.extend(self.sms_reminders(user, &to, &session, b, now));
+            let session = self.session(&b, &coach, &with);
+            out.push((b, session));
         }
-        Ok(rows)
+        Ok(out)
     }
 
     /// How `b` is described to someone who meets `with` there.
@@ -224,6 +272,36 @@ impl Notices {
             .iter()
             .map(|&m| (m, b.starts_at - Duration::minutes(i64::from(m))))
             .filter(|(_, due)| *due > now)
+            .collect()
+    }
+
+    /// The Web Push reminder rows for `b` on `user`'s subscription `subscription`.
+    fn push_reminders(
+        &self,
+        user: &User,
+        subscription: &str,
+        to: &Recipient,
+        session: &Session,
+        b: &Booking,
+        now: DateTime<Utc>,
+    ) -> Vec<NewOutbox> {
+        if !self.cfg.notify.push.enabled {
+            return Vec::new();
+        }
+        self.reminder_times(b, now)
+            .into_iter()
+            .map(|(m, due)| {
+                let msg = messages::reminder_push(to, session, m, format!("session-{}", b.id));
+                push_row(
+                    kind::REMINDER,
+                    subscription,
+                    &msg,
+                    user.id.as_str(),
+                    Some(b.id.as_str()),
+                    due,
+                    b.starts_at,
+                )
+            })
             .collect()
     }
 

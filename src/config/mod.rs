@@ -19,7 +19,7 @@ mod voice;
 
 pub use load::{ConfigError, Origin, explain, load, load_from};
 pub use media::{RoomsConfig, RtcConfig};
-pub use notify::{NotifyConfig, SmsConfig, SmtpConfig, SmtpSecurity, WebhooksConfig};
+pub use notify::{NotifyConfig, PushConfig, SmsConfig, SmtpConfig, SmtpSecurity, WebhooksConfig};
 pub use secret::Secret;
 pub use tls::{AcmeChallenge, AcmeConfig, LETS_ENCRYPT, TlsConfig};
 pub use voice::{AgentChoice, ElevenLabsConfig, ElevenLabsEndpoints, VoiceConfig};

@@ -20,12 +20,65 @@ pub struct NotifyConfig {
     pub lease_secs: u32,
     /// How often the worker looks for due messages when nothing wakes it, in milliseconds.
     pub poll_ms: u64,
+    /// The most messages the worker sends a second, over every channel (0: no limit): a
+    /// backlog drains at this pace instead of taking the cores from requests.
+    pub max_per_second: u32,
     /// Email over SMTP; off while `host` is empty.
     pub smtp: SmtpConfig,
     /// SMS reminders through Twilio's Messages API; off while `account_sid` is empty.
     pub sms: SmsConfig,
+    /// Web Push to the browsers people turn notifications on in.
+    pub push: PushConfig,
     /// Signed webhooks to the endpoints admins configure.
     pub webhooks: WebhooksConfig,
+}
+
+/// Web Push (VAPID key in `{data_dir}/vapid.p8`, made on first start).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// Offer notifications in the browser and send them.
+    pub enabled: bool,
+    /// The contact push services see in the VAPID token (`mailto:…` or `https://…`); empty:
+    /// the public URL when it is https, else `mailto:` the email sender.
+    pub subject: String,
+    /// Allow push endpoints on loopback, private and other internal addresses (for a local
+    /// push service in tests; refused otherwise, like webhook targets).
+    pub allow_private: bool,
+    /// How long a push service has to answer, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            subject: String::new(),
+            allow_private: false,
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl Config {
+    /// The VAPID contact: `notify.push.subject`, or one made from the public URL or sender.
+    pub fn push_subject(&self) -> String {
+        if !self.notify.push.subject.is_empty() {
+            return self.notify.push.subject.clone();
+        }
+        let origin = self.public_origin();
+        if origin.starts_with("https://") {
+            return origin;
+        }
+        let from = self
+            .notify
+            .smtp
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map(|m| m.email.to_string())
+            .unwrap_or_else(|_| "webpush@localhost".into());
+        format!("mailto:{from}")
+    }
 }
 
 /// SMS through Twilio's Messages API (or anything that speaks it).
@@ -95,8 +148,10 @@ impl Default for NotifyConfig {
             give_up_hours: 24,
             lease_secs: 60,
             poll_ms: 1000,
+            max_per_second: 20,
             smtp: SmtpConfig::default(),
             sms: SmsConfig::default(),
+            push: PushConfig::default(),
             webhooks: WebhooksConfig::default(),
         }
     }
@@ -197,6 +252,22 @@ impl Config {
         }
         if !(50..=60_000).contains(&n.poll_ms) {
             return bad("notify.poll_ms", "50-60000".into());
+        }
+        if n.max_per_second > 10_000 {
+            return bad("notify.max_per_second", "0 (no limit) to 10000".into());
+        }
+        if !(1..=60).contains(&n.push.timeout_secs) {
+            return bad("notify.push.timeout_secs", "1-60".into());
+        }
+        let subject = &n.push.subject;
+        if !subject.is_empty()
+            && !subject.starts_with("mailto:")
+            && !subject.starts_with("https://")
+        {
+            return bad(
+                "notify.push.subject",
+                "a `mailto:` address or an `https://` URL".into(),
+            );
         }
         if !(1..=60).contains(&n.webhooks.timeout_secs) {
             return bad("notify.webhooks.timeout_secs", "1-60".into());

@@ -44,6 +44,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(|h: HeaderMap| page("admin", h)))
         .route("/r/{room}", get(room_page))
         .route("/assets/{*path}", get(asset))
+        // The Web Push service worker: at the root, so its scope is the whole site.
+        .route(
+            "/sw.js",
+            get(|h: HeaderMap| async move { serve("sw.js", &h) }),
+        )
         .layer(CompressionLayer::new())
 }
 

@@ -13,6 +13,7 @@ mod notify;
 pub mod openapi;
 mod ops;
 mod privacy;
+mod push;
 mod rooms;
 mod voice;
 mod webhooks;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub proxy: Arc<client_ip::ProxyPolicy>,
     /// The outbox's counters (the delivery worker updates them).
     pub notify_metrics: crate::notify::worker::NotifyMetrics,
+    /// The Web Push (VAPID) key pair.
+    pub vapid: Arc<crate::notify::push::Vapid>,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
         config: Arc<Config>,
         store: Store,
         signing_key: Secret,
+        vapid: Arc<crate::notify::push::Vapid>,
         clock: Clock,
         agent: Arc<dyn crate::voice::VoiceAgent>,
     ) -> Self {
@@ -114,6 +118,7 @@ impl AppState {
             store,
             clock,
             signing_key,
+            vapid,
         }
     }
 }
@@ -134,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .merge(voice::routes())
         .merge(notify::routes())
         .merge(webhooks::routes())
+        .merge(push::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     with_edge_layers(routes, state)

@@ -23,10 +23,11 @@ use utoipa::OpenApi;
         super::notify::unsubscribe, super::notify::deliveries, super::notify::delivery, super::notify::retry,
         super::webhooks::create, super::webhooks::list, super::webhooks::one, super::webhooks::update,
         super::webhooks::remove, super::webhooks::deliveries,
+        super::push::key, super::push::subscribe, super::push::list, super::push::unsubscribe,
     ),
     modifiers(&BodyErrors, &Described, &Security),
     tags((name = "accounts"), (name = "coaches"), (name = "bookings"), (name = "commitments"),
-         (name = "privacy"), (name = "admin"), (name = "rooms"), (name = "voice"), (name = "ops"))
+         (name = "privacy"), (name = "admin"), (name = "rooms"), (name = "voice"), (name = "notifications"), (name = "ops"))
 )]
 struct ApiDoc;
 

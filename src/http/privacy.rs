@@ -59,6 +59,8 @@ pub struct PersonalExport {
     /// The messages parlor sent or is to send you (confirmations, reminders, password resets),
     /// with their state.
     pub messages: Vec<MessageExport>,
+    /// The browsers you turned notifications on in (their push service addresses).
+    pub push_subscriptions: Vec<crate::store::push::Subscription>,
 }
 
 /// A message to the person, as their export shows it.
@@ -115,6 +117,7 @@ async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespon
             updated_at: d.updated_at,
         })
         .collect();
+    let push_subscriptions = s.store.push_subscriptions(id).await?;
     let bookings = Renderer::new(&s.store, &s.config)
         .views(&auth.viewer, &data.bookings)
         .await?;
@@ -123,6 +126,7 @@ async fn export(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespon
         .await?;
     let body = PersonalExport {
         exported_at: now,
+        push_subscriptions,
         user: data.user,
         login_sessions: data
             .login_sessions

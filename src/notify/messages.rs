@@ -1,9 +1,11 @@
-//! What each notification says: booking confirmations, moves and cancellations (with their
+//! What each notification says (emails, SMS texts and Web Push notifications): booking
+//! confirmations, moves and cancellations (with their
 //! calendar invite), session reminders, password reset links and the "someone tried to sign
 //! up with your email" warning. Pure functions of the values they are given.
 
 use super::compose::{Block, Draft};
 use super::email::Invite;
+use super::push::PushMessage;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -214,6 +216,37 @@ pub fn reminder_sms(to: &Recipient, s: &Session, minutes: u32, org: &str) -> Str
     )
 }
 
+/// A reminder as a Web Push notification; `tag` makes a later one about the same session
+/// replace it.
+pub fn reminder_push(to: &Recipient, s: &Session, minutes: u32, tag: String) -> PushMessage {
+    let local = s.starts_at.with_timezone(&to.zone);
+    PushMessage {
+        title: format!("Session {}", lead(minutes)),
+        body: format!(
+            "With {}, {} ({}).",
+            s.with,
+            local.format("%a %-d %b %H:%M"),
+            to.zone.name()
+        ),
+        url: s.join_url.clone().unwrap_or_else(|| s.manage_url.clone()),
+        tag,
+    }
+}
+
+/// "Your coach has joined the room" as a Web Push notification.
+pub fn coach_joined_push(to: &Recipient, s: &Session, tag: String) -> PushMessage {
+    let local = s.starts_at.with_timezone(&to.zone);
+    PushMessage {
+        title: format!("{} has joined", s.with),
+        body: format!(
+            "Your coach is in the room for your {} session. Join now.",
+            local.format("%H:%M")
+        ),
+        url: s.join_url.clone().unwrap_or_else(|| s.manage_url.clone()),
+        tag,
+    }
+}
+
 /// A password reset link.
 pub fn password_reset(to: &Recipient, link: String, minutes: i64, org: &str) -> Draft {
     draft(
@@ -312,6 +345,22 @@ mod tests {
         );
         assert!(e.text.contains("Join the session: https://x.test/r/room"));
         assert_eq!(e.invite.unwrap().method, "REQUEST");
+    }
+
+    #[test]
+    fn push_notifications_open_the_room() {
+        let r = reminder_push(&ada(), &session(true), 60, "reminder-b1".into());
+        assert_eq!(r.title, "Session in 1 hour");
+        assert_eq!(
+            r.body,
+            "With Grace Hopper, Wed 8 Jul 10:00 (Europe/London)."
+        );
+        assert_eq!(r.url, "https://x.test/r/room");
+        let j = coach_joined_push(&ada(), &session(true), "joined-b1".into());
+        assert_eq!(j.title, "Grace Hopper has joined");
+        assert!(j.body.contains("10:00 session"), "{}", j.body);
+        let phone = reminder_push(&ada(), &session(false), 60, "t".into());
+        assert_eq!(phone.url, "https://x.test/upcoming.html");
     }
 
     #[test]

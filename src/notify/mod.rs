@@ -9,8 +9,8 @@
 //! the receiving server accepted it, so a crash in between sends it again, with the same
 //! `Message-ID`, which receivers use to drop the duplicate.
 //!
-//! Channels: email over SMTP ([`smtp`]), SMS reminders through Twilio's API ([`sms`]) and
-//! signed webhooks ([`webhook`]).
+//! Channels: email over SMTP ([`smtp`]), SMS reminders through Twilio's API ([`sms`]), Web
+//! Push to browsers ([`push`]) and signed webhooks ([`webhook`]).
 //!
 //! Messages are rendered when the change happens ([`messages`], [`compose`], [`email`]), so a
 //! retry sends exactly what was first meant; reminders are rows due at their lead time, dropped
@@ -23,6 +23,8 @@ pub mod events;
 pub mod http;
 pub mod lifecycle;
 pub mod messages;
+pub mod pace;
+pub mod push;
 pub mod retry;
 pub mod sms;
 pub mod smtp;
@@ -52,6 +54,7 @@ pub mod kind {
     pub const REMINDER: &str = "reminder";
     pub const PASSWORD_RESET: &str = "password_reset";
     pub const VERIFY_EMAIL: &str = "verify_email";
+    pub const COACH_JOINED: &str = "coach_joined";
     pub const SIGNUP_ATTEMPT: &str = "signup_existing_email";
 }
 
@@ -104,6 +107,29 @@ pub fn sms_row(
             body: body.to_string(),
         })
         .expect("an SMS serialises"),
+        not_before,
+        give_up_at,
+    }
+}
+
+/// A Web Push row for the outbox, to the subscription `subscription`.
+pub fn push_row(
+    kind: &'static str,
+    subscription: &str,
+    message: &push::PushMessage,
+    user: &str,
+    booking: Option<&str>,
+    not_before: DateTime<Utc>,
+    give_up_at: DateTime<Utc>,
+) -> NewOutbox {
+    NewOutbox {
+        id: crate::ids::random_base32::<16>(),
+        channel: "push",
+        kind,
+        recipient: subscription.to_string(),
+        user_id: Some(user.to_string()),
+        booking_id: booking.map(str::to_string),
+        payload: serde_json::to_string(message).expect("a push message serialises"),
         not_before,
         give_up_at,
     }

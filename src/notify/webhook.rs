@@ -127,8 +127,9 @@ pub async fn resolve(u: &url::Url, allow_private: bool) -> Result<SocketAddr, St
     }
     if !allow_private && let Some(bad) = addrs.iter().find(|a| !public_address(a.ip())) {
         return Err(format!(
-            "{host} is a private, loopback or otherwise internal address ({}); webhooks go \
-             only to public addresses unless notify.webhooks.allow_private is set",
+            "{host} is a private, loopback or otherwise internal address ({}); only public \
+             addresses are allowed (see notify.webhooks.allow_private and \
+             notify.push.allow_private)",
             bad.ip()
         ));
     }

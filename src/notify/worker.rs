@@ -4,6 +4,8 @@
 //! (`FOR UPDATE SKIP LOCKED` plus the lease) hands every row to exactly one of them.
 
 use super::email::{Email, Envelope};
+use super::pace::Pace;
+use super::push::{PushMessage, PushSender, Target, Vapid};
 use super::retry::{Next, after_failure};
 use super::sms::SmsSender;
 use super::smtp::SmtpSender;
@@ -100,6 +102,8 @@ pub struct Worker {
     smtp: Option<SmtpSender>,
     envelope: Option<Envelope>,
     sms: Option<SmsSender>,
+    push: PushSender,
+    vapid: Arc<Vapid>,
     webhooks: WebhookSender,
     /// This process's name on the leases it takes.
     owner: String,
@@ -113,6 +117,7 @@ impl Worker {
         clock: Clock,
         config: Arc<Config>,
         metrics: NotifyMetrics,
+        vapid: Arc<Vapid>,
     ) -> Result<Self, super::smtp::SmtpSetupError> {
         let smtp_cfg = &config.notify.smtp;
         let (smtp, envelope) = if smtp_cfg.enabled() {
@@ -137,6 +142,11 @@ impl Worker {
         } else {
             None
         };
+        let pc = &config.notify.push;
+        let push = PushSender::new(
+            std::time::Duration::from_secs(pc.timeout_secs),
+            pc.allow_private,
+        );
         let wh = &config.notify.webhooks;
         let webhooks = WebhookSender::new(
             std::time::Duration::from_secs(wh.timeout_secs),
@@ -150,6 +160,8 @@ impl Worker {
             smtp,
             envelope,
             sms,
+            push,
+            vapid,
             webhooks,
             owner: format!(
                 "{}-{}",
@@ -159,19 +171,33 @@ impl Worker {
         })
     }
 
-    /// Delivers until the task is aborted.
+    /// Delivers until the task is aborted, at most `notify.max_per_second` messages a second.
     pub async fn run(self) {
         let poll = std::time::Duration::from_millis(self.config.notify.poll_ms);
+        let mut pace = Pace::new(self.config.notify.max_per_second, std::time::Instant::now());
         let mut rounds: u64 = 0;
         loop {
             if rounds.is_multiple_of(10) {
                 self.refresh_gauges().await;
             }
             rounds += 1;
-            match self.round().await {
-                Ok(n) if n == BATCH as usize => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox: cannot claim messages"),
+            let allowed = pace.take(BATCH, std::time::Instant::now());
+            if allowed == 0 {
+                tokio::time::sleep(pace.wait().max(std::time::Duration::from_millis(1))).await;
+                continue;
+            }
+            match self.round_of(allowed).await {
+                Ok(n) => {
+                    let n = u32::try_from(n).unwrap_or(allowed);
+                    pace.refund(allowed.saturating_sub(n));
+                    if n == allowed {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    pace.refund(allowed);
+                    tracing::warn!(error = %e, "outbox: cannot claim messages");
+                }
             }
             tokio::time::sleep(poll).await;
         }
@@ -194,11 +220,16 @@ impl Worker {
 
     /// Claims and delivers one batch; how many rows it claimed.
     pub async fn round(&self) -> Result<usize, StoreError> {
+        self.round_of(BATCH).await
+    }
+
+    /// Claims and delivers up to `limit` due rows; how many it claimed.
+    async fn round_of(&self, limit: u32) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let lease = Duration::seconds(i64::from(self.config.notify.lease_secs));
         let rows = self
             .store
-            .claim_due(&self.owner, now, now + lease, BATCH)
+            .claim_due(&self.owner, now, now + lease, limit.min(BATCH))
             .await?;
         let n = rows.len();
         let lease_limit = lease.to_std().unwrap_or_default().mul_f64(0.8);
@@ -244,6 +275,10 @@ impl Worker {
         let result = match row.channel.as_str() {
             "email" => self.send_email(row).await,
             "sms" => self.send_sms(row).await,
+            "push" => match self.send_push(row).await {
+                Ok(r) => r,
+                Err(why) => return Outcome::Dropped(why),
+            },
             "webhook" => match self.send_webhook(row).await {
                 Ok(r) => r,
                 Err(why) => return Outcome::Dropped(why),
@@ -301,6 +336,57 @@ impl Worker {
         match self.store.wants_reminders(u).await {
             Ok(false) => Some("the recipient turned reminders off".into()),
             _ => None,
+        }
+    }
+
+    /// Sends a Web Push message; `Err` when it is no longer wanted (its subscription was
+    /// removed).
+    async fn send_push(&self, row: &Claimed) -> Result<Result<(), SendError>, String> {
+        let sub = match self.store.push_subscription(&row.recipient).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound) => return Err("the subscription was removed".into()),
+            Err(e) => {
+                return Ok(Err(SendError::Retry(format!(
+                    "reading the subscription: {e}"
+                ))));
+            }
+        };
+        let message: PushMessage = match serde_json::from_str(&row.payload) {
+            Ok(m) => m,
+            Err(e) => {
+                return Ok(Err(SendError::Final(format!(
+                    "stored push is unreadable: {e}"
+                ))));
+            }
+        };
+        let now = self.clock.now();
+        // Kept by the push service until the message is no longer worth showing.
+        let ttl =
+            u64::try_from((row.give_up_at - now).num_seconds().clamp(60, 24 * 3600)).unwrap_or(60);
+        let urgency = if row.kind == kind::COACH_JOINED {
+            "high"
+        } else {
+            "normal"
+        };
+        let target = Target {
+            endpoint: &sub.endpoint,
+            p256dh: &sub.p256dh,
+            auth: &sub.auth,
+        };
+        match self
+            .push
+            .send(&self.vapid, &target, &message, ttl, urgency, now)
+            .await
+        {
+            Ok(()) => Ok(Ok(())),
+            Err(f) => {
+                if f.gone
+                    && let Err(e) = self.store.expire_push_subscription(&sub.id, now).await
+                {
+                    tracing::warn!(id = %row.id, error = %e, "outbox: cannot remove an expired subscription");
+                }
+                Ok(Err(f.error))
+            }
         }
     }
 

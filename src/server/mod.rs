@@ -30,6 +30,11 @@ pub enum StartError {
         dir: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("Web Push (VAPID) key in {dir}: {source}")]
+    VapidKey {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -74,7 +79,20 @@ pub async fn prepare(config: Arc<Config>, clock: Clock) -> Result<AppState, Star
         codec = crate::voice::core::audio::opus_ffi::version(),
         "voice agent"
     );
-    Ok(AppState::new(config, store, key, clock, agent))
+    let vapid =
+        crate::notify::push::Vapid::load_or_create(&config.data_dir, &config.push_subject())
+            .map_err(|source| StartError::VapidKey {
+                dir: config.data_dir.clone(),
+                source,
+            })?;
+    Ok(AppState::new(
+        config,
+        store,
+        key,
+        Arc::new(vapid),
+        clock,
+        agent,
+    ))
 }
 
 /// Binds the configured address.
@@ -131,6 +149,7 @@ async fn serve_draining<H: Future<Output = ()> + Send>(
         state.clock.clone(),
         state.config.clone(),
         state.notify_metrics.clone(),
+        state.vapid.clone(),
     )?;
     // Stopped by abort at the end: a message it was sending is sent again by the next start
     // (its lease runs out), with the same Message-ID.
@@ -139,7 +158,7 @@ async fn serve_draining<H: Future<Output = ()> + Send>(
         state.rooms.observe(),
         state.store.clone(),
         state.clock.clone(),
-        state.config.notify.give_up_hours,
+        state.config.clone(),
     ));
     let maintenance = tokio::spawn(maintenance(state.clone()));
     let http = &state.config.http;

@@ -12,6 +12,7 @@ pub mod coaches;
 mod commitments;
 pub mod outbox;
 mod privacy;
+pub mod push;
 pub mod users;
 mod voice;
 pub mod webhooks;

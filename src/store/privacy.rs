@@ -79,7 +79,7 @@ impl Store {
         let uid = id.as_str();
         let t = secs(now);
         let erased_email = format!("erased+{uid}@invalid");
-        let statements: [(&'static str, bool); 15] = [
+        let statements: [(&'static str, bool); 16] = [
             (
                 "DELETE FROM voice_turns WHERE session_id IN \
                  (SELECT id FROM voice_sessions WHERE user_id = $1)",
@@ -92,6 +92,7 @@ impl Store {
             ("DELETE FROM idempotency_keys WHERE user_id = $1", false),
             ("DELETE FROM password_resets WHERE user_id = $1", false),
             ("DELETE FROM email_verifications WHERE user_id = $1", false),
+            ("DELETE FROM push_subscriptions WHERE user_id = $1", false),
             // Their messages, sent or not (the attempts go with them).
             (
                 "DELETE FROM outbox_attempts WHERE outbox_id IN \

@@ -27,6 +27,7 @@ mod metrics_access;
 mod module_graph;
 mod notify_email;
 mod notify_outbox;
+mod notify_push;
 mod notify_sms;
 mod privacy_erasure;
 mod room_token_fallback;

@@ -59,18 +59,7 @@ fn by_recipient<'a>(mails: &'a [Mail], to: &str) -> Vec<&'a Mail> {
 }
 
 pub(crate) async fn deliveries(app: &TestApp, admin: &reqwest::Client, status: &str) -> Vec<Value> {
-    let query = if status.is_empty() {
-        "limit=500".to_string()
-    } else {
-        format!("status={status}&limit=500")
-    };
-    let r = admin
-        .get(app.url(&format!("/api/admin/deliveries?{query}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    app.deliveries(admin, status).await
 }
 
 /// Waits until no row is queued and due (everything due has been tried).

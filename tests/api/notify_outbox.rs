@@ -62,9 +62,20 @@ async fn two_workers(backend: Backend) {
     let clock = Clock::starting_at(now);
     // Two stores (two connection pools), as two server processes would have.
     let other = Store::connect(&db.url, 4).await.unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let vapid = std::sync::Arc::new(
+        parlor::notify::push::Vapid::load_or_create(keys.path(), "mailto:ops@example.org").unwrap(),
+    );
     let worker = |s: Store| {
         let m = parlor::telemetry::Metrics::new();
-        Worker::new(s, clock.clone(), cfg.clone(), NotifyMetrics::new(&m)).unwrap()
+        Worker::new(
+            s,
+            clock.clone(),
+            cfg.clone(),
+            NotifyMetrics::new(&m),
+            vapid.clone(),
+        )
+        .unwrap()
     };
     let (a, b) = (worker(store.clone()), worker(other));
     let (mut claimed_a, mut claimed_b) = (0, 0);

@@ -15,6 +15,7 @@ mod browser_booking;
 mod browser_coaching;
 mod browser_https;
 mod browser_pages;
+mod browser_push;
 mod browser_rating;
 mod browser_reset;
 mod browser_restart;

@@ -220,6 +220,44 @@ impl Chromium {
         Value::Null
     }
 
+    /// Sends one DevTools command (any domain) and returns its `result`.
+    pub async fn cdp(&mut self, method: &str, params: Value) -> Value {
+        self.call(method, params).await
+    }
+
+    /// Sends a DevTools command and collects the `event` notifications that arrive until
+    /// `until` holds for one of them (or `secs` pass): returns those events.
+    pub async fn cdp_events(
+        &mut self,
+        method: &str,
+        params: Value,
+        event: &str,
+        until: impl Fn(&Value) -> bool,
+        secs: u64,
+    ) -> Vec<Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let cmd = json!({"id": id, "method": method, "params": params});
+        self.page
+            .send(Message::Text(cmd.to_string().into()))
+            .await
+            .expect("CDP send");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        let mut seen = Vec::new();
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, self.page.next()).await {
+            let Message::Text(t) = msg else { continue };
+            let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+            if v["method"] == event {
+                let done = until(&v["params"]);
+                seen.push(v["params"].clone());
+                if done {
+                    break;
+                }
+            }
+        }
+        seen
+    }
+
     /// Evaluates `expr` in the page (promises awaited) and returns its JSON value.
     pub async fn eval(&mut self, expr: &str) -> Value {
         let params = json!({"expression": expr, "awaitPromise": true, "returnByValue": true});

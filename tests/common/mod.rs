@@ -16,6 +16,8 @@ pub mod fake_elevenlabs;
 #[path = "../../src/dev/fake_twilio.rs"]
 pub mod fake_twilio;
 pub mod process;
+pub mod push;
+pub mod pydeps;
 pub mod sfu;
 pub mod smtp;
 pub mod tls;
@@ -401,6 +403,22 @@ impl TestApp {
     }
 
     /// The first free slot of `coach` at least `after` from now.
+    /// The outbox's messages with `status` (all when empty), as an admin lists them.
+    pub async fn deliveries(&self, admin: &reqwest::Client, status: &str) -> Vec<Value> {
+        let query = if status.is_empty() {
+            "limit=500".to_string()
+        } else {
+            format!("status={status}&limit=500")
+        };
+        let r = admin
+            .get(self.url(&format!("/api/admin/deliveries?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
     pub async fn free_slot(&self, coach: &str, after: Duration) -> DateTime<Utc> {
         let from = (self.clock.now() + after).to_rfc3339();
         let r: Value =

@@ -7,45 +7,11 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-const PACKAGE: &str = "standardwebhooks==1.3.0";
-
-static INSTALL: Mutex<()> = Mutex::new(());
 
 /// The directory holding `standardwebhooks` (installed with pip on first use).
 fn pydeps() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-pydeps");
-    let _once = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if dir.join("standardwebhooks").is_dir() {
-        return dir;
-    }
-    // Installed beside, then renamed: another test binary may be doing the same.
-    let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(&tmp)
-        .arg(PACKAGE)
-        .output()
-        .expect("run pip");
-    assert!(
-        out.status.success(),
-        "pip install {PACKAGE} (needs PyPI): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if std::fs::rename(&tmp, &dir).is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    assert!(dir.join("standardwebhooks").is_dir());
-    dir
+    super::pydeps::install("webhooks", &["standardwebhooks==1.3.0"], "standardwebhooks")
 }
 
 /// One request the receiver got.

@@ -9,6 +9,7 @@
 mod common;
 
 mod elevenlabs_double;
+mod push_coach_joined;
 mod rtc_peers;
 mod server_restart;
 mod sfu_chat_clock;

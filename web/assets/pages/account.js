@@ -1,5 +1,5 @@
 // account.js — "/account": name, time zone, reminder emails and (when the server sends SMS) a
-// mobile number with SMS reminders, change password (other sign-ins end),
+// mobile number with SMS reminders, notifications on this device (Web Push), change password (other sign-ins end),
 // download my data (JSON), delete my account (typed confirmation; future sessions are
 // cancelled and the session ends).
 import { api, humanError } from "../lib/api.js";
@@ -157,11 +157,75 @@ function confirmCard(me) {
     status, send);
 }
 
+// The server's key as the bytes pushManager.subscribe wants.
+function keyBytes(b64url) {
+  const b64 = b64url.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (b64url.length % 4)) % 4);
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+// "Notifications on this device": Web Push through the service worker at /sw.js.
+async function pushCard() {
+  if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) return null;
+  let key;
+  try { key = await api("GET", "/api/push/key"); } catch { return null; }
+  if (!key.enabled) return null;
+  const status = h("p", { id: "push-status", hidden: true });
+  const toggle = h("button", { type: "button", class: "btn", id: "push-toggle", text: "Turn on notifications" });
+  const card = h("section", { class: "card", id: "push-card", attrs: { "aria-labelledby": "push-h" } },
+    h("h2", { id: "push-h", text: "Notifications on this device" }),
+    h("p", { text: "A reminder before each session, and a note when your coach has joined the room." }),
+    status, toggle);
+  let registration = null;
+  let current = null;
+  const show = () => {
+    toggle.textContent = current ? "Turn off notifications" : "Turn on notifications";
+    toggle.dataset.on = current ? "true" : "false";
+  };
+  try {
+    registration = await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    current = await registration.pushManager.getSubscription();
+  } catch (e) {
+    say(status, `This browser cannot show notifications from this site (${e.message}).`, "error");
+    toggle.disabled = true;
+  }
+  show();
+  toggle.addEventListener("click", async () => {
+    toggle.disabled = true;
+    try {
+      if (current) {
+        const mine = await api("GET", "/api/push/subscriptions");
+        const stored = mine.find((m) => m.endpoint === current.endpoint);
+        if (stored) await api("DELETE", `/api/push/subscriptions/${encodeURIComponent(stored.id)}`);
+        await current.unsubscribe();
+        current = null;
+        say(status, "Notifications are off for this device.", "ok");
+      } else {
+        const permission = await Notification.requestPermission();
+        if (permission !== "granted") {
+          say(status, "Notifications are blocked for this site; allow them in the browser's site settings.", "error");
+          return;
+        }
+        say(status, "Turning notifications on…", "busy");
+        current = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key.public_key) });
+        await api("POST", "/api/push/subscriptions", current.toJSON());
+        say(status, "Notifications are on for this device.", "ok");
+      }
+    } catch (e) {
+      say(status, `Notifications could not be changed. ${sentence(e.status !== undefined ? humanError(e) : e.message)}`, "error");
+    } finally {
+      toggle.disabled = false;
+      show();
+    }
+  });
+  return card;
+}
+
 async function main() {
   const view = document.getElementById("view");
   let me;
   try { me = await shell({ title: "Account" }); } catch { view.replaceChildren(); markReady(); return; }
-  view.replaceChildren(...[confirmCard(me), profileForm(me), passwordForm(), exportCard(), deleteCard()].filter(Boolean));
+  const push = await pushCard();
+  view.replaceChildren(...[confirmCard(me), profileForm(me), push, passwordForm(), exportCard(), deleteCard()].filter(Boolean));
   markReady();
 }
 
