@@ -11,7 +11,7 @@ use super::view::Renderer;
 use crate::config::{Config, Secret};
 use crate::ids::UserId;
 use crate::model::account::User;
-use crate::model::booking::{Booking, Coach, SessionType};
+use crate::model::booking::{Booking, BookingStatus, Coach, SessionType};
 use crate::notify::messages::{self, Recipient, Session};
 use crate::notify::{email_row, kind, push_row, sms_row, unsubscribe};
 use crate::store::bookings::{BookingFilter, BookingScope};
@@ -240,6 +240,39 @@ impl Notices {
             out.push((b, session));
         }
         Ok(out)
+    }
+
+    /// What erasing `user`'s account tells others: each upcoming session they are in, as
+    /// it will be once cancelled, and the cancellation messages for the other party (none for
+    /// `user`, whose address goes).
+    pub async fn erasure(
+        &self,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Booking>, Vec<NewOutbox>), BookingError> {
+        let reason = "the other person's account was deleted";
+        let mut cancelled = Vec::new();
+        let mut rows = Vec::new();
+        for (b, _) in self.upcoming(user, now).await? {
+            if b.starts_at <= now {
+                continue;
+            }
+            let c = Booking {
+                status: BookingStatus::Cancelled,
+                sequence: b.sequence + 1,
+                cancel_reason: Some(reason.into()),
+                updated_at: now,
+                ..b
+            };
+            rows.extend(
+                self.booking(Change::Cancelled { reason }, &c, now)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.user_id.as_deref() != Some(user.id.as_str())),
+            );
+            cancelled.push(c);
+        }
+        Ok((cancelled, rows))
     }
 
     /// How `b` is described to someone who meets `with` there.

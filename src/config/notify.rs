@@ -129,6 +129,8 @@ pub struct WebhooksConfig {
     pub allow_private: bool,
     /// How long an endpoint has to answer, in seconds.
     pub timeout_secs: u64,
+    /// Turn an endpoint off after this many 410 Gone answers in a row.
+    pub disable_after: u32,
 }
 
 impl Default for WebhooksConfig {
@@ -136,6 +138,7 @@ impl Default for WebhooksConfig {
         Self {
             allow_private: false,
             timeout_secs: 10,
+            disable_after: 3,
         }
     }
 }
@@ -268,6 +271,9 @@ impl Config {
                 "notify.push.subject",
                 "a `mailto:` address or an `https://` URL".into(),
             );
+        }
+        if !(1..=100).contains(&n.webhooks.disable_after) {
+            return bad("notify.webhooks.disable_after", "1-100".into());
         }
         if !(1..=60).contains(&n.webhooks.timeout_secs) {
             return bad("notify.webhooks.timeout_secs", "1-60".into());

@@ -178,7 +178,20 @@ async fn erase(State(s): State<AppState>, auth: Auth) -> Result<impl IntoRespons
     let now = s.clock.now();
     let id = &auth.principal.user.id;
     s.voice.hang_up_all_of(id).await;
-    s.store.erase_user(id, now).await?;
+    // The other party of each cancelled session is told, by message and webhook.
+    let (cancelled, notices) = s
+        .bookings
+        .notices()
+        .erasure(&auth.principal.user, now)
+        .await?;
+    let events: Vec<_> = cancelled
+        .iter()
+        .map(|b| crate::notify::events::booking("booking.cancelled", b, None, now))
+        .collect();
+    let give_up = now + chrono::Duration::hours(i64::from(s.config.notify.give_up_hours));
+    s.store
+        .erase_user(id, now, &notices, &events, give_up)
+        .await?;
     s.store
         .audit(Some(id.as_str()), "erasure", Some(id.as_str()), None, now)
         .await?;

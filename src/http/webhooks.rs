@@ -135,6 +135,7 @@ async fn create(
         events,
         description,
         active: true,
+        disabled_reason: None,
         created_at: now,
         updated_at: now,
     };

@@ -136,6 +136,14 @@ pub async fn resolve(u: &url::Url, allow_private: bool) -> Result<SocketAddr, St
     Ok(addrs[0])
 }
 
+/// Why a webhook was not accepted.
+#[derive(Debug)]
+pub struct WebhookFailure {
+    pub error: SendError,
+    /// The endpoint answered 410 Gone.
+    pub gone: bool,
+}
+
 /// Sends webhooks.
 pub struct WebhookSender {
     http: HttpClient,
@@ -151,8 +159,8 @@ impl WebhookSender {
     }
 
     /// POSTs `body` as message `id` to `url`, signed with `secret` at `timestamp`. A 2xx
-    /// answer is a delivery; 410 Gone is final (the receiver says the endpoint is no more);
-    /// anything else is tried again.
+    /// answer is a delivery; 410 Gone is final and says so (the receiver says the endpoint is
+    /// no more); anything else is tried again.
     pub async fn send(
         &self,
         url: &str,
@@ -160,7 +168,31 @@ impl WebhookSender {
         id: &str,
         timestamp: i64,
         body: &str,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), WebhookFailure> {
+        self.deliver(url, secret, id, timestamp, body)
+            .await
+            .map_err(|error| WebhookFailure { error, gone: false })
+            .and_then(|answer| match answer.status {
+                200..=299 => Ok(()),
+                410 => Err(WebhookFailure {
+                    error: SendError::Final(format!("HTTP 410 Gone: {}", answer.excerpt())),
+                    gone: true,
+                }),
+                s => Err(WebhookFailure {
+                    error: SendError::Retry(format!("HTTP {s}: {}", answer.excerpt())),
+                    gone: false,
+                }),
+            })
+    }
+
+    async fn deliver(
+        &self,
+        url: &str,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &str,
+    ) -> Result<super::http::Answer, SendError> {
         let u = check_url(url).map_err(SendError::Final)?;
         let signature = sign(secret, id, timestamp, body).map_err(SendError::Final)?;
         let addr = resolve(&u, self.allow_private)
@@ -173,15 +205,7 @@ impl WebhookSender {
             .header("webhook-signature", signature)
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| SendError::Final(e.to_string()))?;
-        let answer = self.http.send(&u, addr, request).await?;
-        match answer.status {
-            200..=299 => Ok(()),
-            410 => Err(SendError::Final(format!(
-                "HTTP 410 Gone: {}",
-                answer.excerpt()
-            ))),
-            s => Err(SendError::Retry(format!("HTTP {s}: {}", answer.excerpt()))),
-        }
+        self.http.send(&u, addr, request).await
     }
 }
 

@@ -28,6 +28,8 @@ use std::sync::Arc;
 const BATCH: u32 = 4;
 const CONCURRENCY: usize = BATCH as usize;
 const CHANNELS: [&str; 4] = ["email", "sms", "push", "webhook"];
+/// How often the queued-messages gauge is recounted.
+const GAUGE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The outbox counters and gauges of `/metrics`.
 #[derive(Clone)]
@@ -175,12 +177,12 @@ impl Worker {
     pub async fn run(self) {
         let poll = std::time::Duration::from_millis(self.config.notify.poll_ms);
         let mut pace = Pace::new(self.config.notify.max_per_second, std::time::Instant::now());
-        let mut rounds: u64 = 0;
+        let mut gauges_at: Option<std::time::Instant> = None;
         loop {
-            if rounds.is_multiple_of(10) {
+            if gauges_at.is_none_or(|t| t.elapsed() >= GAUGE_EVERY) {
                 self.refresh_gauges().await;
+                gauges_at = Some(std::time::Instant::now());
             }
-            rounds += 1;
             let allowed = pace.take(BATCH, std::time::Instant::now());
             if allowed == 0 {
                 tokio::time::sleep(pace.wait().max(std::time::Duration::from_millis(1))).await;
@@ -423,11 +425,35 @@ impl Worker {
         if !endpoint.active {
             return Err("the endpoint is turned off".into());
         }
-        let ts = self.clock.now().timestamp();
-        Ok(self
+        let now = self.clock.now();
+        let sent = self
             .webhooks
-            .send(&endpoint.url, &secret, &row.id, ts, &row.payload)
-            .await)
+            .send(
+                &endpoint.url,
+                &secret,
+                &row.id,
+                now.timestamp(),
+                &row.payload,
+            )
+            .await;
+        let noted = match &sent {
+            Ok(()) => self.store.webhook_ok(&endpoint.id).await,
+            Err(f) if f.gone => {
+                let limit = self.config.notify.webhooks.disable_after;
+                match self.store.webhook_gone(&endpoint.id, limit, now).await {
+                    Ok(true) => {
+                        tracing::warn!(endpoint = %endpoint.id, "webhooks: the endpoint answered 410 Gone {limit} times in a row; turned off");
+                        Ok(())
+                    }
+                    other => other.map(|_| ()),
+                }
+            }
+            Err(_) => Ok(()),
+        };
+        if let Err(e) = noted {
+            tracing::warn!(endpoint = %endpoint.id, error = %e, "webhooks: cannot record the endpoint's answer");
+        }
+        Ok(sent.map_err(|f| f.error))
     }
 
     async fn send_email(&self, row: &Claimed) -> Result<(), SendError> {
@@ -442,6 +468,81 @@ impl Worker {
             .to_message(env, &row.id, self.clock.now())
             .map_err(|e| SendError::Final(e.to_string()))?;
         smtp.send(message).await
+    }
+}
+
+/// The delivery worker running on a thread of its own.
+pub struct WorkerThread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    join: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Runs the worker on its own OS thread, with a single-threaded runtime, at a lower CPU
+    /// priority (nice +10): its work (SQL, MIME, TLS) never waits in a request thread's task
+    /// queue, and when the cores are busy the scheduler serves request threads first. The
+    /// database pool and the clock are shared with the server.
+    pub fn spawn_thread(self) -> std::io::Result<WorkerThread> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let join = std::thread::Builder::new()
+            .name("parlor-outbox".into())
+            .spawn(move || {
+                lower_priority();
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "outbox: cannot start the delivery thread's runtime");
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    tokio::select! {
+                        () = self.run() => {}
+                        _ = stopped => {}
+                    }
+                });
+            })?;
+        Ok(WorkerThread {
+            stop: Some(stop),
+            join: Some(join),
+        })
+    }
+}
+
+impl WorkerThread {
+    /// Stops the worker (a message it was sending is sent again by the next start, once its
+    /// lease runs out) and waits for the thread to end.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(j) = self.join.take() {
+            let _ = tokio::task::spawn_blocking(move || j.join()).await;
+        }
+    }
+}
+
+impl Drop for WorkerThread {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Lowers the calling thread's CPU priority (nice +10; on Linux the nice value is per
+/// thread). Failing to is harmless: the worker still runs, at normal priority.
+fn lower_priority() {
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+    let rc = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10)
+    };
+    if rc != 0 {
+        tracing::debug!("outbox: could not lower the delivery thread's priority");
     }
 }
 

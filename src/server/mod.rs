@@ -30,6 +30,8 @@ pub enum StartError {
         dir: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot start the delivery thread: {0}")]
+    Outbox(std::io::Error),
     #[error("Web Push (VAPID) key in {dir}: {source}")]
     VapidKey {
         dir: std::path::PathBuf,
@@ -151,9 +153,9 @@ async fn serve_draining<H: Future<Output = ()> + Send>(
         state.notify_metrics.clone(),
         state.vapid.clone(),
     )?;
-    // Stopped by abort at the end: a message it was sending is sent again by the next start
-    // (its lease runs out), with the same Message-ID.
-    let outbox = tokio::spawn(worker.run());
+    // On a thread of its own (see Worker::spawn_thread); stopped at the end: a message it was
+    // sending is sent again by the next start (its lease runs out), with the same Message-ID.
+    let outbox = worker.spawn_thread().map_err(StartError::Outbox)?;
     let lifecycle = tokio::spawn(crate::notify::lifecycle::run(
         state.rooms.observe(),
         state.store.clone(),
@@ -199,9 +201,8 @@ async fn serve_draining<H: Future<Output = ()> + Send>(
         u.abort();
     }
     maintenance.abort();
-    outbox.abort();
     lifecycle.abort();
-    let _ = outbox.await;
+    outbox.stop().await;
     state.store.close().await;
     Ok(())
 }

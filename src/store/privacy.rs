@@ -74,7 +74,16 @@ impl Store {
     /// Erases `id`: blanks personal columns, cancels their future sessions, strips personal
     /// text from their bookings, deletes commitments, sessions, keys and idempotency records.
     /// Opaque ids stay so that other people's history (a coach's past sessions) stays whole.
-    pub async fn erase_user(&self, id: &UserId, now: DateTime<Utc>) -> StoreResult<()> {
+    /// `notices` (the other parties' cancellation messages) and `events` (webhooks) about the
+    /// cancelled sessions are written in the same transaction.
+    pub async fn erase_user(
+        &self,
+        id: &UserId,
+        now: DateTime<Utc>,
+        notices: &[super::outbox::NewOutbox],
+        events: &[super::webhooks::Event],
+        give_up: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let uid = id.as_str();
         let t = secs(now);
@@ -141,6 +150,10 @@ impl Store {
             .bind(&erased_email)
             .execute(&mut *tx.tx)
             .await?;
+        tx.enqueue(notices, now).await?;
+        for e in events {
+            tx.enqueue_event(e, now, give_up).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -17,6 +17,8 @@ pub struct Endpoint {
     pub events: Vec<String>,
     pub description: String,
     pub active: bool,
+    /// Why the server turned it off (it kept answering 410 Gone), if it did.
+    pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -31,7 +33,7 @@ pub struct Event {
     pub booking_id: Option<String>,
 }
 
-const COLS: &str = "id, url, events, description, active, created_at, updated_at";
+const COLS: &str = "id, url, events, description, active, disabled_reason, created_at, updated_at";
 
 /// `,a,b,` ↔ `["a", "b"]`; `*` ↔ `["*"]`.
 pub fn events_column(events: &[String]) -> String {
@@ -59,6 +61,7 @@ fn endpoint_from_row(r: &AnyRow) -> StoreResult<Endpoint> {
         events: events_list(&r.try_get::<String, _>("events")?),
         description: r.try_get("description")?,
         active: r.try_get::<i64, _>("active")? != 0,
+        disabled_reason: r.try_get("disabled_reason")?,
         created_at: instant(r.try_get("created_at")?)?,
         updated_at: instant(r.try_get("updated_at")?)?,
     })
@@ -178,7 +181,8 @@ impl Store {
     pub async fn update_endpoint(&self, e: &Endpoint, now: DateTime<Utc>) -> StoreResult<()> {
         let r = sqlx::query(
             "UPDATE webhook_endpoints SET url = $2, events = $3, description = $4, active = $5, \
-             updated_at = $6 WHERE id = $1",
+             updated_at = $6, gone_count = CASE WHEN $5 = 1 THEN 0 ELSE gone_count END, \
+             disabled_reason = CASE WHEN $5 = 1 THEN NULL ELSE disabled_reason END WHERE id = $1",
         )
         .bind(&e.id)
         .bind(&e.url)
@@ -191,6 +195,54 @@ impl Store {
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        Ok(())
+    }
+
+    /// Counts a 410 Gone from endpoint `id`; at `limit` in a row the endpoint is turned off
+    /// and its queued deliveries dropped. Whether this answer turned it off.
+    pub async fn webhook_gone(
+        &self,
+        id: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE webhook_endpoints SET gone_count = gone_count + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        let off = sqlx::query(
+            "UPDATE webhook_endpoints SET active = 0, updated_at = $3, disabled_reason = $4 \
+             WHERE id = $1 AND active = 1 AND gone_count >= $2",
+        )
+        .bind(id)
+        .bind(i64::from(limit))
+        .bind(secs(now))
+        .bind(format!("answered 410 Gone {limit} times in a row"))
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if off {
+            sqlx::query(
+                "UPDATE outbox SET status = 'dropped', last_error = 'the endpoint was turned off', \
+                 updated_at = $2 WHERE channel = 'webhook' AND recipient = $1 AND status = 'queued'",
+            )
+            .bind(id)
+            .bind(secs(now))
+            .execute(&mut *tx.tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(off)
+    }
+
+    /// A delivery to `id` was accepted: its run of 410 answers, if any, ends.
+    pub async fn webhook_ok(&self, id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE webhook_endpoints SET gone_count = 0 WHERE id = $1 AND gone_count > 0")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

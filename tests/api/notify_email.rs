@@ -847,3 +847,39 @@ async fn finished_messages_are_purged_and_queued_ones_kept(backend: Backend) {
 }
 
 both_backends!(finished_messages_are_purged_and_queued_ones_kept);
+
+#[tokio::test]
+async fn erasing_an_account_tells_the_other_party_of_each_cancelled_session() {
+    let sink = SmtpSink::start(SinkOptions::default());
+    let app = TestApp::start_with(Backend::Sqlite, smtp_to(&sink)).await;
+    let admin = app.admin().await;
+    let (_coach, coach_id) = app.coach(&admin, "coach@example.org").await;
+    let (client, _) = app.client_user("leaving@example.org").await;
+    let start = app.free_slot(&coach_id, Duration::days(3)).await;
+    let r = client
+        .post(app.url("/api/bookings"))
+        .json(&json!({"coach_id": coach_id, "starts_at": start, "session_type": "video"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let booking: Value = r.json().await.unwrap();
+    sink.wait_for(2, WAIT).await;
+    let r = client.delete(app.url("/api/me")).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let mails = sink.wait_for(3, WAIT).await;
+    settle(&app, &admin).await;
+    assert_eq!(sink.raw().len(), 3, "nothing to the erased address");
+    let m = &mails[2];
+    assert_eq!(m.to, "coach@example.org");
+    assert!(m.subject.starts_with("Cancelled: "), "{}", m.subject);
+    assert!(
+        m.text.contains("the other person's account was deleted"),
+        "{}",
+        m.text
+    );
+    let (method, props) = event(&m.calendars[0].1);
+    assert_eq!(method, "CANCEL");
+    assert_eq!(props["UID"], booking["calendar_uid"].as_str().unwrap());
+    assert_eq!(props["SEQUENCE"], "1");
+}

@@ -398,3 +398,74 @@ async fn internal_targets_are_refused_and_only_admins_manage_webhooks() {
         404
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_that_keeps_answering_gone_is_turned_off() {
+    let rx = Receiver::start(410);
+    let app = TestApp::start_with_clock(Backend::Sqlite, Clock::system(), allow_private).await;
+    let admin = app.admin().await;
+    let (id, secret) = add_endpoint(&app, &admin, &rx.url("/"), json!(["booking.created"])).await;
+    rx.set_secret(&secret);
+    let (_coach, coach_id) = app.coach(&admin, "coach@example.org").await;
+    let (client, _) = app.client_user("client@example.org").await;
+    let book = |days: i64| {
+        let (app, client, coach_id) = (&app, &client, &coach_id);
+        async move {
+            let start = app.free_slot(coach_id, Duration::days(days)).await;
+            let r = client
+                .post(app.url("/api/bookings"))
+                .json(&json!({"coach_id": coach_id, "starts_at": start, "session_type": "video"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+        }
+    };
+    for day in 2..5 {
+        book(day).await;
+    }
+    // Three 410 answers in a row (notify.webhooks.disable_after): turned off, and said why.
+    let deadline = std::time::Instant::now() + WAIT;
+    let endpoint = loop {
+        let e: Value = admin
+            .get(app.url(&format!("/api/admin/webhooks/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if e["active"] == false {
+            break e;
+        }
+        assert!(std::time::Instant::now() < deadline, "still active: {e}");
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    };
+    assert_eq!(
+        endpoint["disabled_reason"],
+        "answered 410 Gone 3 times in a row"
+    );
+    assert_eq!(rx.received().len(), 3);
+    assert!(rx.received().iter().all(|r| r.verified));
+    // Nothing more is queued for it.
+    book(5).await;
+    let webhooks: Vec<Value> = app
+        .deliveries(&admin, "")
+        .await
+        .into_iter()
+        .filter(|d| d["channel"] == "webhook")
+        .collect();
+    assert_eq!(webhooks.len(), 3, "{webhooks:#?}");
+    assert!(webhooks.iter().all(|d| d["status"] == "failed"));
+    // Turned on again by an admin, it starts over.
+    let r = admin
+        .patch(app.url(&format!("/api/admin/webhooks/{id}")))
+        .json(&json!({"active": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["active"], true);
+    assert_eq!(e["disabled_reason"], Value::Null);
+}
