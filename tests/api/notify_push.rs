@@ -31,18 +31,6 @@ async fn subscribe(app: &TestApp, client: &reqwest::Client, sub: &Value) -> (u16
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn book(app: &TestApp, client: &reqwest::Client, coach_id: &str, days: i64) -> Value {
-    let start = app.free_slot(coach_id, Duration::days(days)).await;
-    let r = client
-        .post(app.url("/api/bookings"))
-        .json(&json!({"coach_id": coach_id, "starts_at": start, "session_type": "video"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
-}
-
 fn starts(b: &Value) -> DateTime<Utc> {
     b["starts_at"].as_str().unwrap().parse().unwrap()
 }
@@ -68,7 +56,7 @@ async fn push_reminders(backend: Backend) {
     assert_eq!((raw.len(), raw[0]), (65, 4));
 
     // Booked first, subscribed after: the subscription still gets the session's reminders.
-    let b = book(&app, &client, &coach_id, 3).await;
+    let b = app.book_video(&client, &coach_id, Duration::days(3)).await;
     let start = starts(&b);
     let sub = push.subscribe().await;
     let (status, stored) = subscribe(&app, &client, &sub).await;
@@ -126,7 +114,7 @@ async fn push_reminders(backend: Backend) {
 
     // A session booked and cancelled: its reminders are dropped; the first session's
     // 1-hour reminder still comes.
-    let b2 = book(&app, &client, &coach_id, 3).await;
+    let b2 = app.book_video(&client, &coach_id, Duration::days(3)).await;
     let r = client
         .post(app.url(&format!(
             "/api/bookings/{}/cancel",
@@ -168,7 +156,7 @@ async fn expired_subscriptions_go_and_rate_limits_are_retried() {
     let (client, _) = app.client_user("client@example.org").await;
     let sub = push.subscribe().await;
     assert_eq!(subscribe(&app, &client, &sub).await.0, 201);
-    let b = book(&app, &client, &coach_id, 3).await;
+    let b = app.book_video(&client, &coach_id, Duration::days(3)).await;
     let start = starts(&b);
 
     // 429: retried; then delivered.
@@ -191,7 +179,7 @@ async fn expired_subscriptions_go_and_rate_limits_are_retried() {
     // The browser unsubscribed (410): the message fails, the subscription and its queued
     // messages go.
     push.make_gone(sub["endpoint"].as_str().unwrap()).await;
-    let b2 = book(&app, &client, &coach_id, 3).await;
+    let b2 = app.book_video(&client, &coach_id, Duration::days(3)).await;
     app.clock
         .advance(start - Duration::hours(1) - app.clock.now() + Duration::seconds(1));
     let deadline = std::time::Instant::now() + WAIT;

@@ -56,18 +56,6 @@ async fn patch_me(client: &reqwest::Client, app: &TestApp, body: Value) -> (u16,
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
-async fn book(app: &TestApp, client: &reqwest::Client, coach_id: &str, days: i64) -> Value {
-    let start = app.free_slot(coach_id, Duration::days(days)).await;
-    let r = client
-        .post(app.url("/api/bookings"))
-        .json(&json!({"coach_id": coach_id, "starts_at": start, "session_type": "video"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
-}
-
 async fn sms_reminders(backend: Backend) {
     let fake = FakeTwilio::start("127.0.0.1:0".parse().unwrap(), SID, TOKEN)
         .await
@@ -110,7 +98,7 @@ async fn sms_reminders(backend: Backend) {
     assert_eq!(me["user"]["phone"], "+447911123456");
     assert_eq!(me["user"]["sms_reminders"], true);
 
-    let b = book(&app, &client, &coach_id, 3).await;
+    let b = app.book_video(&client, &coach_id, Duration::days(3)).await;
     let start: chrono::DateTime<chrono::Utc> = b["starts_at"].as_str().unwrap().parse().unwrap();
     let room_link = format!("{}/r/", app.base);
 
@@ -167,8 +155,8 @@ async fn sms_reminders(backend: Backend) {
     );
 
     // A cancelled session's SMS reminders are dropped with it; turning SMS off stops the rest.
-    let b2 = book(&app, &client, &coach_id, 2).await;
-    let b3 = book(&app, &client, &coach_id, 3).await;
+    let b2 = app.book_video(&client, &coach_id, Duration::days(2)).await;
+    let b3 = app.book_video(&client, &coach_id, Duration::days(3)).await;
     let r = client
         .post(app.url(&format!(
             "/api/bookings/{}/cancel",
@@ -229,7 +217,7 @@ async fn provider_errors_are_retried_or_final_and_stop_turns_sms_off() {
     )
     .await;
     assert_eq!(status, 200);
-    let b = book(&app, &client, &coach_id, 3).await;
+    let b = app.book_video(&client, &coach_id, Duration::days(3)).await;
     let start: chrono::DateTime<chrono::Utc> = b["starts_at"].as_str().unwrap().parse().unwrap();
     app.clock
         .advance(start - Duration::hours(24) - app.clock.now() + Duration::seconds(1));
@@ -259,7 +247,7 @@ async fn provider_errors_are_retried_or_final_and_stop_turns_sms_off() {
         json!({"phone": "+447911123456", "sms_reminders": true}),
     )
     .await;
-    let b = book(&app, &client, &coach_id, 3).await;
+    let b = app.book_video(&client, &coach_id, Duration::days(3)).await;
     let start: chrono::DateTime<chrono::Utc> = b["starts_at"].as_str().unwrap().parse().unwrap();
     fake.rate_limit(1);
     app.clock

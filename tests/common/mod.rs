@@ -419,6 +419,25 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Books `client` a video session with `coach` at its first free slot `after` from now;
+    /// the created booking.
+    pub async fn book_video(
+        &self,
+        client: &reqwest::Client,
+        coach: &str,
+        after: Duration,
+    ) -> Value {
+        let start = self.free_slot(coach, after).await;
+        let r = client
+            .post(self.url("/api/bookings"))
+            .json(&json!({"coach_id": coach, "starts_at": start, "session_type": "video"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
     pub async fn free_slot(&self, coach: &str, after: Duration) -> DateTime<Utc> {
         let from = (self.clock.now() + after).to_rfc3339();
         let r: Value =
