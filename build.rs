@@ -9,11 +9,21 @@
 //! optimised (`-O3`), also in debug builds: it is not parlor's code to step through, and an
 //! unoptimised codec would slow every voice test. Targets other than x86_64 get the portable
 //! C paths.
+//!
+//! One change to libopus's dispatch, without touching its sources: on CPUs with AVX2 the
+//! delayed-decision quantiser of SILK runs the SSE4.1 code for one or two states, where
+//! libopus runs scalar C (see `src/voice/core/audio/silk_nsq_dispatch.c` for why and how; the
+//! bits are the same, `opus_ffi`'s tests check it against a known encoding).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 const LIBOPUS: &str = "src/voice/core/audio/libopus";
+/// parlor's replacement for libopus's AVX2 entry to the delayed-decision quantiser.
+const NSQ_DISPATCH: &str = "src/voice/core/audio/silk_nsq_dispatch.c";
+/// The libopus file that maps CPU levels to quantiser functions; compiled with the AVX2 entry
+/// renamed to [`NSQ_DISPATCH`]'s.
+const SILK_MAP: &str = "silk/x86/x86_silk_map.c";
 
 fn main() {
     build_libopus();
@@ -58,6 +68,7 @@ fn revision() {
 fn build_libopus() {
     let root = PathBuf::from(LIBOPUS);
     println!("cargo:rerun-if-changed={LIBOPUS}");
+    println!("cargo:rerun-if-changed={NSQ_DISPATCH}");
     let mut lists = HashMap::new();
     for mk in ["opus_sources.mk", "celt_sources.mk", "silk_sources.mk"] {
         lists.extend(read_mk(&root.join(mk)));
@@ -132,6 +143,19 @@ fn build_libopus() {
         avx2.extend(list("SILK_SOURCES_AVX2"));
         avx2.extend(list("SILK_SOURCES_FLOAT_AVX2"));
         special.push((avx2, &["-mavx", "-mfma", "-mavx2"]));
+        let map = root.join(SILK_MAP);
+        let before = plain.len();
+        plain.retain(|f| *f != map);
+        assert_eq!(
+            plain.len() + 1,
+            before,
+            "{SILK_MAP} is not in libopus's source lists"
+        );
+        plain.push(PathBuf::from(NSQ_DISPATCH));
+        special.push((
+            vec![map],
+            &["-Dsilk_NSQ_del_dec_avx2=parlor_silk_NSQ_del_dec_avx2"],
+        ));
     }
 
     // This script also reruns when the commit changes (see `revision`): the library is
@@ -139,9 +163,10 @@ fn build_libopus() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let stamp = out.join("libopus.stamp");
     let fingerprint = format!(
-        "{:?} {x86} {}",
+        "{:?} {x86} {} {}",
         fingerprint(&root),
-        std::fs::read_to_string("build.rs").map_or(0, |s| s.len())
+        std::fs::read_to_string("build.rs").map_or(0, |s| s.len()),
+        std::fs::read_to_string(NSQ_DISPATCH).map_or(0, |s| s.len())
     );
     if out.join("libopus.a").exists()
         && std::fs::read_to_string(&stamp).is_ok_and(|s| s == fingerprint)

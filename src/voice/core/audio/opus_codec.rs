@@ -157,12 +157,14 @@ impl OpusDecoder {
 /// voice_codec` (espeak-ng speech, 16 kHz coded directly, this project's 2-core AMD EPYC with
 /// AVX2): 87 µs per 20 ms frame at 5, 92–94 at 6 and 106–108 at 7, with PESQ-WB 3.93–4.03,
 /// 4.12–4.13 and 4.12–4.13. From 6 on SILK keeps three delayed-decision states and its
-/// quantiser runs libopus's AVX2 version (at 5 it keeps two and runs the scalar one on every
-/// x86 CPU, which libopus keeps because its AVX2 version regressed on some AMD Zen parts with
-/// two); here the third state costs more than the vector code saves, so 6 is ~6% dearer for
+/// quantiser runs libopus's AVX2 version (at 5 it keeps two, for which libopus's dispatch
+/// picks its scalar version, because the AVX2 one regressed on some AMD Zen parts with two);
+/// here the third state costs more than the vector code saves, so 6 is ~6% dearer for
 /// +0.1 PESQ. Below 4 the noise shaping goes and so does the quality (3.42 measured earlier).
-/// Because 5 runs the same scalar code everywhere, a CPU without AVX2 pays about what this one
-/// does.
+/// parlor's build of libopus runs the SSE4.1 quantiser for two states on AVX2 CPUs instead of
+/// the scalar one (same bits, 10 % fewer instructions in the quantiser, 4 % in the encoder;
+/// see build.rs), so a CPU with SSE4.1 but without AVX2 runs the same quantiser as this one
+/// and pays about what it does, less its AVX2 inner products.
 pub const AGENT_COMPLEXITY: i32 = 5;
 
 /// Whether libopus takes PCM at `rate` directly (8, 12, 16, 24 or 48 kHz).

@@ -272,4 +272,62 @@ mod tests {
         dec.reset().unwrap();
         enc.reset().unwrap();
     }
+
+    /// The packets of a fixed voiced signal at the agent's settings (16 kHz, 32 kbit/s,
+    /// complexity 5: two delayed-decision states) equal stock libopus 1.6.1's on this kind of
+    /// CPU. Stock libopus runs the scalar quantiser there; parlor's build runs the SSE4.1 one
+    /// (build.rs, `silk_nsq_dispatch.c`), which must give the same bits. The reference was
+    /// taken from libopus built from the same sources with its own dispatch. Only checked on
+    /// CPUs with AVX2 and FMA: libopus's float analysis picks its inner products by CPU, so
+    /// other CPUs code the same signal slightly differently.
+    #[test]
+    fn the_agents_encoding_has_stock_libopus_bits() {
+        #[cfg(target_arch = "x86_64")]
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            eprintln!("skipped: the reference was taken on a CPU with AVX2 and FMA");
+            return;
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            eprintln!("skipped: the reference was taken on x86_64");
+            return;
+        }
+        #[allow(unreachable_code)]
+        {
+            const OPUS_BANDWIDTH_WIDEBAND: i32 = 1103;
+            let mut enc = RawEncoder::new(16_000, 1, APPLICATION_VOIP).unwrap();
+            enc.set_bitrate(32_000).unwrap();
+            enc.set_complexity(5).unwrap();
+            enc.set_max_bandwidth(OPUS_BANDWIDTH_WIDEBAND).unwrap();
+            // A pulse train with a gliding pitch through a resonance, plus noise from an LCG;
+            // integer arithmetic only, so that the C program that made the reference
+            // computes the same samples.
+            let (mut seed, mut y1, mut y2, mut phase) = (12345u32, 0i32, 0i32, 0i32);
+            let mut hash = 0xcbf2_9ce4_8422_2325u64;
+            let (mut pcm, mut out) = ([0i16; 320], [0u8; 1500]);
+            for f in 0..150 {
+                for (i, sample) in pcm.iter_mut().enumerate() {
+                    let n = f * 320 + i as i32;
+                    let period = 80 + (n / 400) % 60;
+                    phase += 1;
+                    let mut x = 0;
+                    if phase >= period {
+                        phase = 0;
+                        x = 12_000;
+                    }
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    let noise = ((seed >> 16) & 0x3ff) as i32 - 512;
+                    let y = x + ((6554 * y1 - 3277 * y2) >> 12);
+                    (y2, y1) = (y1, y);
+                    *sample = ((y >> 1) + noise).clamp(-32_768, 32_767) as i16;
+                }
+                let k = enc.encode(&pcm, &mut out).unwrap();
+                for b in &out[..k] {
+                    hash = (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+                }
+                hash = (hash ^ k as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+            assert_eq!(format!("{hash:016x}"), "52ff669af8b6c50a");
+        }
+    }
 }
