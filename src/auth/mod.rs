@@ -19,7 +19,7 @@ use crate::store::users::{LinkKind, NewUser, NewVerification};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use ratelimit::LoginLimiter;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Errors of the accounts service.
 #[derive(Debug, thiserror::Error)]
@@ -416,16 +416,20 @@ impl Accounts {
         Ok(user)
     }
 
-    /// A password reset asked for by `email` from `ip`: when the address has an active
-    /// account, a single-use token (stored hashed, valid for [`RESET_MINUTES`]) and the email
-    /// carrying it (`mail` renders it from the account and the token) are written in one
-    /// transaction. The caller answers alike whether or not the address has an account.
-    pub async fn request_password_reset(
-        &self,
+    /// A password reset asked for by `email` from `ip`. The address is checked and the
+    /// request counted against the sign-up allowance at once; the rest is done after the
+    /// caller has answered ([`Self::after_answer`]): when the address has an active account
+    /// and no link went to it in the last minute, a single-use token (stored hashed, valid
+    /// for [`RESET_MINUTES`]) and the email carrying it (`mail` renders it from the account
+    /// and the token) are written in one transaction. The caller answers alike, and as soon,
+    /// whether or not the address has an account: the lookup and the writes that only a known
+    /// address causes are not on the request's path, so the answer's timing does not tell.
+    pub fn request_password_reset(
+        self: &Arc<Self>,
         email: &str,
         ip: &str,
         now: DateTime<Utc>,
-        mail: impl FnOnce(&User, &str) -> Vec<crate::store::outbox::NewOutbox>,
+        mail: impl FnOnce(&User, &str) -> Vec<crate::store::outbox::NewOutbox> + Send + 'static,
     ) -> Result<(), AuthError> {
         let account = crate::validate::email(email).map_err(AuthError::Invalid)?;
         // The sign-up allowance per address also bounds reset requests: both send email.
@@ -434,7 +438,20 @@ impl Accounts {
             .expect("limiter lock")
             .signup(ip, now.timestamp())
             .map_err(AuthError::RateLimited)?;
-        let user = match self.store.user_for_login(&account).await {
+        let this = self.clone();
+        Self::after_answer("password reset", async move {
+            this.write_password_reset(&account, now, mail).await
+        });
+        Ok(())
+    }
+
+    async fn write_password_reset(
+        &self,
+        account: &str,
+        now: DateTime<Utc>,
+        mail: impl FnOnce(&User, &str) -> Vec<crate::store::outbox::NewOutbox>,
+    ) -> Result<(), AuthError> {
+        let user = match self.store.user_for_login(account).await {
             Ok((u, _)) if !u.disabled => u,
             Ok(_) | Err(StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
@@ -467,6 +484,21 @@ impl Accounts {
         Ok(())
     }
 
+    /// Runs the part of a link request that depends on whether the address has an account
+    /// after the request has been answered, so that the answer's timing does not tell. A
+    /// failure is logged (without the address) and otherwise lost, as a mail server that is
+    /// down would lose it: the person asks again.
+    fn after_answer(
+        what: &'static str,
+        job: impl std::future::Future<Output = Result<(), AuthError>> + Send + 'static,
+    ) {
+        tokio::spawn(async move {
+            if let Err(e) = job.await {
+                tracing::warn!(error = %e, "{what}: the link was not written");
+            }
+        });
+    }
+
     /// Whether a link of `kind` went to `user` less than [`LINK_COOLDOWN_SECS`] ago.
     async fn cooling_down(
         &self,
@@ -480,13 +512,15 @@ impl Accounts {
 
     /// A new confirmation link asked for by `email` from `ip` (throttled like sign-ups):
     /// sent when the address has an active, unconfirmed account and none was sent in the
-    /// last minute. The caller answers alike in every case.
-    pub async fn resend_verification(
-        &self,
+    /// last minute. As with [`Self::request_password_reset`], only the checks that do not
+    /// depend on the account happen before the caller answers; the caller answers alike in
+    /// every case.
+    pub fn resend_verification(
+        self: &Arc<Self>,
         email: &str,
         ip: &str,
         now: DateTime<Utc>,
-        mail: LinkMail<'_>,
+        mail: impl Fn(&User, &str) -> Vec<crate::store::outbox::NewOutbox> + Send + Sync + 'static,
     ) -> Result<(), AuthError> {
         if self.verification == EmailVerification::Off {
             return Err(AuthError::VerificationOff);
@@ -497,7 +531,20 @@ impl Accounts {
             .expect("limiter lock")
             .signup(ip, now.timestamp())
             .map_err(AuthError::RateLimited)?;
-        let user = match self.store.user_for_login(&account).await {
+        let this = self.clone();
+        Self::after_answer("confirmation link", async move {
+            this.write_verification(&account, now, &mail).await
+        });
+        Ok(())
+    }
+
+    async fn write_verification(
+        &self,
+        account: &str,
+        now: DateTime<Utc>,
+        mail: LinkMail<'_>,
+    ) -> Result<(), AuthError> {
+        let user = match self.store.user_for_login(account).await {
             Ok((u, _)) if !u.disabled && !u.email_verified => u,
             Ok(_) | Err(StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),

@@ -80,10 +80,9 @@ async fn request_reset(
     let now = s.clock.now();
     let cfg = s.config.clone();
     s.accounts
-        .request_password_reset(&r.email, &ip, now, |user, token| {
+        .request_password_reset(&r.email, &ip, now, move |user, token| {
             crate::notify::accounts::password_reset(&cfg, user, token, now)
-        })
-        .await?;
+        })?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(ResetAccepted {
@@ -172,9 +171,7 @@ async fn resend_verification(
     let mail = move |user: &crate::model::account::User, token: &str| {
         crate::notify::accounts::verify_email(&cfg, user, token, now)
     };
-    s.accounts
-        .resend_verification(&r.email, &ip, now, &mail)
-        .await?;
+    s.accounts.resend_verification(&r.email, &ip, now, mail)?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(ResetAccepted {

@@ -9,7 +9,7 @@ use crate::common::Backend;
 use crate::common::TestApp;
 use crate::common::smtp::{Mail, SinkOptions, SmtpSink};
 use chrono::{DateTime, Duration, Utc};
-use parlor::config::{Config, Secret, SmtpSecurity};
+use parlor::config::{Config, EmailVerification, Secret, SmtpSecurity};
 use serde_json::{Value, json};
 use std::time::Duration as StdDuration;
 
@@ -882,4 +882,49 @@ async fn erasing_an_account_tells_the_other_party_of_each_cancelled_session() {
     assert_eq!(method, "CANCEL");
     assert_eq!(props["UID"], booking["calendar_uid"].as_str().unwrap());
     assert_eq!(props["SEQUENCE"], "1");
+}
+
+/// The answer to a reset or confirmation-link request does not wait for the account lookup,
+/// so its timing cannot tell whether the address has an account: with the accounts table
+/// locked by another transaction, both requests are answered at once, and the link goes out
+/// once the lock is released.
+#[tokio::test]
+async fn link_requests_are_answered_before_the_account_is_looked_up() {
+    let sink = SmtpSink::start(SinkOptions::default());
+    let smtp = smtp_to(&sink);
+    let app = TestApp::start_with(Backend::Postgres, move |c| {
+        smtp(c);
+        c.auth.email_verification = EmailVerification::Optional;
+    })
+    .await;
+    app.client_user("locked@example.org").await;
+    let before = sink.raw().len();
+    let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let anon = app.client();
+    for path in ["/api/auth/password-reset", "/api/auth/verify-email/resend"] {
+        let ask = anon
+            .post(app.url(path))
+            .json(&json!({"email": "locked@example.org"}))
+            .send();
+        let r = tokio::time::timeout(StdDuration::from_secs(5), ask)
+            .await
+            .unwrap_or_else(|_| panic!("{path} waited for the locked accounts table"))
+            .unwrap();
+        assert_eq!(r.status(), 202, "{path}");
+    }
+    assert_eq!(sink.raw().len(), before, "nothing could be read yet");
+    lock.rollback().await.unwrap();
+    let mails = sink.wait_for(before + 1, WAIT).await;
+    assert!(
+        mails[before..]
+            .iter()
+            .any(|m| m.subject == "Reset your password"),
+        "{mails:#?}"
+    );
+    pool.close().await;
 }

@@ -173,7 +173,27 @@ async fn killed_mid_delivery(backend: Backend) {
             .unwrap();
         assert_eq!(r.status(), 202);
     }
+    // A reset's token and email are written after the answer: wait until all are.
+    let store = Store::connect(&db.url, 1).await.unwrap();
     let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        let mut written = 0;
+        for status in ["queued", "delivered"] {
+            written += store
+                .outbox_counts(status)
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.count)
+                .sum::<u64>();
+        }
+        if written as usize == N {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{written} of {N} resets written");
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    store.close().await;
     while !sink.stalling() {
         assert!(
             Instant::now() < deadline,
