@@ -855,15 +855,7 @@ async fn erasing_an_account_tells_the_other_party_of_each_cancelled_session() {
     let admin = app.admin().await;
     let (_coach, coach_id) = app.coach(&admin, "coach@example.org").await;
     let (client, _) = app.client_user("leaving@example.org").await;
-    let start = app.free_slot(&coach_id, Duration::days(3)).await;
-    let r = client
-        .post(app.url("/api/bookings"))
-        .json(&json!({"coach_id": coach_id, "starts_at": start, "session_type": "video"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let booking: Value = r.json().await.unwrap();
+    let booking = app.book_video(&client, &coach_id, Duration::days(3)).await;
     sink.wait_for(2, WAIT).await;
     let r = client.delete(app.url("/api/me")).send().await.unwrap();
     assert_eq!(r.status(), 204);

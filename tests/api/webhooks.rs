@@ -408,21 +408,9 @@ async fn an_endpoint_that_keeps_answering_gone_is_turned_off() {
     rx.set_secret(&secret);
     let (_coach, coach_id) = app.coach(&admin, "coach@example.org").await;
     let (client, _) = app.client_user("client@example.org").await;
-    let book = |days: i64| {
-        let (app, client, coach_id) = (&app, &client, &coach_id);
-        async move {
-            let start = app.free_slot(coach_id, Duration::days(days)).await;
-            let r = client
-                .post(app.url("/api/bookings"))
-                .json(&json!({"coach_id": coach_id, "starts_at": start, "session_type": "video"}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 201);
-        }
-    };
     for day in 2..5 {
-        book(day).await;
+        app.book_video(&client, &coach_id, Duration::days(day))
+            .await;
     }
     // Three 410 answers in a row (notify.webhooks.disable_after): turned off, and said why.
     let deadline = std::time::Instant::now() + WAIT;
@@ -448,7 +436,7 @@ async fn an_endpoint_that_keeps_answering_gone_is_turned_off() {
     assert_eq!(rx.received().len(), 3);
     assert!(rx.received().iter().all(|r| r.verified));
     // Nothing more is queued for it.
-    book(5).await;
+    app.book_video(&client, &coach_id, Duration::days(5)).await;
     let webhooks: Vec<Value> = app
         .deliveries(&admin, "")
         .await

@@ -98,15 +98,10 @@ async fn the_client_is_told_when_the_coach_joins() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let start = app.free_slot(&coach_id, chrono::Duration::days(2)).await;
-    let r = client
-        .post(app.url("/api/bookings"))
-        .json(&json!({"coach_id": coach_id, "starts_at": start, "session_type": "video"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let b: Value = r.json().await.unwrap();
+    let b = app
+        .book_video(&client, &coach_id, chrono::Duration::days(2))
+        .await;
+    let start: chrono::DateTime<chrono::Utc> = b["starts_at"].as_str().unwrap().parse().unwrap();
     let room = b["join_url"]
         .as_str()
         .expect("a video booking's link")
